@@ -1,0 +1,100 @@
+"""Global priors: what the global path of the network says about a whole photo, and how to mix several.
+
+A prior is the 256-d vector the fusion layer tiles over every pixel, plus the scene-class logits computed from the
+same global features. Mixing is done **on the fusion vector** (a convex combination, weights normalised to sum to
+1), which is exactly what the colorization network consumes; the logits are mixed the same way, so the class read
+out of a mix reflects the references in proportion. A weight of 1.0 on one reference returns that reference's
+tensors unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class GlobalPrior:
+    """``fusion``: ``[N, D]``; ``logits``: ``[N, n_classes]`` or None. N is 1 (broadcast) or the batch size."""
+
+    fusion: torch.Tensor
+    logits: torch.Tensor | None = None
+    class_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.fusion.dim() != 2:
+            raise ValueError(f"GlobalPrior.fusion must be [N, D], got {tuple(self.fusion.shape)}")
+        if self.logits is not None and self.logits.shape[0] != self.fusion.shape[0]:
+            raise ValueError("GlobalPrior.logits and fusion must have the same number of rows")
+
+    def __len__(self) -> int:
+        return self.fusion.shape[0]
+
+    def fusion_for_batch(self, batch: int) -> torch.Tensor:
+        """The fusion vectors for a batch of ``batch`` images: one prior broadcasts, N priors must match N images."""
+        n = self.fusion.shape[0]
+        if n == batch:
+            return self.fusion
+        if n == 1:
+            return self.fusion.expand(batch, -1)
+        raise ValueError(
+            f"The global prior holds {n} vectors but {batch} images were given: pass one prior (used for every "
+            f"image) or exactly one per image; to combine several references into one prior, mix them first."
+        )
+
+    def to(self, device: torch.device | str) -> "GlobalPrior":
+        logits = self.logits.to(device) if self.logits is not None else None
+        return GlobalPrior(self.fusion.to(device), logits, self.class_names)
+
+    def select(self, index: int) -> "GlobalPrior":
+        """The prior of one row (e.g. one frame of a batch), kept 2-D."""
+        logits = self.logits[index : index + 1] if self.logits is not None else None
+        return GlobalPrior(self.fusion[index : index + 1], logits, self.class_names)
+
+    def mean(self) -> "GlobalPrior":
+        """All rows averaged into one prior with equal weights (several references -> one style)."""
+        return mix_priors([self.select(i) for i in range(len(self))])
+
+    @staticmethod
+    def concat(priors: Sequence["GlobalPrior"]) -> "GlobalPrior":
+        """Stack priors row-wise (one per frame)."""
+        if not priors:
+            raise ValueError("No priors to concatenate")
+        fusion = torch.cat([p.fusion for p in priors])
+        has_logits = all(p.logits is not None for p in priors)
+        logits = torch.cat([p.logits for p in priors]) if has_logits else None  # type: ignore[misc]
+        return GlobalPrior(fusion, logits, priors[0].class_names)
+
+
+def mix_priors(priors: Sequence[GlobalPrior], weights: Sequence[float] | None = None) -> GlobalPrior:
+    """Weighted average of single-row priors (weights >= 0, normalised to sum 1) on the fusion vector and logits."""
+    if not priors:
+        raise ValueError("mix_priors needs at least one prior")
+    weights = [1.0] * len(priors) if weights is None else [float(w) for w in weights]
+    if len(weights) != len(priors):
+        raise ValueError(f"Got {len(priors)} priors but {len(weights)} weights: give one weight per prior")
+    if any(w < 0 or w != w for w in weights):
+        raise ValueError(f"Prior weights must be >= 0, got {weights}")
+    total = sum(weights)
+    if total <= 0:
+        raise ValueError("At least one prior weight must be > 0")
+    for p in priors:
+        if len(p) != 1:
+            raise ValueError(f"mix_priors takes single-row priors; got one with {len(p)} rows (use .mean() or .select(i))")
+    dims = {p.fusion.shape[1] for p in priors}
+    if len(dims) != 1:
+        raise ValueError(f"Priors come from different models (fusion sizes {sorted(dims)}): mix priors of one model")
+    # Exactly one non-zero weight: return that prior's tensors bit for bit (no float round-off from the sum).
+    nonzero = [i for i, w in enumerate(weights) if w > 0]
+    if len(nonzero) == 1:
+        return priors[nonzero[0]]
+    device = priors[0].fusion.device
+    w = torch.tensor([x / total for x in weights], dtype=priors[0].fusion.dtype, device=device)
+    fusion = torch.einsum("n,nd->d", w, torch.cat([p.fusion.to(device) for p in priors]))[None]
+    logits = None
+    if all(p.logits is not None for p in priors):
+        stacked = torch.cat([p.logits.to(device) for p in priors])  # type: ignore[union-attr]
+        logits = torch.einsum("n,nc->c", w.to(stacked.dtype), stacked)[None]
+    return GlobalPrior(fusion, logits, priors[0].class_names)
