@@ -1,0 +1,208 @@
+"""High-level colorization: photos in, colour photos out, in bounded memory at any size.
+
+The photo's own L is kept at full resolution; the network sees L resized so its longer side is at most
+``working_size`` and predicts ab there (one pass), and the ab is brought back to full size guided by the full-resolution
+L (``colornet.upsample``). Memory therefore grows only with the per-pixel Lab arithmetic, which is done in strips.
+``working_size=None`` runs the network on the full-resolution image, as the paper does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .images import RGBImage, to_pil, to_rgb_image
+from .lab import lab_to_rgb, rgb_to_luminance
+from .model import ColorNet
+from .prior import GlobalPrior, mix_priors
+from .upsample import upsample_ab
+
+DEFAULT_WORKING_SIZE = 512
+STRIP_PIXELS = 1 << 21  # ~2 MP per strip of full-resolution Lab arithmetic: bounds memory at 8K and beyond
+
+Progress = Callable[[int, int], None]
+
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """``None``/"auto" -> CUDA when present, else CPU; anything else is taken as given."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def working_shape(height: int, width: int, working_size: int | None) -> tuple[int, int]:
+    """Size the network runs at: the photo scaled down (never up) so its longer side is ``working_size``."""
+    if working_size is None or max(height, width) <= working_size:
+        return height, width
+    scale = working_size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _strip_rows(width: int) -> int:
+    return max(1, STRIP_PIXELS // max(width, 1))
+
+
+def luminance(rgb: torch.Tensor) -> torch.Tensor:
+    """L ``[B,1,H,W]`` of RGB ``[B,3,H,W]``, computed in strips so a huge photo never holds 3 float copies."""
+    rows = _strip_rows(rgb.shape[-1])
+    if rgb.shape[-2] <= rows:
+        return rgb_to_luminance(rgb)
+    return torch.cat([rgb_to_luminance(rgb[:, :, i : i + rows]) for i in range(0, rgb.shape[-2], rows)], dim=2)
+
+
+def compose_rgb(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """Lab -> RGB in strips: full-res L + full-res ab -> ``[B,3,H,W]`` in [0, 1]."""
+    rows = _strip_rows(lightness.shape[-1])
+    out = torch.empty((lightness.shape[0], 3, *lightness.shape[-2:]), dtype=lightness.dtype, device=lightness.device)
+    for i in range(0, lightness.shape[-2], rows):
+        out[:, :, i : i + rows] = lab_to_rgb(torch.cat((lightness[:, :, i : i + rows], ab[:, :, i : i + rows]), 1))
+    return out
+
+
+@dataclass
+class Colorizer:
+    """A loaded model plus the settings of how to run it. Thread-compatible, stateless between calls."""
+
+    model: ColorNet
+    device: torch.device
+    working_size: int | None = DEFAULT_WORKING_SIZE
+    upsample: str = "guided"
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        weights: str | os.PathLike | None = None,
+        *,
+        device: str | torch.device | None = None,
+        models_dir: str | os.PathLike | None = None,
+        **settings: Any,
+    ) -> "Colorizer":
+        """Resolve weights by manifest name or path (default: the bundled checkpoint) and load them."""
+        from .weights import load_model  # local import: keeps `import colornet` free of Hub machinery
+
+        dev = select_device(device)
+        model, _ = load_model(weights, device=dev, models_dir=models_dir)
+        return cls(model=model, device=dev, **settings)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.model.config.class_names)
+
+    # --- tensor API (used by the ComfyUI nodes): RGB [B,3,H,W] in [0,1] -------------------------------------------
+
+    def _lightness(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full-resolution L and L at the working size (what the network sees), both ``[B,1,*,*]``."""
+        lightness = luminance(rgb.to(self.device, torch.float32))
+        h, w = working_shape(*lightness.shape[-2:], self.working_size)
+        l_work = lightness if (h, w) == lightness.shape[-2:] else F.interpolate(lightness, size=(h, w), mode="area")
+        return lightness, l_work
+
+    @torch.inference_mode()
+    def prior_from_rgb(self, rgb: torch.Tensor) -> GlobalPrior:
+        """One prior row per image of ``rgb``: exactly the prior ``colorize_rgb`` computes for that image itself."""
+        return self.model.encode_global(self._lightness(rgb)[1])
+
+    @torch.inference_mode()
+    def colorize_rgb(
+        self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, strength: float = 1.0
+    ) -> torch.Tensor:
+        """Colorize a batch of same-sized images; returns RGB ``[B,3,H,W]`` in [0, 1] on the input's device."""
+        if rgb.dim() != 4 or rgb.shape[1] != 3:
+            raise ValueError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
+        if rgb.shape[0] == 0:
+            raise ValueError("colorize_rgb got an empty batch")
+        if strength < 0:
+            raise ValueError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+        out_device = rgb.device
+        lightness, l_work = self._lightness(rgb)  # (B, 1, H, W) full resolution, (B, 1, h, w) working size
+        if prior is None:
+            prior = self.model.encode_global(l_work)
+        ab_low = self.model.predict_ab_half(l_work, prior.to(self.device))  # (B, 2, ~h/2, ~w/2)
+        ab = upsample_ab(ab_low, lightness, mode=self.upsample, rows_per_strip=_strip_rows(lightness.shape[-1]))
+        if strength != 1.0:
+            ab.mul_(strength)
+        return compose_rgb(lightness, ab).to(out_device)
+
+    # --- image API: paths, PIL images, numpy arrays ---------------------------------------------------------------
+
+    def prior_from_references(
+        self, references: Sequence[Any], weights: Sequence[float] | None = None
+    ) -> GlobalPrior:
+        """Encode reference photos and mix them (weighted average of their fusion vectors) into one prior."""
+        priors = [self.prior_from_rgb(_to_batch(to_rgb_image(ref))) for ref in references]
+        return mix_priors(priors, weights)
+
+    def colorize_image(self, image: Any, prior: GlobalPrior | None = None, *, strength: float = 1.0) -> RGBImage:
+        """One image of any kind -> colour ``RGBImage`` (alpha, if any, passed through unchanged)."""
+        src = to_rgb_image(image)
+        rgb = self.colorize_rgb(_to_batch(src), prior, strength=strength)
+        return RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
+
+
+def _to_batch(image: RGBImage) -> torch.Tensor:
+    return torch.from_numpy(image.rgb).permute(2, 0, 1)[None]  # (1, 3, H, W)
+
+
+_DEFAULT: dict[tuple, Colorizer] = {}
+
+
+def colorize(
+    image: Any,
+    prior: GlobalPrior | None = None,
+    reference: Any | Sequence[Any] | None = None,
+    *,
+    reference_weights: Sequence[float] | None = None,
+    weights: str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+    working_size: int | None = DEFAULT_WORKING_SIZE,
+    strength: float = 1.0,
+    progress: Progress | None = None,
+) -> Any:
+    """Colorize one image or a list of them; returns the same kind as given (PIL, numpy float, or tensor).
+
+    ``reference``: one image or a list whose (weighted) global prior replaces each photo's own -- the paper's style
+    transfer. ``prior`` may be given directly instead. The model is loaded once and cached per weights/device.
+    """
+    if prior is not None and reference is not None:
+        raise ValueError("Pass either prior= or reference=, not both")
+    key = (str(weights), str(select_device(device)))
+    if key not in _DEFAULT:
+        _DEFAULT[key] = Colorizer.from_pretrained(weights, device=device)
+    colorizer = _DEFAULT[key]
+    colorizer.working_size = working_size
+    if reference is not None:
+        refs = list(reference) if isinstance(reference, (list, tuple)) else [reference]
+        prior = colorizer.prior_from_references(refs, reference_weights)
+    single = not isinstance(image, (list, tuple))
+    items = [image] if single else list(image)
+    results = []
+    for i, item in enumerate(items):
+        out = colorizer.colorize_image(item, prior, strength=strength)
+        results.append(_like_input(item, out))
+        if progress is not None:
+            progress(i + 1, len(items))
+    return results[0] if single else results
+
+
+def _like_input(original: Any, out: RGBImage) -> Any:
+    if isinstance(original, torch.Tensor):
+        return torch.from_numpy(_with_alpha(out))
+    if isinstance(original, np.ndarray):
+        return _with_alpha(out)
+    return to_pil(out.rgb, out.alpha)
+
+
+def _with_alpha(out: RGBImage) -> np.ndarray:
+    return out.rgb if out.alpha is None else np.dstack((out.rgb, out.alpha))
+
+
+def to_output_image(out: RGBImage) -> Image.Image:
+    """The PIL image to save for a result (RGBA when the input had alpha)."""
+    return to_pil(out.rgb, out.alpha)
