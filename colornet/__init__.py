@@ -1,0 +1,24 @@
+"""ColorNet: automatic photo colorization after Iizuka, Simo-Serra & Ishikawa, "Let there be Color!" (SIGGRAPH 2016).
+
+Importing the package is cheap: the network, the Lab conversion and priors are plain modules; the Hub client is only
+imported when weights are resolved.
+"""
+
+from .lab import lab_to_rgb, rgb_to_lab
+from .model import ColorNet, ColorNetConfig, compact_config, paper_config
+from .pipeline import Colorizer, colorize
+from .prior import GlobalPrior, mix_priors
+
+__all__ = [
+    "ColorNet",
+    "ColorNetConfig",
+    "Colorizer",
+    "GlobalPrior",
+    "colorize",
+    "compact_config",
+    "lab_to_rgb",
+    "mix_priors",
+    "paper_config",
+    "rgb_to_lab",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,7 @@
+"""``python -m colornet`` = the ``colornet`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

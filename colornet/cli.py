@@ -1,0 +1,206 @@
+"""``colornet`` command line: colorize photos, classify scenes, manage weights.
+
+Design rules: inputs are never overwritten, each output is written atomically (temp file + rename), one unreadable
+photo is reported and skipped without losing the others, Ctrl-C stops cleanly between photos, and the exit status
+tells scripts whether everything worked (0), some inputs failed (1), usage was wrong (2) or the run was interrupted
+(130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import ColorNetError
+from .images import is_image_file
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
+    """Files, folders (recursively) and globs -> sorted (path, output path relative to -o) pairs, no duplicates."""
+    found: dict[Path, Path] = {}
+    for pattern in patterns:
+        matches = [Path(p) for p in sorted(glob.glob(pattern, recursive=True))] or [Path(pattern)]
+        for match in matches:
+            if match.is_dir():
+                for path in sorted(match.rglob("*")):
+                    if path.is_file() and is_image_file(path):
+                        found.setdefault(path.resolve(), path.relative_to(match).with_suffix(""))
+            else:
+                found.setdefault(match.resolve() if match.exists() else match, Path(match.stem))
+    # two loose files with the same stem from different folders must not write to the same output
+    taken: set[Path] = set()
+    result = []
+    for path, rel in found.items():
+        candidate, n = rel, 1
+        while candidate in taken:
+            candidate = rel.with_name(f"{rel.name}_{n}")
+            n += 1
+        taken.add(candidate)
+        result.append((path, candidate))
+    return result
+
+
+def _save_atomic(image, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        image.save(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_colorize(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .pipeline import Colorizer, to_output_image
+
+    inputs = expand_inputs(args.inputs)
+    if not inputs:
+        print("error: no input images found", file=sys.stderr)
+        return EXIT_USAGE
+    out_dir = Path(args.output)
+    input_paths = {p for p, _ in inputs}
+    if args.reference_weight and len(args.reference_weight) != len(args.reference or []):
+        print(
+            f"error: {len(args.reference_weight)} --reference-weight for {len(args.reference or [])} --reference: "
+            "give one weight per reference (or none for equal weights)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    colorizer = Colorizer.from_pretrained(
+        args.weights, device=args.device, working_size=args.working_size or None
+    )
+    prior = None
+    if args.reference:
+        prior = colorizer.prior_from_references(args.reference, args.reference_weight or None)
+    failures: list[tuple[Path, str]] = []
+    written = 0
+    bar = tqdm(inputs, desc="colorizing", unit="img", disable=args.quiet)
+    try:
+        for path, rel in bar:
+            target = (out_dir / rel).with_suffix("." + args.format)
+            if target.resolve() in input_paths:
+                failures.append((path, f"output {target} would overwrite an input; choose another -o folder"))
+                continue
+            try:
+                result = colorizer.colorize_image(path, prior, strength=args.strength)
+                image = to_output_image(result)
+                if args.format == "jpg":
+                    image = image.convert("RGB")  # JPEG has no alpha
+                _save_atomic(image, target)
+                written += 1
+            except ColorNetError as err:
+                failures.append((path, str(err)))
+                bar.write(f"skipped {path}: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"\ninterrupted: {written} image(s) written to {out_dir}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    bar.close()
+    print(f"{written} image(s) written to {out_dir}")
+    if failures:
+        print(f"{len(failures)} input(s) failed:", file=sys.stderr)
+        for path, why in failures:
+            print(f"  {path}: {why}", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    import torch
+
+    from .pipeline import Colorizer
+    from .images import to_rgb_image
+
+    colorizer = Colorizer.from_pretrained(args.weights, device=args.device)
+    if not colorizer.class_names:
+        print("error: this checkpoint has no scene classifier (trained without class labels)", file=sys.stderr)
+        return EXIT_USAGE
+    status = EXIT_OK
+    for path, _ in expand_inputs(args.inputs):
+        try:
+            rgb = torch.from_numpy(to_rgb_image(path).rgb).permute(2, 0, 1)[None]
+            probs = colorizer.prior_from_rgb(rgb).logits.softmax(-1)[0]
+        except ColorNetError as err:
+            print(f"skipped {path}: {err}", file=sys.stderr)
+            status = EXIT_SOME_FAILED
+            continue
+        top = probs.topk(min(args.top, probs.numel()))
+        print(path)
+        for p, i in zip(top.values.tolist(), top.indices.tolist()):
+            print(f"  {colorizer.class_names[i]:<28} {p:6.1%}")
+    return status
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from . import weights
+
+    if args.action == "list":
+        for entry in weights.list_weights():
+            print(entry)
+        return EXIT_OK
+    if args.action == "download":
+        path = weights.download_weights(args.name)
+        print(path)
+        return EXIT_OK
+    ok = weights.verify_weights(args.name)
+    return EXIT_OK if ok else EXIT_SOME_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="colornet", description="Automatic photo colorization (Iizuka et al. 2016).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def model_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--weights", default=None, help="manifest name or path to a .safetensors file (default: bundled)")
+        p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1, ...")
+
+    col = sub.add_parser("colorize", help="colorize images, folders or globs")
+    col.add_argument("inputs", nargs="+", help="image files, folders (searched recursively) or glob patterns")
+    col.add_argument("-o", "--output", required=True, help="output folder (created; inputs are never overwritten)")
+    col.add_argument("--reference", action="append", help="use this photo's global prior (repeat to mix several)")
+    col.add_argument("--reference-weight", action="append", type=float, help="weight of each --reference, in order")
+    col.add_argument("--working-size", type=int, default=512, help="longer side the network sees; 0 = full size")
+    col.add_argument("--strength", type=float, default=1.0, help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
+    col.add_argument("--format", choices=("png", "jpg"), default="png", help="output format (png keeps alpha)")
+    col.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    model_options(col)
+    col.set_defaults(func=cmd_colorize)
+
+    cls = sub.add_parser("classify", help="print the top scene classes of images")
+    cls.add_argument("inputs", nargs="+")
+    cls.add_argument("--top", type=int, default=5)
+    model_options(cls)
+    cls.set_defaults(func=cmd_classify)
+
+    wts = sub.add_parser("weights", help="list, download or verify named checkpoints")
+    wts.add_argument("action", choices=("list", "download", "verify"))
+    wts.add_argument("name", nargs="?", default=None, help="manifest name (default: the default checkpoint)")
+    wts.set_defaults(func=cmd_weights)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ColorNetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
