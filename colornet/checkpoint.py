@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError, safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .errors import CheckpointError, CheckpointMismatchError
@@ -80,7 +80,7 @@ def read_document(weights: str | os.PathLike) -> dict[str, Any]:
     try:
         with safe_open(str(weights), framework="pt") as fh:
             metadata = fh.metadata() or {}
-    except (SafetensorsError, OSError, ValueError) as err:
+    except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(
             f"{weights} is not a readable safetensors file ({err}). It may be truncated or corrupt: delete it and "
             f"download it again (`colornet weights download`), or point --weights at another checkpoint."
@@ -104,7 +104,7 @@ def load_state_dict(weights: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         with safe_open(str(weights), framework="pt", device="cpu") as fh:
             return {k: fh.get_tensor(k) for k in fh.keys()}
-    except (SafetensorsError, OSError, ValueError) as err:
+    except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(
             f"Could not read tensors from {weights} ({err}). The file may be truncated or corrupt: delete it and "
             f"download it again."
