@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .images import RGBImage, to_pil, to_rgb_image
-from .lab import lab_to_rgb, rgb_to_luminance
+from .lab import lab_to_rgb, rgb_to_lab, rgb_to_luminance
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
 from .upsample import upsample_ab
@@ -55,6 +55,18 @@ def luminance(rgb: torch.Tensor) -> torch.Tensor:
     if rgb.shape[-2] <= rows:
         return rgb_to_luminance(rgb)
     return torch.cat([rgb_to_luminance(rgb[:, :, i : i + rows]) for i in range(0, rgb.shape[-2], rows)], dim=2)
+
+
+def split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """RGB ``[B,3,H,W]`` -> (L ``[B,1,H,W]``, ab ``[B,2,H,W]``), in strips; ``compose_rgb`` is its inverse."""
+    rows = _strip_rows(rgb.shape[-1])
+    lightness = torch.empty((rgb.shape[0], 1, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
+    ab = torch.empty((rgb.shape[0], 2, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
+    for i in range(0, rgb.shape[-2], rows):
+        lab = rgb_to_lab(rgb[:, :, i : i + rows])
+        lightness[:, :, i : i + rows] = lab[:, :1]
+        ab[:, :, i : i + rows] = lab[:, 1:]
+    return lightness, ab
 
 
 def compose_rgb(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:

@@ -98,3 +98,19 @@ def mix_priors(priors: Sequence[GlobalPrior], weights: Sequence[float] | None = 
         stacked = torch.cat([p.logits.to(device) for p in priors])  # type: ignore[union-attr]
         logits = torch.einsum("n,nc->c", w.to(stacked.dtype), stacked)[None]
     return GlobalPrior(fusion, logits, priors[0].class_names)
+
+
+def top_classes(prior: GlobalPrior, k: int = 5) -> list[list[tuple[str, float]]]:
+    """Scene classification read from a prior: for each row, the ``k`` most probable (class name, probability)."""
+    if prior.logits is None or not prior.class_names:
+        raise ValueError(
+            "This prior carries no scene-class scores: its checkpoint was trained without a classification head "
+            "(no class names in its config). Use a checkpoint with scene classes to classify."
+        )
+    probs = torch.softmax(prior.logits.float(), dim=1).cpu()
+    k = max(1, min(int(k), probs.shape[1]))
+    values, indices = probs.topk(k, dim=1)
+    return [
+        [(prior.class_names[int(i)], float(v)) for v, i in zip(row_v, row_i)]
+        for row_v, row_i in zip(values, indices)
+    ]

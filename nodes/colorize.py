@@ -1,0 +1,82 @@
+"""FuseColorize: greyscale (or colour) IMAGE + optional GLOBAL_PRIOR -> colorized IMAGE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from . import _comfy
+from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, expect_model, expect_prior,
+                      image_to_rgb, rgb_to_image, working_size_from_input)
+
+DEFAULT_WORKING_RESOLUTION = 512
+
+
+class ColorNetFuseColorize:
+    DESCRIPTION = (
+        "Colorizes images with ColorNet. The network predicts colour from the image's lightness; its global prior "
+        "(scene-level features fused into every pixel) comes from the image itself, or from the optional "
+        "global_prior input: wire a GlobalPrior of another photo to transfer that photo's look. The output keeps "
+        "the input's full-resolution lightness (colour is predicted at the working resolution and upsampled guided "
+        "by it). Batch in, batch out; RGBA alpha is passed through."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "colorize"
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("image",)
+    OUTPUT_TOOLTIPS = ("Colorized image(s), same size, batch and channel count as the input, values in 0..1.",)
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {
+            "required": {
+                "colornet_model": (MODEL_TYPE, {"tooltip": "Model from a ColorNet Loader."}),
+                "image": ("IMAGE", {"tooltip": "Image(s) to colorize; any colour they already have is ignored "
+                                               "(only lightness is used). Batches and RGBA are supported."}),
+                "strength": ("FLOAT", {
+                    "default": 1.0, "min": 0.0, "max": 4.0, "step": 0.05,
+                    "tooltip": "Chroma of the prediction: 0 = greyscale, 1 = as predicted, >1 boosts the colours.",
+                }),
+                "working_resolution": ("INT", {
+                    "default": DEFAULT_WORKING_RESOLUTION, "min": 0, "max": 8192, "step": 16,
+                    "tooltip": "Longer side (px) the network runs at; larger images are scaled down for the "
+                               "prediction and the colour is upsampled guided by the full-size lightness. 0 = run "
+                               "at full resolution (slow, more memory).",
+                }),
+            },
+            "optional": {
+                "global_prior": (PRIOR_TYPE, {
+                    "tooltip": "Optional global prior (GlobalPrior / PriorMix) replacing each image's own: one prior "
+                               "for the whole batch, or one per image. Not connected = each image's own prior.",
+                }),
+            },
+        }
+
+    def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float = 1.0,
+                 working_resolution: int = DEFAULT_WORKING_RESOLUTION, global_prior: Any = None) -> tuple[torch.Tensor]:
+        model = expect_model(colornet_model)
+        rgb, alpha = image_to_rgb(image)
+        if float(strength) < 0:
+            raise ColorNetInputError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+        colorizer = model.at_working_size(working_size_from_input(working_resolution))
+        batch = rgb.shape[0]
+        if global_prior is not None:
+            global_prior = expect_prior(global_prior, "global_prior")
+            try:
+                global_prior.fusion_for_batch(batch)  # validates: one prior, or one per image
+            except ValueError as exc:
+                raise ColorNetInputError(f"global_prior: {exc}") from exc
+        out = torch.empty((batch, *rgb.shape[2:], 3), dtype=torch.float32)
+        bar = _comfy.progress_bar(batch)
+        with model.precision():
+            for i in range(batch):
+                _comfy.check_interrupt()
+                prior = None
+                if global_prior is not None:
+                    prior = global_prior.select(i) if len(global_prior) > 1 else global_prior
+                out[i : i + 1] = rgb_to_image(colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=float(strength)))
+                bar.update(1)
+        if alpha is not None:
+            out = torch.cat((out, alpha), dim=-1)
+        return (out,)

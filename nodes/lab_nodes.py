@@ -1,0 +1,94 @@
+"""LumaExtract (IMAGE -> L preview + ab) and LabCombine (L of one IMAGE + ab -> IMAGE)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from . import _comfy
+from ._common import AB_TYPE, CATEGORY, expect_ab, image_to_rgb, rgb_to_image
+
+
+class ColorNetLumaExtract:
+    DESCRIPTION = (
+        "Splits an image into its CIE Lab lightness L (returned as a neutral grey IMAGE with 3 equal channels: what "
+        "the colorizer sees) and its colour channels ab (a COLORNET_AB value), so a graph can preview the greyscale "
+        "input or recombine L and ab later with LabCombine. Works on batches; the alpha of RGBA images is dropped."
+    )
+    CATEGORY = f"{CATEGORY}/lab"
+    FUNCTION = "extract"
+    RETURN_TYPES = ("IMAGE", AB_TYPE)
+    RETURN_NAMES = ("L", "ab")
+    OUTPUT_TOOLTIPS = (
+        "Lightness as a grey RGB image [B,H,W,3] in 0..1 (sRGB grey of the same L*; same size as the input).",
+        "The original a*b* colour channels (Lab units, [B,2,H,W]) for LabCombine.",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {
+            "required": {
+                "image": ("IMAGE", {"tooltip": "Image or batch of images (RGB or RGBA, any size)."}),
+            }
+        }
+
+    def extract(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from colornet.pipeline import compose_rgb, split_lab
+
+        rgb, _alpha = image_to_rgb(image)
+        grey = torch.empty((rgb.shape[0], *rgb.shape[2:], 3), dtype=torch.float32)
+        ab = torch.empty((rgb.shape[0], 2, *rgb.shape[2:]), dtype=torch.float32)
+        bar = _comfy.progress_bar(rgb.shape[0])
+        for i in range(rgb.shape[0]):
+            _comfy.check_interrupt()
+            lightness, ab[i : i + 1] = split_lab(rgb[i : i + 1])
+            grey[i : i + 1] = rgb_to_image(compose_rgb(lightness, torch.zeros_like(ab[i : i + 1])))
+            bar.update(1)
+        return grey, ab
+
+
+class ColorNetLabCombine:
+    DESCRIPTION = (
+        "Recombines the lightness L of an image with colour channels ab from LumaExtract into an RGB image. The ab "
+        "is resized to the image if their sizes differ; a single ab broadcasts over a batch of images."
+    )
+    CATEGORY = f"{CATEGORY}/lab"
+    FUNCTION = "combine"
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("image",)
+    OUTPUT_TOOLTIPS = ("RGB image [B,H,W,3] in 0..1 with the L of 'L' and the colours of 'ab'.",)
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {
+            "required": {
+                "L": ("IMAGE", {"tooltip": "Image whose Lab lightness is kept (e.g. the L output of LumaExtract, "
+                                           "or any image: only its lightness is used)."}),
+                "ab": (AB_TYPE, {"tooltip": "Colour channels from LumaExtract's 'ab' output."}),
+            }
+        }
+
+    def combine(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor]:
+        import torch.nn.functional as F
+
+        from colornet.pipeline import compose_rgb, luminance
+
+        rgb, _ = image_to_rgb(L, "L")
+        ab = expect_ab(ab).to("cpu", torch.float32)
+        if ab.shape[0] not in (1, rgb.shape[0]):
+            from ._common import ColorNetInputError
+
+            raise ColorNetInputError(
+                f"'ab' holds {ab.shape[0]} images but 'L' holds {rgb.shape[0]}: give one ab for all, or one per image."
+            )
+        out = torch.empty((rgb.shape[0], *rgb.shape[2:], 3), dtype=torch.float32)
+        bar = _comfy.progress_bar(rgb.shape[0])
+        for i in range(rgb.shape[0]):
+            _comfy.check_interrupt()
+            ab_i = ab[i : i + 1] if ab.shape[0] > 1 else ab
+            if ab_i.shape[-2:] != rgb.shape[-2:]:
+                ab_i = F.interpolate(ab_i, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
+            out[i : i + 1] = rgb_to_image(compose_rgb(luminance(rgb[i : i + 1]), ab_i))
+            bar.update(1)
+        return (out,)

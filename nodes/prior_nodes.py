@@ -1,0 +1,122 @@
+"""GlobalPrior (reference photo -> GLOBAL_PRIOR) and PriorMix (weighted mix of priors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from . import _comfy
+from ._common import CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, expect_model, expect_prior, image_to_rgb
+
+BATCH_MODES = ["mix into one prior", "one prior per image"]
+MAX_MIX_INPUTS = 4
+
+
+class ColorNetGlobalPrior:
+    DESCRIPTION = (
+        "Computes the global prior of a reference photo: the scene-level features the network fuses into every "
+        "pixel. Wire a DIFFERENT photo here and feed the prior to FuseColorize to colorize an image in the "
+        "reference's style (the paper's style transfer). Any image, any size; the reference's own colours are "
+        "ignored (the network only sees lightness)."
+    )
+    CATEGORY = f"{CATEGORY}/prior"
+    FUNCTION = "encode"
+    RETURN_TYPES = (PRIOR_TYPE,)
+    RETURN_NAMES = ("global_prior",)
+    OUTPUT_TOOLTIPS = ("The reference's global prior: connect to FuseColorize, PriorMix or SceneClassify.",)
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {
+            "required": {
+                "colornet_model": (MODEL_TYPE, {"tooltip": "Model from a ColorNet Loader."}),
+                "reference": ("IMAGE", {"tooltip": "Reference photo(s) whose scene sets the colours; any size. A "
+                                                   "batch means several references."}),
+                "batch": (BATCH_MODES, {
+                    "default": BATCH_MODES[0],
+                    "tooltip": "For a batch of references: 'mix into one prior' averages them with equal weights "
+                               "(one style for every image); 'one prior per image' keeps one row per reference, to "
+                               "pair frame i of a batch with reference i in FuseColorize.",
+                }),
+            }
+        }
+
+    def encode(self, colornet_model: Any, reference: torch.Tensor, batch: str = BATCH_MODES[0]) -> tuple[Any]:
+        from colornet.prior import GlobalPrior
+
+        model = expect_model(colornet_model)
+        if batch not in BATCH_MODES:
+            raise ColorNetInputError(f"Unknown batch mode '{batch}': choose one of {BATCH_MODES}.")
+        rgb, _ = image_to_rgb(reference, "reference")
+        bar = _comfy.progress_bar(rgb.shape[0])
+        rows = []
+        with model.precision():
+            for i in range(rgb.shape[0]):
+                _comfy.check_interrupt()
+                rows.append(model.colorizer.prior_from_rgb(rgb[i : i + 1]).to("cpu"))
+                bar.update(1)
+        prior = GlobalPrior.concat(rows)
+        if batch == BATCH_MODES[0] and len(prior) > 1:
+            prior = prior.mean()
+        return (_float32(prior),)
+
+
+def _float32(prior: Any) -> Any:
+    """Priors travel as float32 on the CPU, whatever precision the model ran at."""
+    from colornet.prior import GlobalPrior
+
+    logits = prior.logits.float() if prior.logits is not None else None
+    return GlobalPrior(prior.fusion.float(), logits, prior.class_names)
+
+
+class ColorNetPriorMix:
+    DESCRIPTION = (
+        "Mixes two to four global priors into one: a weighted average of their fusion vectors (weights are "
+        "normalised to sum to 1). E.g. 0.7 of a sunset and 0.3 of a forest. A weight of 1 with the others at 0 "
+        "returns that prior unchanged. Chain PriorMix nodes to mix more. Priors holding one row per frame are "
+        "mixed frame by frame."
+    )
+    CATEGORY = f"{CATEGORY}/prior"
+    FUNCTION = "mix"
+    RETURN_TYPES = (PRIOR_TYPE,)
+    RETURN_NAMES = ("global_prior",)
+    OUTPUT_TOOLTIPS = ("The mixed prior: connect to FuseColorize or SceneClassify.",)
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        def weight(i: int) -> tuple[str, dict[str, Any]]:
+            return ("FLOAT", {"default": 1.0, "min": 0.0, "max": 100.0, "step": 0.05,
+                              "tooltip": f"Relative weight of prior_{i} (>= 0; the weights are normalised)."})
+
+        required: dict[str, Any] = {}
+        optional: dict[str, Any] = {}
+        for i in range(1, MAX_MIX_INPUTS + 1):
+            target = required if i <= 2 else optional
+            target[f"prior_{i}"] = (PRIOR_TYPE, {"tooltip": f"Global prior #{i} (from GlobalPrior or PriorMix)."
+                                                 + ("" if i <= 2 else " Optional.")})
+            target[f"weight_{i}"] = weight(i)
+        return {"required": required, "optional": optional}
+
+    def mix(self, prior_1: Any, weight_1: float, prior_2: Any, weight_2: float, prior_3: Any = None,
+            weight_3: float = 1.0, prior_4: Any = None, weight_4: float = 1.0) -> tuple[Any]:
+        from colornet.prior import GlobalPrior, mix_priors
+
+        given = [(prior_1, weight_1), (prior_2, weight_2), (prior_3, weight_3), (prior_4, weight_4)]
+        priors, weights = [], []
+        for i, (p, w) in enumerate(given, 1):
+            if p is None:
+                continue
+            priors.append(expect_prior(p, f"prior_{i}").to("cpu"))
+            weights.append(float(w))
+        rows = max(len(p) for p in priors)
+        if any(len(p) not in (1, rows) for p in priors):
+            raise ColorNetInputError(
+                f"The priors hold {[len(p) for p in priors]} rows: each must hold one row or the same number of "
+                f"rows (one per frame). Set GlobalPrior's batch to 'mix into one prior' to get a single row."
+            )
+        try:
+            mixed = [mix_priors([p.select(r if len(p) > 1 else 0) for p in priors], weights) for r in range(rows)]
+        except ValueError as exc:
+            raise ColorNetInputError(f"PriorMix: {exc}") from exc
+        return (mixed[0] if rows == 1 else GlobalPrior.concat(mixed),)
