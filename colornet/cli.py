@@ -119,8 +119,9 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 def cmd_classify(args: argparse.Namespace) -> int:
     import torch
 
-    from .pipeline import Colorizer
     from .images import to_rgb_image
+    from .pipeline import Colorizer
+    from .prior import top_classes
 
     colorizer = Colorizer.from_pretrained(args.weights, device=args.device)
     if not colorizer.class_names:
@@ -130,15 +131,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
     for path, _ in expand_inputs(args.inputs):
         try:
             rgb = torch.from_numpy(to_rgb_image(path).rgb).permute(2, 0, 1)[None]
-            probs = colorizer.prior_from_rgb(rgb).logits.softmax(-1)[0]
+            ranking = top_classes(colorizer.prior_from_rgb(rgb), args.top)[0]
         except ColorNetError as err:
             print(f"skipped {path}: {err}", file=sys.stderr)
             status = EXIT_SOME_FAILED
             continue
-        top = probs.topk(min(args.top, probs.numel()))
         print(path)
-        for p, i in zip(top.values.tolist(), top.indices.tolist()):
-            print(f"  {colorizer.class_names[i]:<28} {p:6.1%}")
+        for name, prob in ranking:
+            print(f"  {name:<28} {prob:6.1%}")
     return status
 
 
