@@ -107,6 +107,7 @@ def load(weights: str = DEFAULT_CHOICE, device: str = "auto", dtype: str = "auto
         cached = _CACHE.get(key)
         if cached is not None:
             _CACHE.move_to_end(key)
+            bar.update_absolute(100, 100)
             return cached
     log.info("ColorNet: loading %s (%s) on %s, %s", label, path, dev, precision)
     colorizer = Colorizer.from_pretrained(path, device=dev)

@@ -1,0 +1,430 @@
+"""The ComfyUI nodes on real tensors, without ComfyUI: shapes, ranges, batches, RGBA, priors, errors, loader cache.
+
+The pack is imported the way ComfyUI imports it: its root ``__init__.py`` by file path under a made-up package name
+(relative imports inside). A random-init network with calibrated batch norm stands in for trained weights: the tests
+check behaviour, never colour quality.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import lively_model
+
+from colornet.checkpoint import save_checkpoint
+from colornet.model import compact_config
+from colornet.pipeline import Colorizer
+
+ROOT = Path(__file__).resolve().parent.parent
+CLASSES = ["beach", "forest", "street", "kitchen", "mountain"]
+
+
+def load_pack(name: str = "colornet_comfy_pack_under_test"):
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+PACK = load_pack()
+N = PACK.NODE_CLASS_MAPPINGS
+common = sys.modules[f"{PACK.__name__}.nodes._common"]
+loader_mod = sys.modules[f"{PACK.__name__}.nodes.loader"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def net():
+    return lively_model(compact_config(CLASSES), seed=0)
+
+
+@pytest.fixture(scope="module")
+def model(net):
+    return common.ColorNetModel(Colorizer(model=net, device=torch.device("cpu")), name="test")
+
+
+def photo(batch=1, h=40, w=56, c=3, seed=0):
+    """Smooth, structured test images [B,H,W,C] in 0..1 (not noise: the network should see a scene)."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.linspace(0, 1, h).view(1, h, 1, 1)
+    x = torch.linspace(0, 1, w).view(1, 1, w, 1)
+    base = torch.rand(batch, 1, 1, c, generator=g)
+    img = (base + 0.6 * y * torch.rand(batch, 1, 1, c, generator=g) + 0.4 * torch.sin(6 * x + 3 * base)).clamp(0, 1)
+    return img.float()
+
+
+def run(node: str, *args, **kwargs):
+    cls = N[node]
+    return getattr(cls(), cls.FUNCTION)(*args, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------------ pack contract
+
+
+def test_mappings_names_categories_tooltips():
+    assert set(N) == set(PACK.NODE_DISPLAY_NAME_MAPPINGS)
+    names = set(PACK.NODE_DISPLAY_NAME_MAPPINGS.values())
+    assert {"ColorNet Loader", "LumaExtract", "GlobalPrior", "PriorMix", "FuseColorize", "SceneClassify"} <= names
+    for key, cls in N.items():
+        assert key.startswith("ColorNet") and key == cls.__name__
+        assert cls.CATEGORY.split("/")[0] == "ColorNet"
+        assert cls.DESCRIPTION and len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES)
+        spec = cls.INPUT_TYPES()
+        for section in spec.values():
+            for name, (kind, *opts) in section.items():
+                assert opts and opts[0].get("tooltip"), f"{key}.{name} has no tooltip"
+        assert callable(getattr(cls, cls.FUNCTION))
+
+
+def test_pack_import_is_light_and_works_without_comfyui(tmp_path):
+    code = (
+        "import importlib.util, sys, json\n"
+        f"spec = importlib.util.spec_from_file_location('somepack', {str(ROOT / '__init__.py')!r}, "
+        f"submodule_search_locations=[{str(ROOT)!r}])\n"
+        "m = importlib.util.module_from_spec(spec); sys.modules['somepack'] = m; spec.loader.exec_module(m)\n"
+        "heavy = [k for k in ('colornet', 'huggingface_hub', 'safetensors', 'PIL', 'folder_paths', 'comfy') "
+        "if k in sys.modules]\n"
+        "print(json.dumps({'nodes': sorted(m.NODE_CLASS_MAPPINGS), 'heavy': heavy}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["heavy"] == []
+    assert "ColorNetFuseColorize" in result["nodes"]
+
+
+def test_colornet_fallback_appends_pack_root(monkeypatch):
+    nodes_pkg = sys.modules[f"{PACK.__name__}.nodes"]
+    monkeypatch.setattr(nodes_pkg.importlib.util, "find_spec", lambda name: None)
+    path = [p for p in sys.path if p != str(ROOT)]
+    monkeypatch.setattr(sys, "path", path)
+    nodes_pkg.ensure_colornet_importable()
+    assert sys.path[-1] == str(ROOT)  # appended: never shadows ComfyUI's own modules
+
+
+# ------------------------------------------------------------------------------------------------ LumaExtract
+
+
+def test_luma_extract_batch_rgba_and_recombine():
+    img = photo(batch=2, c=4)
+    grey, ab = run("ColorNetLumaExtract", img)
+    assert grey.shape == (2, 40, 56, 3) and grey.dtype == torch.float32 and grey.device.type == "cpu"
+    assert ab.shape == (2, 2, 40, 56)
+    assert 0 <= grey.min() and grey.max() <= 1
+    assert torch.allclose(grey[..., 0], grey[..., 1], atol=1e-4) and torch.allclose(grey[..., 1], grey[..., 2], atol=1e-4)
+    (back,) = run("ColorNetLabCombine", grey, ab)  # L of the grey preview + original ab = original RGB
+    assert back.shape == (2, 40, 56, 3)
+    assert torch.allclose(back, img[..., :3], atol=2e-3)
+
+
+def test_luma_extract_single_channel_and_unbatched():
+    grey, ab = run("ColorNetLumaExtract", photo(c=1)[0])
+    assert grey.shape == (1, 40, 56, 3) and ab.abs().max() < 0.05  # Lab units: neutral grey
+
+
+def test_lab_combine_broadcasts_and_resizes_ab():
+    _, ab = run("ColorNetLumaExtract", photo(h=20, w=28))
+    (out,) = run("ColorNetLabCombine", photo(batch=3), ab)
+    assert out.shape == (3, 40, 56, 3)
+
+
+# ------------------------------------------------------------------------------------------------ GlobalPrior / PriorMix
+
+
+def test_global_prior_batch_modes(model):
+    refs = photo(batch=3, h=32, w=32, seed=5)
+    (mixed,) = run("ColorNetGlobalPrior", model, refs, "mix into one prior")
+    (rows,) = run("ColorNetGlobalPrior", model, refs, "one prior per image")
+    assert len(mixed) == 1 and len(rows) == 3
+    assert mixed.fusion.dtype == torch.float32 and mixed.fusion.device.type == "cpu"
+    assert torch.allclose(mixed.fusion, rows.fusion.mean(0, keepdim=True), atol=1e-5)
+    assert mixed.class_names == tuple(CLASSES)
+
+
+def test_prior_mix_weight_one_is_the_single_prior(model):
+    (a,) = run("ColorNetGlobalPrior", model, photo(seed=1))
+    (b,) = run("ColorNetGlobalPrior", model, photo(seed=2))
+    (m,) = run("ColorNetPriorMix", a, 1.0, b, 0.0)
+    assert torch.equal(m.fusion, a.fusion) and torch.equal(m.logits, a.logits)
+    img = photo(seed=3)
+    assert torch.equal(run("ColorNetFuseColorize", model, img, 1.0, 512, m)[0],
+                       run("ColorNetFuseColorize", model, img, 1.0, 512, a)[0])
+    (half,) = run("ColorNetPriorMix", a, 2.0, b, 2.0)
+    assert torch.allclose(half.fusion, (a.fusion + b.fusion) / 2, atol=1e-6)
+    (three,) = run("ColorNetPriorMix", a, 1.0, b, 1.0, prior_3=a, weight_3=2.0)
+    assert torch.allclose(three.fusion, 0.75 * a.fusion + 0.25 * b.fusion, atol=1e-6)
+
+
+def test_prior_mix_per_frame_and_errors(model):
+    (rows,) = run("ColorNetGlobalPrior", model, photo(batch=2, seed=4), "one prior per image")
+    (single,) = run("ColorNetGlobalPrior", model, photo(seed=1))
+    (m,) = run("ColorNetPriorMix", rows, 1.0, single, 1.0)
+    assert len(m) == 2
+    assert torch.allclose(m.fusion[1], (rows.fusion[1] + single.fusion[0]) / 2, atol=1e-6)
+    (three,) = run("ColorNetGlobalPrior", model, photo(batch=3, seed=4), "one prior per image")
+    with pytest.raises(ValueError, match="rows"):
+        run("ColorNetPriorMix", rows, 1.0, three, 1.0)
+    with pytest.raises(ValueError, match="weight"):
+        run("ColorNetPriorMix", single, 0.0, single, 0.0)
+    with pytest.raises(ValueError, match="GLOBAL_PRIOR"):
+        run("ColorNetPriorMix", single, 1.0, photo(), 1.0)
+
+
+# ------------------------------------------------------------------------------------------------ FuseColorize
+
+
+def test_fuse_colorize_shapes_ranges_rgba(model):
+    img = photo(batch=2, c=4)
+    (out,) = run("ColorNetFuseColorize", model, img, 1.0, 512)
+    assert out.shape == img.shape and out.dtype == torch.float32 and out.device.type == "cpu"
+    assert 0 <= out.min() and out.max() <= 1
+    assert torch.equal(out[..., 3], img[..., 3])  # alpha passed through
+    (full,) = run("ColorNetFuseColorize", model, img[..., :3], 1.0, 0)  # 0 = full resolution
+    assert full.shape == (2, 40, 56, 3)
+    (small,) = run("ColorNetFuseColorize", model, img[..., :3], 1.0, 16)  # working size below the photo size
+    assert small.shape == (2, 40, 56, 3)
+
+
+def test_fuse_colorize_keeps_lightness_and_strength(model):
+    img = photo(seed=7)
+    (grey,) = run("ColorNetFuseColorize", model, img, 0.0, 512)
+    assert (grey.max(-1).values - grey.min(-1).values).max() < 2e-3  # strength 0 = greyscale
+    l_in, _ = run("ColorNetLumaExtract", img)
+    l_out, _ = run("ColorNetLumaExtract", grey)
+    assert torch.allclose(l_in, l_out, atol=2e-3)
+    (one,) = run("ColorNetFuseColorize", model, img, 1.0, 512)
+    (two,) = run("ColorNetFuseColorize", model, img, 2.0, 512)
+    chroma = lambda x: run("ColorNetLumaExtract", x)[1].abs().mean()  # noqa: E731
+    assert chroma(two) > chroma(one) > chroma(grey)
+
+
+def test_prior_from_a_different_image_changes_the_colours(model):
+    img = photo(seed=10)
+    (own,) = run("ColorNetFuseColorize", model, img, 1.0, 512)
+    (own_prior,) = run("ColorNetGlobalPrior", model, img)
+    (explicit_own,) = run("ColorNetFuseColorize", model, img, 1.0, 512, own_prior)
+    assert torch.allclose(own, explicit_own, atol=1e-5)  # default = the image's own prior
+    (other_prior,) = run("ColorNetGlobalPrior", model, photo(seed=11, h=64, w=48))
+    (other,) = run("ColorNetFuseColorize", model, img, 1.0, 512, other_prior)
+    assert (other - own).abs().mean() > 1e-3
+    ab_own = run("ColorNetLumaExtract", own)[1]
+    ab_other = run("ColorNetLumaExtract", other)[1]
+    assert (ab_own - ab_other).abs().mean() > 0.1  # the colours (ab), not the lightness, changed
+
+
+def test_fuse_colorize_prior_broadcast_and_per_frame(model):
+    frames = photo(batch=3, seed=20)
+    (single,) = run("ColorNetGlobalPrior", model, photo(seed=21))
+    (batch_out,) = run("ColorNetFuseColorize", model, frames, 1.0, 512, single)
+    for i in range(3):
+        (one,) = run("ColorNetFuseColorize", model, frames[i : i + 1], 1.0, 512, single)
+        assert torch.allclose(batch_out[i : i + 1], one, atol=1e-5)
+    (per_frame,) = run("ColorNetGlobalPrior", model, photo(batch=3, seed=22), "one prior per image")
+    (out,) = run("ColorNetFuseColorize", model, frames, 1.0, 512, per_frame)
+    for i in range(3):
+        (prior_i,) = run("ColorNetGlobalPrior", model, photo(batch=3, seed=22)[i : i + 1])
+        (one,) = run("ColorNetFuseColorize", model, frames[i : i + 1], 1.0, 512, prior_i)
+        assert torch.allclose(out[i : i + 1], one, atol=1e-5)
+    (two,) = run("ColorNetGlobalPrior", model, photo(batch=2), "one prior per image")
+    with pytest.raises(ValueError, match="one per image"):
+        run("ColorNetFuseColorize", model, frames, 1.0, 512, two)
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (("not an image",), "must be an IMAGE"),
+        ((torch.zeros(0, 8, 8, 3),), "empty batch"),
+        ((torch.zeros(1, 8, 8),), None),  # [H,W,C]-like 3-D with C=8: wrong channels
+        ((torch.zeros(2, 8, 8, 2),), "channels"),
+    ],
+)
+def test_fuse_colorize_input_errors(model, args, match):
+    with pytest.raises(ValueError, match=match):
+        run("ColorNetFuseColorize", model, *args, 1.0, 512)
+
+
+def test_wrong_model_and_prior_types(model):
+    with pytest.raises(ValueError, match="ColorNet Loader"):
+        run("ColorNetFuseColorize", photo(), photo(), 1.0, 512)
+    with pytest.raises(ValueError, match="GLOBAL_PRIOR"):
+        run("ColorNetFuseColorize", model, photo(), 1.0, 512, photo())
+    with pytest.raises(ValueError, match="strength"):
+        run("ColorNetFuseColorize", model, photo(), -1.0, 512)
+    with pytest.raises(ValueError, match="COLORNET_AB"):
+        run("ColorNetLabCombine", photo(), photo())
+
+
+# ------------------------------------------------------------------------------------------------ SceneClassify
+
+
+def test_scene_classify_image_prior_and_batch(model):
+    text, label = run("ColorNetSceneClassify", model, 3, image=photo(seed=30))
+    lines = text.splitlines()
+    assert len(lines) == 3 and label == lines[0].split(":")[0]
+    probs = [float(line.split(": ")[1]) for line in lines]
+    assert all(line.split(": ")[0] in CLASSES for line in lines) and probs == sorted(probs, reverse=True)
+    (prior,) = run("ColorNetGlobalPrior", model, photo(seed=30))
+    assert run("ColorNetSceneClassify", model, 3, global_prior=prior) == (text, label)
+    text_b, labels_b = run("ColorNetSceneClassify", model, 2, image=photo(batch=2, seed=31))
+    assert text_b.count("# image") == 2 and len(labels_b.splitlines()) == 2
+    text_all, _ = run("ColorNetSceneClassify", model, 99, image=photo())
+    assert len(text_all.splitlines()) == len(CLASSES)
+
+
+def test_scene_classify_errors(model):
+    with pytest.raises(ValueError, match="connect an 'image' or a 'global_prior'"):
+        run("ColorNetSceneClassify", model, 5)
+    plain = lively_model(compact_config([]), seed=1)
+    no_classes = common.ColorNetModel(Colorizer(model=plain, device=torch.device("cpu")), name="plain")
+    with pytest.raises(ValueError, match="no scene classes"):
+        run("ColorNetSceneClassify", no_classes, 5, image=photo())
+
+
+# ------------------------------------------------------------------------------------------------ ComfyUI hooks
+
+
+@pytest.fixture
+def fake_comfy(monkeypatch, tmp_path):
+    """Minimal stand-ins for folder_paths, comfy.utils.ProgressBar and comfy.model_management."""
+    fp = types.ModuleType("folder_paths")
+    fp.models_dir = str(tmp_path / "models")
+    user_dir = str(tmp_path / "user_models")
+    fp.folder_names_and_paths = {"colornet": ([user_dir], set())}  # as extra_model_paths.yaml leaves it
+
+    def get_folder_paths(name):
+        return list(fp.folder_names_and_paths[name][0])
+
+    def get_filename_list(name):
+        paths, exts = fp.folder_names_and_paths[name]
+        found = []
+        for d in paths:
+            for p in sorted(Path(d).rglob("*")) if Path(d).is_dir() else []:
+                if p.is_file() and (not exts or p.suffix in exts):
+                    found.append(str(p.relative_to(d)))
+        return found
+
+    def get_full_path(name, filename):
+        for d in fp.folder_names_and_paths[name][0]:
+            if (Path(d) / filename).is_file():
+                return str(Path(d) / filename)
+        return None
+
+    fp.get_folder_paths, fp.get_filename_list, fp.get_full_path = get_folder_paths, get_filename_list, get_full_path
+
+    class Interrupted(Exception):
+        pass
+
+    state = {"bars": [], "checks": 0, "interrupt_after": None}
+
+    class ProgressBar:
+        def __init__(self, total, node_id=None):
+            self.total, self.current = total, 0
+            state["bars"].append(self)
+
+        def update_absolute(self, value, total=None, preview=None):
+            self.total = total if total is not None else self.total
+            self.current = value
+
+        def update(self, value):
+            self.update_absolute(self.current + value)
+
+    def throw_exception_if_processing_interrupted():
+        state["checks"] += 1
+        if state["interrupt_after"] is not None and state["checks"] > state["interrupt_after"]:
+            raise Interrupted()
+
+    comfy = types.ModuleType("comfy")
+    utils = types.ModuleType("comfy.utils")
+    utils.ProgressBar = ProgressBar
+    mm = types.ModuleType("comfy.model_management")
+    mm.throw_exception_if_processing_interrupted = throw_exception_if_processing_interrupted
+    mm.get_torch_device = lambda: torch.device("cpu")
+    mm.should_use_fp16 = lambda *a, **k: False
+    mm.should_use_bf16 = lambda *a, **k: False
+    comfy.utils, comfy.model_management = utils, mm
+    for name, mod in {"folder_paths": fp, "comfy": comfy, "comfy.utils": utils, "comfy.model_management": mm}.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    loader_mod.clear_cache()
+    yield types.SimpleNamespace(fp=fp, state=state, Interrupted=Interrupted, user_dir=Path(user_dir),
+                                default_dir=Path(fp.models_dir) / "colornet")
+    loader_mod.clear_cache()
+
+
+def test_progress_bar_and_interrupt_between_items(model, fake_comfy):
+    run("ColorNetFuseColorize", model, photo(batch=3), 1.0, 512)
+    bar = fake_comfy.state["bars"][-1]
+    assert (bar.current, bar.total) == (3, 3) and fake_comfy.state["checks"] == 3
+    fake_comfy.state["checks"], fake_comfy.state["interrupt_after"] = 0, 1
+    with pytest.raises(fake_comfy.Interrupted):
+        run("ColorNetFuseColorize", model, photo(batch=3), 1.0, 512)
+    assert fake_comfy.state["checks"] == 2  # stopped before the second image
+
+
+def test_loader_registers_folder_lists_files_and_caches(net, fake_comfy, tmp_path):
+    comfy_nodes = sys.modules[f"{PACK.__name__}.nodes._comfy"]
+    folders = comfy_nodes.register_models_folder()
+    assert folders == [str(fake_comfy.user_dir), str(fake_comfy.default_dir)]  # the user's folder kept first
+    assert ".safetensors" in fake_comfy.fp.folder_names_and_paths["colornet"][1]
+    weights = save_checkpoint(net, tmp_path / "tmpckpt")
+    (fake_comfy.default_dir / "my-finetune.safetensors").write_bytes(weights.read_bytes())
+    choices = N["ColorNetLoader"].INPUT_TYPES()["required"]["weights"][0]
+    assert choices[0] == "colornet-compact-places39" and "my-finetune.safetensors" in choices
+    (m1,) = run("ColorNetLoader", "my-finetune.safetensors", "auto", "auto")
+    (m2,) = run("ColorNetLoader", "my-finetune.safetensors", "cpu", "float32")
+    assert m1 is m2  # cached, not reloaded
+    assert m1.class_names == CLASSES and m1.dtype == torch.float32
+    assert fake_comfy.state["bars"][-1].current == 100
+    (out,) = run("ColorNetFuseColorize", m1, photo(), 1.0, 512)
+    assert out.shape == (1, 40, 56, 3)
+
+
+def test_loader_manifest_name_found_in_models_folder(net, fake_comfy, tmp_path):
+    """A manifest name is looked up in ComfyUI's models/colornet folders first (passed as models_dir)."""
+    fake_comfy.user_dir.mkdir(parents=True)
+    save_checkpoint(net, fake_comfy.user_dir / "colornet-compact-places39")
+    (m,) = run("ColorNetLoader", "colornet-compact-places39", "auto", "auto")
+    assert Path(m.source).parent == fake_comfy.user_dir / "colornet-compact-places39"
+    assert m.class_names == CLASSES
+
+
+def test_loader_offline_without_weights_says_what_to_do(fake_comfy, tmp_path, monkeypatch):
+    from colornet import constants
+
+    manifest = json.loads((ROOT / "colornet" / "weights_manifest.json").read_text())
+    entry = dict(next(iter(manifest["models"].values())), bundled=None, revision=None)
+    manifest = {"default": "ghost", "models": {"ghost": entry}}
+    path = tmp_path / "weights_manifest.json"
+    path.write_text(json.dumps(manifest))
+    monkeypatch.setattr(constants, "COLORNET_MANIFEST", path)
+    monkeypatch.setattr(constants, "COLORNET_MODELS_DIR", tmp_path / "nothing-here")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError) as err:
+        run("ColorNetLoader", "ghost", "auto", "auto")
+    message = str(err.value)
+    assert "ghost" in message and str(fake_comfy.user_dir) in message  # where to put the file
+    assert "not published" in message and "In ComfyUI" in message
+
+
+def test_loader_bad_choices(fake_comfy):
+    with pytest.raises(ValueError, match="device"):
+        run("ColorNetLoader", "colornet-compact-places39", "tpu", "auto")
+    with pytest.raises(ValueError, match="dtype"):
+        run("ColorNetLoader", "colornet-compact-places39", "cpu", "float8")

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Write the ComfyUI example workflows in both formats from one description.
+
+    python tools/build_example_workflows.py        # rewrites example_workflows/*.json and example_workflows/api/*
+
+UI format (``example_workflows/<name>.json``: what the ComfyUI menu's Templates lists and what drag-and-drop loads)
+and API format (``example_workflows/api/<name>_api.json``: what ``POST /prompt`` takes) come from the same node list,
+so they cannot drift apart. Our nodes' sockets and widgets are read from ``NODE_CLASS_MAPPINGS``; the few ComfyUI core
+nodes used are described below. tests/test_nodes_workflows.py checks the files are up to date.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "example_workflows"
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
+DEFAULT_WEIGHTS = "colornet-compact-places39"
+
+# ComfyUI core nodes: (inputs [(name, type)], widgets [name], outputs [(name, type)])
+CORE = {
+    "LoadImage": ([], ["image", "upload"], [("IMAGE", "IMAGE"), ("MASK", "MASK")]),
+    "SaveImage": ([("images", "IMAGE")], ["filename_prefix"], []),
+    "PreviewImage": ([("images", "IMAGE")], [], []),
+    "PreviewAny": ([("source", "*")], [], []),
+}
+
+# name -> (title, description, nodes). A node: (id, class_type, inputs, pos, title); an input value of the form
+# ("@", node_id, slot) is a link.
+L = lambda node, slot=0: ("@", node, slot)  # noqa: E731
+LOADER = {"weights": DEFAULT_WEIGHTS, "device": "auto", "dtype": "auto"}
+WORKFLOWS = {
+    "colornet_auto_colorize": (
+        "Auto-colorize a photo: each image's own global prior (the paper's default). LumaExtract previews the "
+        "greyscale the network sees.",
+        [
+            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Photo to colorize"),
+            (2, "ColorNetLoader", LOADER, (40, 500), None),
+            (3, "ColorNetFuseColorize", {"colornet_model": L(2), "image": L(1), "strength": 1.0,
+                                         "working_resolution": 512}, (420, 120), None),
+            (4, "SaveImage", {"images": L(3), "filename_prefix": "colornet_auto"}, (800, 120), None),
+            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 420), None),
+            (6, "PreviewImage", {"images": L(5)}, (800, 460), "Greyscale input (L)"),
+        ],
+    ),
+    "colornet_reference_prior": (
+        "Style transfer, as in the paper: colorize a photo with the global prior of ANOTHER photo. Compare with "
+        "the photo's own prior (preview).",
+        [
+            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Photo to colorize"),
+            (2, "LoadImage", {"image": "sea_bythewater.jpg", "upload": "image"}, (40, 500), "Reference photo"),
+            (3, "ColorNetLoader", LOADER, (40, 880), None),
+            (4, "ColorNetGlobalPrior", {"colornet_model": L(3), "reference": L(2), "batch": "mix into one prior"},
+             (420, 500), None),
+            (5, "ColorNetFuseColorize", {"colornet_model": L(3), "image": L(1), "strength": 1.0,
+                                         "working_resolution": 512, "global_prior": L(4)}, (800, 120),
+             "FuseColorize (reference prior)"),
+            (6, "SaveImage", {"images": L(5), "filename_prefix": "colornet_reference"}, (1180, 120), None),
+            (7, "ColorNetFuseColorize", {"colornet_model": L(3), "image": L(1), "strength": 1.0,
+                                         "working_resolution": 512}, (800, 500), "FuseColorize (own prior)"),
+            (8, "PreviewImage", {"images": L(7)}, (1180, 500), "Own prior, for comparison"),
+        ],
+    ),
+    "colornet_prior_mix": (
+        "Mix two references with PriorMix (70 % / 30 %) and colorize with the mixed global prior.",
+        [
+            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Photo to colorize"),
+            (2, "LoadImage", {"image": "sea_bythewater.jpg", "upload": "image"}, (40, 500), "Reference A"),
+            (3, "LoadImage", {"image": "forest_path.jpg", "upload": "image"}, (40, 880), "Reference B"),
+            (4, "ColorNetLoader", LOADER, (420, 120), None),
+            (5, "ColorNetGlobalPrior", {"colornet_model": L(4), "reference": L(2), "batch": "mix into one prior"},
+             (420, 500), "GlobalPrior A"),
+            (6, "ColorNetGlobalPrior", {"colornet_model": L(4), "reference": L(3), "batch": "mix into one prior"},
+             (420, 760), "GlobalPrior B"),
+            (7, "ColorNetPriorMix", {"prior_1": L(5), "weight_1": 0.7, "prior_2": L(6), "weight_2": 0.3},
+             (800, 500), None),
+            (8, "ColorNetFuseColorize", {"colornet_model": L(4), "image": L(1), "strength": 1.0,
+                                         "working_resolution": 512, "global_prior": L(7)}, (1180, 120), None),
+            (9, "SaveImage", {"images": L(8), "filename_prefix": "colornet_prior_mix"}, (1560, 120), None),
+        ],
+    ),
+    "colornet_scene_classify": (
+        "Scene classification from the global features: top-5 classes with probabilities and the top-1 label, shown "
+        "with Preview Any; the photo is colorized alongside.",
+        [
+            (1, "LoadImage", {"image": "mountain_aitzgorri.jpg", "upload": "image"}, (40, 120), "Photo"),
+            (2, "ColorNetLoader", LOADER, (40, 500), None),
+            (3, "ColorNetSceneClassify", {"colornet_model": L(2), "top_k": 5, "image": L(1)}, (420, 120), None),
+            (4, "PreviewAny", {"source": L(3, 0)}, (800, 60), "Top-5 classes"),
+            (5, "PreviewAny", {"source": L(3, 1)}, (800, 320), "Top-1 label"),
+            (6, "ColorNetFuseColorize", {"colornet_model": L(2), "image": L(1), "strength": 1.0,
+                                         "working_resolution": 512}, (420, 500), None),
+            (7, "SaveImage", {"images": L(6), "filename_prefix": "colornet_scene"}, (800, 560), None),
+        ],
+    ),
+}
+
+
+def load_pack():
+    spec = importlib.util.spec_from_file_location(
+        "colornet_comfy_pack", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def node_spec(class_type: str, mappings: dict) -> tuple[list, list, list]:
+    """(link inputs [(name, type)], widgets [name], outputs [(name, type)]) of a node class."""
+    if class_type in CORE:
+        return CORE[class_type]
+    cls = mappings[class_type]
+    spec = cls.INPUT_TYPES()
+    inputs, widgets = [], []
+    for section in ("required", "optional"):
+        for name, (kind, *_opts) in spec.get(section, {}).items():
+            if isinstance(kind, list) or kind in WIDGET_TYPES:
+                widgets.append(name)
+            else:
+                inputs.append((name, kind))
+    names = getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES
+    return inputs, widgets, list(zip(names, cls.RETURN_TYPES))
+
+
+def api_format(nodes: list, mappings: dict) -> dict:
+    out = {}
+    for nid, class_type, inputs, _pos, title in nodes:
+        values = {k: ([str(v[1]), v[2]] if isinstance(v, tuple) else v) for k, v in inputs.items()}
+        if class_type == "LoadImage":
+            values.pop("upload", None)
+        title = title or display_name(class_type, mappings)
+        out[str(nid)] = {"inputs": values, "class_type": class_type, "_meta": {"title": title}}
+    return out
+
+
+def display_name(class_type: str, mappings: dict) -> str:
+    names = getattr(sys.modules.get("colornet_comfy_pack"), "NODE_DISPLAY_NAME_MAPPINGS", {})
+    return names.get(class_type, {"PreviewAny": "Preview Any", "LoadImage": "Load Image", "SaveImage": "Save Image",
+                                  "PreviewImage": "Preview Image"}.get(class_type, class_type))
+
+
+def ui_format(description: str, nodes: list, mappings: dict) -> dict:
+    links, ui_nodes = [], []
+    out_links: dict[tuple[int, int], list[int]] = {}
+    specs = {nid: node_spec(ct, mappings) for nid, ct, *_ in nodes}
+    for nid, class_type, inputs, _pos, _title in nodes:
+        link_inputs = specs[nid][0]
+        for slot, (name, kind) in enumerate(link_inputs):
+            value = inputs.get(name)
+            if isinstance(value, tuple):
+                src, src_slot = value[1], value[2]
+                src_type = specs[src][2][src_slot][1]
+                link_id = len(links) + 1
+                links.append([link_id, src, src_slot, nid, slot, src_type])
+                out_links.setdefault((src, src_slot), []).append(link_id)
+    link_by_target = {(lk[3], lk[4]): lk[0] for lk in links}
+    for order, (nid, class_type, inputs, pos, title) in enumerate(nodes):
+        link_inputs, widgets, outputs = specs[nid]
+        node = {
+            "id": nid,
+            "type": class_type,
+            "pos": list(pos),
+            "size": [340, 60 + 26 * (len(link_inputs) + len(widgets) + 1) + (220 if class_type in ("LoadImage",
+                     "PreviewImage", "SaveImage") else 0) + (120 if class_type == "PreviewAny" else 0)],
+            "flags": {},
+            "order": order,
+            "mode": 0,
+            "inputs": [
+                {"name": name, "type": kind, "link": link_by_target.get((nid, slot))}
+                for slot, (name, kind) in enumerate(link_inputs)
+            ],
+            "outputs": [
+                {"name": name, "type": kind, "links": out_links.get((nid, slot), []), "slot_index": slot}
+                for slot, (name, kind) in enumerate(outputs)
+            ],
+            "properties": {"Node name for S&R": class_type},
+            "widgets_values": [inputs[w] for w in widgets if w in inputs],
+        }
+        if title:
+            node["title"] = title
+        ui_nodes.append(node)
+    note_id = max(n["id"] for n in ui_nodes) + 1
+    ui_nodes.append({
+        "id": note_id, "type": "Note", "pos": [40, -120], "size": [700, 110], "flags": {}, "order": len(ui_nodes),
+        "mode": 0, "inputs": [], "outputs": [], "properties": {},
+        "widgets_values": [description + " Load the sample photos from the pack's colornet/samples/ folder (or "
+                           "your own) in the Load Image nodes."],
+    })
+    return {
+        "last_node_id": note_id,
+        "last_link_id": len(links),
+        "nodes": ui_nodes,
+        "links": links,
+        "groups": [],
+        "config": {},
+        "extra": {"ds": {"scale": 0.9, "offset": [0, 0]}},
+        "version": 0.4,
+    }
+
+
+def render() -> dict[Path, str]:
+    mappings = load_pack().NODE_CLASS_MAPPINGS
+    files = {}
+    for name, (description, nodes) in WORKFLOWS.items():
+        files[OUT / f"{name}.json"] = json.dumps(ui_format(description, nodes, mappings), indent=2) + "\n"
+        files[OUT / "api" / f"{name}_api.json"] = json.dumps(api_format(nodes, mappings), indent=2) + "\n"
+    return files
+
+
+def main() -> None:
+    for path, text in render().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(path.relative_to(ROOT))
+
+
+if __name__ == "__main__":
+    main()
