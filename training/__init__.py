@@ -1,0 +1,1 @@
+"""Training, evaluation and publishing tools for ColorNet (not needed to run the models)."""
