@@ -153,8 +153,9 @@ def cmd_weights(args: argparse.Namespace) -> int:
         path = weights.download_weights(args.name)
         print(path)
         return EXIT_OK
-    ok = weights.verify_weights(args.name)
-    return EXIT_OK if ok else EXIT_SOME_FAILED
+    report = weights.verify_weights(args.name)
+    print(report)
+    return EXIT_OK if report else EXIT_SOME_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,8 @@ A name from the manifest is resolved in this order, and the first hit wins:
    ``models/colornet`` folder here;
 3. the Hugging Face Hub at the manifest's *pinned commit* (never a branch, so the bytes cannot change under a
    user): first the local Hub cache without any network call, then a download unless offline; skipped while the
-   entry is not published yet (``revision: null``);
+   entry is not published yet (``revision: null``), and no download is made when the bundled copy already has the
+   manifest's sha256 (it is the same file);
 4. the copy bundled inside the package, if the entry has one;
 5. otherwise ``WeightsNotFoundError`` listing every place looked, why each failed and what to do.
 
@@ -410,6 +411,10 @@ def _from_hub(
     if local_files_only:
         search.failed(place, "not in the cache, and local_files_only=True forbids downloading")
         return None
+    bundled = entry.bundled_path
+    if bundled is not None and bundled.is_file() and sha256_file(bundled) == entry.sha256:
+        # the pinned Hub file and the bundled copy are the same bytes: downloading it again gains nothing
+        return ResolvedWeights(bundled, entry.name, "bundled", entry.sha256)
     try:
         path = _download_from_hub(entry, force=False, progress=progress)
     except _HubUnavailable as err:
