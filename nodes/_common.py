@@ -7,7 +7,7 @@ Only layout and validation live here (ComfyUI's IMAGE is ``[B, H, W, C]`` float 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import copy
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -39,8 +39,11 @@ class ColorNetModel:
         return self.colorizer.class_names
 
     def at_working_size(self, working_size: int | None) -> Any:
-        """A Colorizer sharing this model's weights but running at ``working_size`` (None: full resolution)."""
-        return dataclasses.replace(self.colorizer, working_size=working_size)
+        """A Colorizer sharing this model's weights (and any state it caches) but running at ``working_size``
+        (None: full resolution). A shallow copy: the cached model is never mutated by a run."""
+        runner = copy.copy(self.colorizer)
+        runner.working_size = working_size
+        return runner
 
     @contextlib.contextmanager
     def precision(self) -> Iterator[None]:

@@ -110,7 +110,10 @@ def load(weights: str = DEFAULT_CHOICE, device: str = "auto", dtype: str = "auto
             bar.update_absolute(100, 100)
             return cached
     log.info("ColorNet: loading %s (%s) on %s, %s", label, path, dev, precision)
-    colorizer = Colorizer.from_pretrained(path, device=dev)
+    # ComfyUI runs nodes under torch.inference_mode(); weights made there would be inference tensors, which some
+    # torch features (version counters, autograd) refuse. Load them as ordinary tensors.
+    with torch.inference_mode(False):
+        colorizer = Colorizer.from_pretrained(path, device=dev)
     model = ColorNetModel(colorizer=colorizer, name=label, source=path, dtype=precision)
     with _LOCK:
         _CACHE[key] = model

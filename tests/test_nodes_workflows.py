@@ -129,12 +129,13 @@ def run_api_workflow(graph: dict) -> dict:
                     assert name in spec, f"{class_type} has no input {name!r}"
                     check_widget(class_type, name, value, spec[name])
                 kwargs[name] = value
-        if class_type in STAND_INS:
-            out = STAND_INS[class_type]().run(**kwargs)
-        else:
-            cls = N[class_type]
-            out = getattr(cls(), cls.FUNCTION)(**kwargs)
-            assert isinstance(out, tuple) and len(out) == len(cls.RETURN_TYPES)
+        with torch.inference_mode():  # as ComfyUI's executor runs every node
+            if class_type in STAND_INS:
+                out = STAND_INS[class_type]().run(**kwargs)
+            else:
+                cls = N[class_type]
+                out = getattr(cls(), cls.FUNCTION)(**kwargs)
+                assert isinstance(out, tuple) and len(out) == len(cls.RETURN_TYPES)
         results[node_id] = out
         return out
 
