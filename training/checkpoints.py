@@ -1,0 +1,149 @@
+"""Resumable training checkpoints, written atomically, the newest K kept.
+
+A checkpoint is a folder ``out_dir/ckpt-<iter>/`` holding
+
+* ``model.safetensors`` + ``config.json`` -- written by ``colornet.checkpoint.save_checkpoint`` (so any training
+  checkpoint loads with the library's ``load_checkpoint``), the training state in ``config.json["training"]``;
+* ``optimizer.safetensors`` -- the optimiser's tensors, with its param groups and scalars in the header metadata.
+
+No pickle anywhere. The folder is first written as a hidden temp folder and renamed into place only once every file is
+complete and fsynced, so a crash (even ``kill -9``) in the middle of a save leaves the earlier checkpoints untouched
+and at worst a ``.ckpt-*.tmp`` folder, which the next save deletes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from colornet.checkpoint import CONFIG_NAME, WEIGHTS_NAME, check_state_dict, load_state_dict, read_document, save_checkpoint
+from colornet.errors import CheckpointError
+
+OPTIMIZER_NAME = "optimizer.safetensors"
+_CKPT_RE = re.compile(r"^ckpt-(\d+)$")
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def optimizer_to_safetensors(optimizer: torch.optim.Optimizer, path: Path) -> None:
+    sd = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for pid, state in sd["state"].items():
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"{pid}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{pid}.{key}"] = value
+    meta = {"param_groups": json.dumps(sd["param_groups"]), "scalars": json.dumps(scalars)}
+    save_file(tensors, str(path), metadata=meta)
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def optimizer_from_safetensors(path: Path) -> dict[str, Any]:
+    with safe_open(str(path), framework="pt", device="cpu") as fh:
+        meta = fh.metadata() or {}
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in list(tensors.items()) + list(json.loads(meta.get("scalars", "{}")).items()):
+        pid, key = name.split(".", 1)
+        state.setdefault(int(pid), {})[key] = value
+    return {"state": state, "param_groups": json.loads(meta["param_groups"])}
+
+
+def list_checkpoints(out_dir: str | os.PathLike) -> list[Path]:
+    """Complete checkpoint folders, oldest first."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in out.iterdir() if p.is_dir() and (m := _CKPT_RE.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def save_training_checkpoint(
+    out_dir: str | os.PathLike,
+    iter_num: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    training: dict[str, Any],
+    keep_last: int = 3,
+) -> Path:
+    """Write ``ckpt-<iter_num>`` atomically, then delete all but the newest ``keep_last`` and stale temp folders."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    final = out / f"ckpt-{iter_num:08d}"
+    tmp = Path(tempfile.mkdtemp(prefix=f".ckpt-{iter_num:08d}.", suffix=".tmp", dir=out))
+    try:
+        save_checkpoint(model, tmp, training=dict(training, iter_num=iter_num))  # each file fsynced + renamed
+        optimizer_to_safetensors(optimizer, tmp / OPTIMIZER_NAME)
+        _fsync_dir(tmp)
+        if final.exists():  # the same step saved again (e.g. after a resume): move the old one out of the way first
+            trash = out / f".{final.name}.old.tmp"
+            shutil.rmtree(trash, ignore_errors=True)
+            os.rename(final, trash)
+            os.rename(tmp, final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.rename(tmp, final)  # atomic: the checkpoint appears complete or not at all
+        _fsync_dir(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in list_checkpoints(out)[:-keep_last]:
+        shutil.rmtree(old, ignore_errors=True)
+    for stale in out.glob(".ckpt-*.tmp"):  # left by a process killed mid-save
+        shutil.rmtree(stale, ignore_errors=True)
+    return final
+
+
+def load_training_checkpoint(folder: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
+    """(model state dict, optimizer state dict, checkpoint document) of one checkpoint folder."""
+    folder = Path(folder)
+    weights = folder / WEIGHTS_NAME
+    document = read_document(weights)
+    state = load_state_dict(weights)
+    opt_path = folder / OPTIMIZER_NAME
+    if not opt_path.is_file():
+        raise CheckpointError(f"{folder} has no {OPTIMIZER_NAME}; it cannot be resumed (only used as init_from)")
+    return state, optimizer_from_safetensors(opt_path), document
+
+
+def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
+    """The newest checkpoint that reads back; older ones are tried if the newest is damaged."""
+    for folder in reversed(list_checkpoints(out_dir)):
+        try:
+            read_document(folder / WEIGHTS_NAME)
+            if (folder / OPTIMIZER_NAME).is_file() and (folder / CONFIG_NAME).is_file():
+                return folder
+        except CheckpointError:
+            continue
+    return None
+
+
+__all__ = [
+    "save_training_checkpoint",
+    "load_training_checkpoint",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "check_state_dict",
+]

@@ -1,0 +1,180 @@
+"""Export a trained network: ``model.safetensors`` + ``config.json`` + a model card ``README.md`` with Hub metadata.
+
+``config.json`` holds the architecture (with class names), a summary of the training data, the resolved training
+config and the validation metrics beside both floors. The folder loads with ``colornet.checkpoint.load_checkpoint``
+and can be published with ``colornet-publish``.
+
+    python -m training.export runs/default/ckpt-00012000 --out=runs/default/export [--sources=data/SOURCES.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from colornet.checkpoint import WEIGHTS_NAME, load_checkpoint, save_checkpoint
+from colornet.model import ColorNet
+
+CARD_NAME = "README.md"
+
+
+def _fmt(m: dict, key: str, pct: bool = False) -> str:
+    if key not in m:
+        return "-"
+    return f"{100 * m[key]:.1f}%" if pct else (f"{m[key]:.2f}" if key != "ab_mse" else f"{m[key]:.1f}")
+
+
+def metrics_table(metrics: dict, floors: dict, n_classes: int) -> str:
+    rows = [("**ColorNet (this model)**", metrics), ("greyscale floor (ab = 0)", floors.get("greyscale", {})),
+            ("mean-colour-per-L table floor", floors.get("mean_colour_table", {}))]
+    lines = ["| | PSNR (RGB, dB) ↑ | ab MSE ↓ | colorfulness | top-1 | top-5 |", "|---|---:|---:|---:|---:|---:|"]
+    for name, m in rows:
+        lines.append(f"| {name} | {_fmt(m, 'psnr')} | {_fmt(m, 'ab_mse')} | {_fmt(m, 'colorfulness')} | "
+                     f"{_fmt(m, 'top1', True)} | {_fmt(m, 'top5', True)} |")
+    extra = []
+    if n_classes:
+        extra.append(f"chance top-1 = {100 / n_classes:.1f}% ({n_classes} classes)")
+    if "ground_truth" in floors:
+        extra.append(f"ground-truth colorfulness = {floors['ground_truth']['colorfulness']:.2f}")
+    return "\n".join(lines) + ("\n\n" + "; ".join(extra) + "." if extra else "")
+
+
+def model_card(document: dict[str, Any], *, sources: str | None = None, title: str = "ColorNet",
+               extra_sections: str = "") -> str:
+    arch = document["architecture"]
+    training = document.get("training", {})
+    metrics, floors = training.get("metrics", {}), training.get("floors", {})
+    data, config = training.get("data", {}), training.get("config", {})
+    n_classes = len(arch.get("class_names", []))
+    yaml_metrics = "\n".join(
+        f"      - type: {k}\n        name: {name}\n        value: {round(float(metrics[k]), 4)}"
+        for k, name in (("psnr", "PSNR (RGB, dB)"), ("ab_mse", "ab MSE"), ("colorfulness", "colorfulness"),
+                        ("top1", "top-1 scene accuracy"), ("top5", "top-5 scene accuracy"))
+        if k in metrics
+    )
+    front = f"""---
+license: other
+license_name: research-only-mixed-sources
+library_name: colornet
+pipeline_tag: image-to-image
+tags:
+  - colorization
+  - image-colorization
+  - let-there-be-color
+  - pytorch
+  - safetensors
+metrics:
+  - psnr
+  - mse
+model-index:
+  - name: {title}
+    results:
+    - task:
+        type: image-to-image
+        name: Automatic photo colorization
+      dataset:
+        type: imagefolder
+        name: {Path(data.get('data_dir', 'training photos')).name} (validation split)
+      metrics:
+{yaml_metrics}
+---
+"""
+    per_class = data.get("per_class", {})
+    classes = ", ".join(f"{k} ({v})" for k, v in per_class.items()) or "none (unlabelled)"
+    body = f"""
+# {title}
+
+Automatic colorization of greyscale photographs with the network of Iizuka, Simo-Serra & Ishikawa,
+*Let there be Color!: Joint End-to-end Learning of Global and Local Image Priors for Automatic Image Colorization
+with Simultaneous Classification* (SIGGRAPH 2016), as implemented by the `colornet` Python package.
+
+## Model
+
+- Architecture: `{arch.get('name')}` (width multiplier {arch.get('width')}, global path {arch.get('global_size')} px,
+  fusion vector {arch.get('global_dim')}-d, batch norm {arch.get('batch_norm')}); {n_classes} scene classes.
+- Input: Lab lightness L of a photo of any size; output: ab at half resolution, upsampled bilinearly.
+- Loss: MSE on ab + α·cross-entropy on the scene class (α = {config.get('alpha', 'n/a')}, class-balanced:
+  {config.get('balance_classes', 'n/a')}); optimiser {config.get('optimizer')} (lr {config.get('learning_rate')}),
+  {training.get('iter_num', '?')} steps of batch {config.get('batch_size')} ({training.get('world_size', 1)} process(es)),
+  {config.get('crop_size')} px random crops with rescale and horizontal flip.
+
+## Usage
+
+```python
+from colornet.checkpoint import load_checkpoint
+model, doc = load_checkpoint("model.safetensors")
+```
+
+or `colornet colorize photo.jpg` with the package's CLI.
+
+## Training data
+
+{data.get('kept', '?')} colour photos kept of {data.get('found', '?')} found ({data.get('skipped_unreadable', 0)}
+unreadable and {data.get('skipped_greyscale', 0)} greyscale skipped); split by a hash of the file path into
+{data.get('train', '?')} training and {data.get('val', '?')} validation photos. Classes (photos): {classes}.
+
+## Validation
+
+Measured on the validation split ({data.get('val', '?')} photos, centre crops of {config.get('crop_size')} px), against
+two floors: the greyscale input itself, and a per-luminance mean-colour table (the mean ab of the training pixels at
+each L value, applied pixel by pixel). Beating the table means the network uses spatial context, not only lightness.
+
+{metrics_table(metrics, floors, n_classes)}
+
+## Limitations
+
+A small network trained briefly on a small, mixed dataset: colours are plausible rather than faithful, tend towards
+the common (sky blue, foliage green, skin and earth tones) and desaturate on unusual objects. It cannot know the real
+colour of clothes, cars or painted surfaces. Do not use it to make claims about the true colours of historical photos.
+{extra_sections}"""
+    if sources:
+        body += "\n## Data sources and attribution\n\nThe training photographs and their licences, as documented with the " \
+                "dataset (`SOURCES.md`), reproduced verbatim:\n\n" + _demote_headings(sources.strip()) + "\n"
+    return front + body
+
+
+def _demote_headings(text: str) -> str:
+    return "\n".join(("##" + line) if line.startswith("#") else line for line in text.splitlines())
+
+
+def export_model(model: ColorNet, folder: str | Path, *, config: dict, data: dict, metrics: dict, floors: dict,
+                 iter_num: int, sources_path: str | Path | None = None, title: str = "ColorNet",
+                 extra_sections: str = "") -> Path:
+    """Write the export folder; returns it."""
+    folder = Path(folder)
+    training = {"config": config, "data": data, "metrics": metrics, "floors": floors, "iter_num": iter_num}
+    save_checkpoint(model, folder, training=training)
+    document = json.loads((folder / "config.json").read_text())
+    sources = None
+    if sources_path is None:
+        candidate = Path(data.get("data_dir", "")).parent / "SOURCES.md"
+        sources_path = candidate if candidate.is_file() else None
+    if sources_path is not None and Path(sources_path).is_file():
+        sources = Path(sources_path).read_text()
+    (folder / CARD_NAME).write_text(model_card(document, sources=sources, title=title, extra_sections=extra_sections))
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Export a training checkpoint folder for publishing")
+    parser.add_argument("checkpoint", help="a ckpt-* folder or a model.safetensors")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--sources", default=None, help="SOURCES.md to reproduce in the model card")
+    parser.add_argument("--title", default="ColorNet")
+    args = parser.parse_args(argv)
+    path = Path(args.checkpoint)
+    weights = path / WEIGHTS_NAME if path.is_dir() else path
+    model, document = load_checkpoint(weights)
+    t = document.get("training", {})
+    folder = export_model(model, args.out, config=t.get("config", {}), data=t.get("data", {}),
+                          metrics=t.get("metrics", {}), floors=t.get("floors", {}), iter_num=t.get("iter_num", 0),
+                          sources_path=args.sources, title=args.title)
+    print(f"exported {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

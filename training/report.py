@@ -1,0 +1,175 @@
+"""Training report: loss/metric curves and an image grid (greyscale input / prediction / ground truth).
+
+    python -m training.report runs/default                       # curves.png + grid.png from the run's validation split
+    python -m training.report runs/default --images a.jpg b.jpg  # grid of chosen photos instead
+
+Curves come from ``out_dir/log.jsonl``; the floors are drawn as dashed lines. The grid uses the newest checkpoint (or
+``--weights``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from colornet.checkpoint import WEIGHTS_NAME, load_checkpoint
+from colornet.images import load_image
+from colornet.lab import lab_from_l_ab, lab_to_rgb, rgb_to_lab
+
+
+def read_log(path: str | Path) -> list[dict]:
+    records = []
+    for line in Path(path).read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill: skip it
+    return records
+
+
+def plot_curves(records: list[dict], out_png: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # a resumed run may repeat steps: keep the last record for each (type, iter)
+    train = {r["iter"]: r for r in records if r.get("type") == "train"}
+    evals = {r["iter"]: r for r in records if r.get("type") == "eval"}
+    t_it = sorted(train)
+    e_it = sorted(evals)
+    panels = [("train loss (MSE + α·CE)", "loss"), ("validation PSNR (dB)", "psnr"), ("validation ab MSE", "ab_mse"),
+              ("validation colorfulness", "colorfulness"), ("validation scene accuracy", "top1")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
+    for ax, (title, key) in zip(axes, panels):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if key == "loss":
+            if t_it:
+                ax.plot(t_it, [train[i]["loss"] for i in t_it], lw=0.8, label="train")
+            if e_it:
+                ax.plot(e_it, [evals[i]["model"].get("loss", np.nan) for i in e_it], "o-", ms=3, label="validation")
+            ax.set_yscale("log")
+        elif key == "top1":
+            if e_it and "top1" in evals[e_it[0]]["model"]:
+                ax.plot(e_it, [100 * evals[i]["model"]["top1"] for i in e_it], "o-", ms=3, label="top-1")
+                ax.plot(e_it, [100 * evals[i]["model"]["top5"] for i in e_it], "s-", ms=3, label="top-5")
+                ax.set_ylabel("%")
+        else:
+            if e_it:
+                ax.plot(e_it, [evals[i]["model"][key] for i in e_it], "o-", ms=3, label="model")
+                last = evals[e_it[-1]]
+                for floor, style in (("greyscale", "k--"), ("mean_colour_table", "r--")):
+                    if floor in last and key in last[floor]:
+                        ax.axhline(last[floor][key], ls="--", color=style[0], lw=1, label=floor.replace("_", " "))
+                if key == "colorfulness" and "ground_truth" in last:
+                    ax.axhline(last["ground_truth"]["colorfulness"], ls=":", color="g", lw=1, label="ground truth")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+@torch.no_grad()
+def colorize_rgb(model, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[3,H,W]`` RGB -> (greyscale RGB, predicted RGB), both ``[3,H,W]``."""
+    lab = rgb_to_lab(rgb)[None]
+    lightness = lab[:, :1]
+    ab, _ = model(lightness)
+    pred = lab_to_rgb(lab_from_l_ab(lightness, ab))[0]
+    grey = lab_to_rgb(lab_from_l_ab(lightness, torch.zeros_like(ab)))[0]
+    return grey, pred
+
+
+def image_grid(model, photos: list[np.ndarray], out_png: str | Path, *, side: int = 160,
+               titles: list[str] | None = None) -> Path:
+    """Rows of (greyscale input | prediction | ground truth) for float RGB [H,W,3] photos, saved as a PNG."""
+    from PIL import Image, ImageDraw
+
+    tiles = []
+    for rgb in photos:
+        x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)
+        h, w = x.shape[-2:]
+        scale = side / max(h, w)
+        size = (max(8, round(h * scale)), max(8, round(w * scale)))
+        x = torch.nn.functional.interpolate(x[None], size=size, mode="bilinear", antialias=True,
+                                            align_corners=False)[0].clamp(0, 1)
+        grey, pred = colorize_rgb(model, x)
+        tiles.append([grey, pred, x])
+    pad, head = 4, 18
+    width = 3 * (side + pad) + pad
+    height = head + len(tiles) * (side + pad) + pad
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    for c, label in enumerate(("greyscale input", "prediction", "ground truth")):
+        draw.text((pad + c * (side + pad) + 4, 3), label, fill=(0, 0, 0))
+    for r, row in enumerate(tiles):
+        for c, t in enumerate(row):
+            arr = (t.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
+            im = Image.fromarray(arr)
+            x0 = pad + c * (side + pad) + (side - im.width) // 2
+            y0 = head + pad + r * (side + pad) + (side - im.height) // 2
+            canvas.paste(im, (x0, y0))
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(out_png)
+    return out_png
+
+
+def _newest_weights(run: Path) -> Path:
+    from .checkpoints import list_checkpoints
+
+    if (run / "export" / WEIGHTS_NAME).is_file():
+        return run / "export" / WEIGHTS_NAME
+    ckpts = list_checkpoints(run)
+    if not ckpts:
+        raise FileNotFoundError(f"no checkpoint in {run}; pass --weights")
+    return ckpts[-1] / WEIGHTS_NAME
+
+
+def validation_photos(run: Path, n: int) -> list[np.ndarray]:
+    """The first ``n`` validation photos of a run (same split and preprocessing as training)."""
+    from .data import load_photos
+
+    cfg = json.loads((run / "config_resolved.json").read_text())
+    photos = load_photos(cfg["data_dir"], val_fraction=cfg["val_fraction"], store_side=cfg["store_side"],
+                         grey_chroma=cfg["grey_chroma"], cache_path=run / "data_cache.npz" if cfg["cache_data"] else None,
+                         log=lambda *a: None)
+    idx = photos.indices("val")
+    step = max(1, len(idx) // n)
+    return [photos.images[i].astype(np.float32) / 255.0 for i in idx[::step][:n]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Curves and an image grid for a training run")
+    parser.add_argument("run", help="the run's out_dir")
+    parser.add_argument("--out", default=None, help="folder for the PNGs (default: the run folder)")
+    parser.add_argument("--weights", default=None, help="model.safetensors to use for the grid (default: newest)")
+    parser.add_argument("--images", nargs="*", default=None, help="photos for the grid (default: validation photos)")
+    parser.add_argument("--n", type=int, default=8, help="validation photos in the grid")
+    parser.add_argument("--side", type=int, default=160)
+    args = parser.parse_args(argv)
+    run = Path(args.run)
+    out = Path(args.out) if args.out else run
+    if (run / "log.jsonl").is_file():
+        print(f"wrote {plot_curves(read_log(run / 'log.jsonl'), out / 'curves.png')}")
+    model, _ = load_checkpoint(Path(args.weights) if args.weights else _newest_weights(run))
+    photos = [load_image(p).rgb for p in args.images] if args.images else validation_photos(run, args.n)
+    print(f"wrote {image_grid(model, photos, out / 'grid.png', side=args.side)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
