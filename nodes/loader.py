@@ -115,12 +115,29 @@ def load(weights: str = DEFAULT_CHOICE, device: str = "auto", dtype: str = "auto
     with torch.inference_mode(False):
         colorizer = Colorizer.from_pretrained(path, device=dev)
     model = ColorNetModel(colorizer=colorizer, name=label, source=path, dtype=precision)
+    if precision != torch.float32:
+        _check_reduced_precision(model)
     with _LOCK:
         _CACHE[key] = model
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
     bar.update_absolute(100, 100)
     return model
+
+
+def _check_reduced_precision(model: ColorNetModel) -> None:
+    """Reduced precision is an optimisation: if this checkpoint/pipeline cannot run under it (one tiny test image),
+    fall back to float32 with a warning rather than fail every later run."""
+    probe = torch.linspace(0, 1, 3 * 32 * 32, device=model.colorizer.device).view(1, 3, 32, 32)
+    try:
+        with torch.inference_mode(), model.precision():
+            out = model.colorizer.colorize_rgb(probe, model.colorizer.prior_from_rgb(probe))
+        if not bool(torch.isfinite(out).all()):
+            raise FloatingPointError("non-finite output")
+    except Exception as exc:  # any failure here means "use float32", never "no model"
+        log.warning("ColorNet: %s does not run in %s here (%s: %s); using float32 instead.", model.name,
+                    model.dtype, type(exc).__name__, exc)
+        model.dtype = torch.float32
 
 
 class ColorNetLoader:

@@ -428,3 +428,34 @@ def test_loader_bad_choices(fake_comfy):
         run("ColorNetLoader", "colornet-compact-places39", "tpu", "auto")
     with pytest.raises(ValueError, match="dtype"):
         run("ColorNetLoader", "colornet-compact-places39", "cpu", "float8")
+
+
+def test_loader_reduced_precision_runs_or_falls_back_to_float32(fake_comfy, net):
+    fake_comfy.user_dir.mkdir(parents=True)
+    save_checkpoint(net, fake_comfy.user_dir / "colornet-compact-places39")
+    with torch.inference_mode():  # as ComfyUI runs nodes
+        (m,) = run("ColorNetLoader", "colornet-compact-places39", "cpu", "bfloat16")
+        assert m.dtype in (torch.bfloat16, torch.float32)
+        (prior,) = run("ColorNetGlobalPrior", m, photo(seed=40))
+        (out,) = run("ColorNetFuseColorize", m, photo(batch=2), 1.0, 512, prior)
+    assert prior.fusion.dtype == torch.float32
+    assert out.dtype == torch.float32 and out.shape == (2, 40, 56, 3) and 0 <= out.min() and out.max() <= 1
+
+
+def test_loader_download_progress_reaches_comfy_bar(fake_comfy, net, tmp_path, monkeypatch):
+    import colornet.weights as weights
+
+    path = save_checkpoint(net, tmp_path / "downloaded")
+    calls = []
+
+    def fake_resolve(name, *, models_dir=None, progress=None, **_):
+        calls.append((name, models_dir))
+        for done in (0, 40, 100) if progress else ():
+            progress(done, 100)
+        return weights.ResolvedWeights(path, name or "colornet-compact-places39", "hub", None)
+
+    monkeypatch.setattr(weights, "resolve_weights", fake_resolve)
+    bars = fake_comfy.state["bars"]
+    (m,) = run("ColorNetLoader", "colornet-compact-places39", "cpu", "float32")
+    assert calls[0] == ("colornet-compact-places39", [str(fake_comfy.user_dir)])  # ComfyUI's folders searched
+    assert bars[0].current == 100 and bars[0].total == 100 and m.class_names == CLASSES
