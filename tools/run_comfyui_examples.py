@@ -85,6 +85,7 @@ def run_all(args) -> dict[str, dict]:
                 print(summary[-3000:], proc.stderr[-1500:])
     finally:
         os.kill(pid, signal.SIGTERM)
+        shutil.rmtree(work, ignore_errors=True)  # the copied pack; ComfyUI's link to it is dropped on the next setup
     return results
 
 
