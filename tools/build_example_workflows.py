@@ -21,10 +21,10 @@ OUT = ROOT / "example_workflows"
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 DEFAULT_WEIGHTS = "colornet-compact-places39"
 
-# ComfyUI core nodes: (inputs [(name, type)], widgets [name], outputs [(name, type)])
+# ComfyUI core nodes: (inputs [(name, type)], widgets [(name, default)], outputs [(name, type)])
 CORE = {
-    "LoadImage": ([], ["image", "upload"], [("IMAGE", "IMAGE"), ("MASK", "MASK")]),
-    "SaveImage": ([("images", "IMAGE")], ["filename_prefix"], []),
+    "LoadImage": ([], [("image", None), ("upload", "image")], [("IMAGE", "IMAGE"), ("MASK", "MASK")]),
+    "SaveImage": ([("images", "IMAGE")], [("filename_prefix", "ComfyUI")], []),
     "PreviewImage": ([("images", "IMAGE")], [], []),
     "PreviewAny": ([("source", "*")], [], []),
 }
@@ -111,16 +111,17 @@ def load_pack():
 
 
 def node_spec(class_type: str, mappings: dict) -> tuple[list, list, list]:
-    """(link inputs [(name, type)], widgets [name], outputs [(name, type)]) of a node class."""
+    """(link inputs [(name, type)], widgets [(name, default)], outputs [(name, type)]) of a node class."""
     if class_type in CORE:
         return CORE[class_type]
     cls = mappings[class_type]
     spec = cls.INPUT_TYPES()
     inputs, widgets = [], []
     for section in ("required", "optional"):
-        for name, (kind, *_opts) in spec.get(section, {}).items():
+        for name, (kind, *opts) in spec.get(section, {}).items():
             if isinstance(kind, list) or kind in WIDGET_TYPES:
-                widgets.append(name)
+                default = (opts[0] if opts else {}).get("default", kind[0] if isinstance(kind, list) else None)
+                widgets.append((name, default))
             else:
                 inputs.append((name, kind))
     names = getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES
@@ -179,7 +180,7 @@ def ui_format(description: str, nodes: list, mappings: dict) -> dict:
                 for slot, (name, kind) in enumerate(outputs)
             ],
             "properties": {"Node name for S&R": class_type},
-            "widgets_values": [inputs[w] for w in widgets if w in inputs],
+            "widgets_values": [inputs.get(w, default) for w, default in widgets],  # the UI fills every widget
         }
         if title:
             node["title"] = title
