@@ -105,10 +105,11 @@ with Simultaneous Classification* (SIGGRAPH 2016), as implemented by the `colorn
 
 ```python
 from colornet.checkpoint import load_checkpoint
-model, doc = load_checkpoint("model.safetensors")
+model, doc = load_checkpoint("model.safetensors")   # strict: every tensor checked against config.json
 ```
 
-or `colornet colorize photo.jpg` with the package's CLI.
+or `colornet colorize photo.jpg --weights model.safetensors` with the package's CLI (the bundled default needs no
+`--weights`).
 
 ## Training data
 
