@@ -18,13 +18,17 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .fastlab import Workspace, compose_into, luminance_into, strip_rows
+from .fold import FoldedModelCache
 from .images import RGBImage, to_pil, to_rgb_image
 from .lab import lab_to_rgb, rgb_to_lab, rgb_to_luminance
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
-from .upsample import upsample_ab
+from .tiling import predict_ab_half_tiled
+from .upsample import ABUpsampler
 
 DEFAULT_WORKING_SIZE = 512
+DEFAULT_TILE = 1024  # full-resolution mode: the network sees at most 1024 x 1024 px at once (bounded memory)
 STRIP_PIXELS = 1 << 21  # ~2 MP per strip of full-resolution Lab arithmetic: bounds memory at 8K and beyond
 
 Progress = Callable[[int, int], None]
@@ -50,11 +54,13 @@ def _strip_rows(width: int) -> int:
 
 
 def luminance(rgb: torch.Tensor) -> torch.Tensor:
-    """L ``[B,1,H,W]`` of RGB ``[B,3,H,W]``, computed in strips so a huge photo never holds 3 float copies."""
-    rows = _strip_rows(rgb.shape[-1])
-    if rgb.shape[-2] <= rows:
-        return rgb_to_luminance(rgb)
-    return torch.cat([rgb_to_luminance(rgb[:, :, i : i + rows]) for i in range(0, rgb.shape[-2], rows)], dim=2)
+    """L ``[B,1,H,W]`` of RGB ``[B,3,H,W]``: fused, in cache-sized strips (``colornet.fastlab``)."""
+    out = torch.empty((rgb.shape[0], 1, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
+    ws = Workspace(rgb.device)
+    rows = strip_rows(rgb.shape[-1], rgb.device)
+    for i in range(0, rgb.shape[-2], rows):
+        luminance_into(rgb[:, :, i : i + rows], out[:, :, i : i + rows], ws)
+    return out
 
 
 def split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,10 +77,11 @@ def split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def compose_rgb(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """Lab -> RGB in strips: full-res L + full-res ab -> ``[B,3,H,W]`` in [0, 1]."""
-    rows = _strip_rows(lightness.shape[-1])
-    out = torch.empty((lightness.shape[0], 3, *lightness.shape[-2:]), dtype=lightness.dtype, device=lightness.device)
+    out = torch.empty((lightness.shape[0], 3, *lightness.shape[-2:]), dtype=torch.float32, device=lightness.device)
+    ws = Workspace(lightness.device)
+    rows = strip_rows(lightness.shape[-1], lightness.device)
     for i in range(0, lightness.shape[-2], rows):
-        out[:, :, i : i + rows] = lab_to_rgb(torch.cat((lightness[:, :, i : i + rows], ab[:, :, i : i + rows]), 1))
+        compose_into(lightness[:, :, i : i + rows], ab[:, :, i : i + rows], out[:, :, i : i + rows], ws)
     return out
 
 
@@ -86,6 +93,20 @@ class Colorizer:
     device: torch.device
     working_size: int | None = DEFAULT_WORKING_SIZE
     upsample: str = "guided"
+    tile: int | None = DEFAULT_TILE  # network input above tile x tile px runs in overlapping tiles (None: never)
+    optimize: bool = True  # run a batch-norm-folded copy of the model (``colornet.fold``); False: the model as given
+
+    def __post_init__(self) -> None:
+        self._folded = FoldedModelCache()
+
+    @property
+    def mode(self) -> str:
+        """``"bounded"`` (network at ``working_size``, ab upsampled guided by L) or ``"full"`` (the paper's)."""
+        return "full" if self.working_size is None else "bounded"
+
+    def _net(self) -> ColorNet:
+        """The network that runs: the BN-folded copy (rebuilt only if the model's weights change), or the model."""
+        return self._folded.get(self.model) if self.optimize else self.model
 
     @classmethod
     def from_pretrained(
@@ -119,7 +140,7 @@ class Colorizer:
     @torch.inference_mode()
     def prior_from_rgb(self, rgb: torch.Tensor) -> GlobalPrior:
         """One prior row per image of ``rgb``: exactly the prior ``colorize_rgb`` computes for that image itself."""
-        return self.model.encode_global(self._lightness(rgb)[1])
+        return self._net().encode_global(self._lightness(rgb)[1])
 
     @torch.inference_mode()
     def colorize_rgb(
@@ -133,14 +154,28 @@ class Colorizer:
         if strength < 0:
             raise ValueError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
         out_device = rgb.device
+        net = self._net()
         lightness, l_work = self._lightness(rgb)  # (B, 1, H, W) full resolution, (B, 1, h, w) working size
         if prior is None:
-            prior = self.model.encode_global(l_work)
-        ab_low = self.model.predict_ab_half(l_work, prior.to(self.device))  # (B, 2, ~h/2, ~w/2)
-        ab = upsample_ab(ab_low, lightness, mode=self.upsample, rows_per_strip=_strip_rows(lightness.shape[-1]))
-        if strength != 1.0:
-            ab.mul_(strength)
-        return compose_rgb(lightness, ab).to(out_device)
+            prior = net.encode_global(l_work)  # once, from the whole photo (also when the local path is tiled)
+        prior = prior.to(self.device)
+        if self.tile is not None:
+            ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile)  # (B, 2, ~h/2, ~w/2)
+        else:
+            ab_low = net.predict_ab_half(l_work, prior)
+        # ab to full resolution (guided by L) and Lab -> RGB, fused strip by strip: no full-size ab or temporaries
+        up = ABUpsampler(ab_low, lightness, mode=self.upsample)
+        out = torch.empty((rgb.shape[0], 3, *lightness.shape[-2:]), dtype=torch.float32, device=self.device)
+        ws = Workspace(self.device)
+        rows = strip_rows(lightness.shape[-1], self.device)
+        for top in range(0, lightness.shape[-2], rows):
+            bottom = min(top + rows, lightness.shape[-2])
+            l_strip = lightness[:, :, top:bottom]
+            ab = up.strip(top, bottom, l_strip, out=ws.get("ab", (rgb.shape[0], ab_low.shape[1], bottom - top, out.shape[-1])))
+            if strength != 1.0:
+                ab.mul_(strength)
+            compose_into(l_strip, ab, out[:, :, top:bottom], ws)
+        return out.to(out_device)
 
     # --- image API: paths, PIL images, numpy arrays ---------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """Bring low-resolution ab up to the photo's full resolution, guided by the full-resolution L.
 
-Chroma is smooth but its *edges* must follow the luminance edges, or colour bleeds over object borders. The fast
-guided filter (He & Sun, 2015) fits, in every low-resolution window, a local linear model ``ab = A * L + b`` and
-applies the upsampled ``A``, ``b`` to the full-resolution L: edges come from L at full resolution, while the cost at
-full resolution is one multiply-add per pixel. Bilinear upsampling is kept as the plain alternative.
+Chroma is smooth but its *edges* must follow the luminance edges, or colour bleeds over object borders. In every
+low-resolution window the guided filter (He & Sun) fits the local slope ``A`` of ab against L; the upsampler adds
+``A`` times the L detail that the low resolution lost to the bilinear ab (see ``ABUpsampler``): edges come from L at
+full resolution, flat regions stay exactly bilinear, and the full-resolution cost is two multiply-adds per pixel.
+Bilinear upsampling is kept as the plain alternative.
 """
 
 from __future__ import annotations
@@ -36,41 +37,77 @@ def guided_coefficients(
     return box_filter(a, radius), box_filter(b, radius)
 
 
+class ABUpsampler:
+    """Low-resolution ab -> full-resolution ab, one horizontal strip at a time (bounded memory at any size).
+
+    ``guided`` (guided *detail transfer*): ``ab = up(ab_low) + up(A) * (L - up(L_low))``. ``A`` is the guided
+    filter's local slope of ab against L (He & Sun), fitted in 3x3 low-resolution windows; it is applied only to the
+    detail of L that the low resolution lost. Where ab does not follow L (flat colour, texture) ``A ~ 0`` and the
+    result is plain bilinear; at an object border the L edge sharpens the ab edge. (The plain fast guided filter,
+    ``A * L + b`` with box-filtered ``b``, blurred ab by its two box filters and measured 3-6 dB *below* bilinear on
+    real photos: see benchmarks/README.md.) Everything is widened to the full width once (bilinear is separable,
+    ``h x W`` is small), so a strip only blends two rows and does two multiply-adds.
+    ``bilinear``: the same machinery on ab alone.
+    """
+
+    def __init__(
+        self, ab_low: torch.Tensor, l_full: torch.Tensor, *, mode: str = "guided", radius: int = 1, eps: float = 1e-2
+    ):
+        if mode not in UPSAMPLE_MODES:
+            raise ValueError(f"Unknown upsample mode {mode!r}; use one of {UPSAMPLE_MODES}")
+        self.size = tuple(l_full.shape[-2:])
+        self.channels = ab_low.shape[1]
+        self.guided = mode == "guided"
+        if self.guided:
+            l_low = F.interpolate(l_full, size=ab_low.shape[-2:], mode="area")  # (B, 1, h, w), L in [0, 100]
+            a, _ = guided_coefficients(l_low / 100.0, ab_low, radius=radius, eps=eps)
+            low = torch.cat((a / 100.0, ab_low, l_low), 1)  # (B, 2C+1, h, w): slope per unit of L, ab, low-res L
+        else:
+            low = ab_low
+        self.coeffs = F.interpolate(low, size=(low.shape[-2], self.size[1]), mode="bilinear", align_corners=False)
+        self.y0, self.y1, self.wy = _row_taps(low.shape[-2], self.size[0], device=ab_low.device, dtype=ab_low.dtype)
+
+    def strip(self, top: int, bottom: int, l_strip: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """ab ``[B,C,rows,W]`` for full-resolution rows ``top:bottom`` (``l_strip`` is L of those rows)."""
+        rows = slice(top, bottom)
+        lo = self.coeffs.index_select(2, self.y0[rows])
+        hi = self.coeffs.index_select(2, self.y1[rows])
+        blended = lo.lerp_(hi, self.wy[rows].view(1, 1, -1, 1))  # (B, 2C or C, rows, W)
+        if not self.guided:
+            return blended if out is None else out.copy_(blended)
+        c = self.channels
+        detail = torch.sub(l_strip, blended[:, 2 * c :])  # (B, 1, rows, W): L detail lost at low resolution
+        if out is None:
+            return torch.addcmul(blended[:, c : 2 * c], blended[:, :c], detail)
+        return torch.addcmul(blended[:, c : 2 * c], blended[:, :c], detail, out=out)
+
+
 def upsample_ab(
     ab_low: torch.Tensor,
     l_full: torch.Tensor,
     *,
     mode: str = "guided",
-    radius: int = 2,
-    eps: float = 1e-3,
+    radius: int = 1,
+    eps: float = 1e-2,
     rows_per_strip: int | None = None,
 ) -> torch.Tensor:
     """ab ``[B,2,h,w]`` -> ``[B,2,H,W]`` at the size of ``l_full`` (L in [0,100], ``[B,1,H,W]``).
 
     ``rows_per_strip`` bounds memory on huge images: the full-resolution work is done in horizontal strips.
+    (The pipeline does not call this: it fuses the strips of ``ABUpsampler`` with the Lab -> RGB conversion.)
     """
     if mode not in UPSAMPLE_MODES:
         raise ValueError(f"Unknown upsample mode {mode!r}; use one of {UPSAMPLE_MODES}")
     size = l_full.shape[-2:]
     if ab_low.shape[-2:] == size:
         return ab_low
-    if mode == "bilinear":
-        return F.interpolate(ab_low, size=size, mode="bilinear", align_corners=False)
-    guide_full = l_full / 100.0
-    guide_low = F.interpolate(guide_full, size=ab_low.shape[-2:], mode="area")
-    a, b = guided_coefficients(guide_low, ab_low, radius=radius, eps=eps)
-    # Bilinear interpolation is separable: widen the coefficients once (h x W, small), then blend rows per strip.
-    coeffs = F.interpolate(torch.cat((a, b), 1), size=(a.shape[-2], size[1]), mode="bilinear", align_corners=False)
-    y0, y1, wy = _row_taps(a.shape[-2], size[0], device=ab_low.device, dtype=ab_low.dtype)
+    up = ABUpsampler(ab_low, l_full, mode=mode, radius=radius, eps=eps)
     height = size[0]
     step = rows_per_strip or height
     out = torch.empty((ab_low.shape[0], ab_low.shape[1], *size), dtype=ab_low.dtype, device=ab_low.device)
-    channels = ab_low.shape[1]
     for top in range(0, height, step):
-        rows = slice(top, min(top + step, height))
-        w = wy[rows].view(1, 1, -1, 1)
-        strip = torch.lerp(coeffs[:, :, y0[rows]], coeffs[:, :, y1[rows]], w)  # (B, 2C, rows, W)
-        out[:, :, rows] = torch.addcmul(strip[:, channels:], strip[:, :channels], guide_full[:, :, rows])
+        bottom = min(top + step, height)
+        up.strip(top, bottom, l_full[:, :, top:bottom], out=out[:, :, top:bottom])
     return out
 
 

@@ -1,0 +1,71 @@
+"""Batch-norm folding (``colornet.fold``) and the fused full-resolution Lab strips (``colornet.fastlab``)."""
+
+import pytest
+import torch
+from torch import nn
+
+from colornet.fold import FoldedModelCache, fold_batchnorm
+from colornet.lab import lab_to_rgb, rgb_to_luminance
+from colornet.model import ColorNet, compact_config
+from colornet.pipeline import Colorizer, compose_rgb, luminance
+from helpers import lively_model
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def model() -> ColorNet:
+    net = lively_model(compact_config(["a", "b"]))
+    with torch.no_grad():  # BN affine parameters away from (1, 0), so folding has something to get wrong
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    return net
+
+
+def test_folded_model_matches_unfolded(model):
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    lightness = torch.rand(2, 1, 72, 100) * 100
+    with torch.inference_mode():
+        prior = model.encode_global(lightness)
+        folded_prior = folded.encode_global(lightness)
+        assert torch.allclose(prior.fusion, folded_prior.fusion, rtol=1e-4, atol=1e-3)
+        assert torch.allclose(prior.logits, folded_prior.logits, rtol=1e-4, atol=1e-3)
+        ab, ab_folded = model.predict_ab_half(lightness, prior), folded.predict_ab_half(lightness, prior)
+    assert ab.std() > 1.0  # the network's output does depend on the input
+    assert (ab - ab_folded).abs().max() < 1e-2  # ab spans [-110, 110]: float round-off only
+
+
+def test_fold_leaves_the_original_alone_and_shares_fc_weights(model):
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    folded = fold_batchnorm(model)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert folded.global_features.fc1[0].weight is model.global_features.fc1[0].weight  # not copied
+
+
+def test_cache_refolds_after_the_weights_change():
+    net = lively_model(compact_config())
+    cache = FoldedModelCache()
+    first = cache.get(net)
+    assert cache.get(net) is first
+    with torch.no_grad():
+        net.mid_level.conv1[0].weight.mul_(2.0)  # in place, as an optimizer step
+    assert cache.get(net) is not first
+
+
+def test_colorizer_optimized_equals_plain_model(model):
+    rgb = torch.rand(1, 3, 50, 70)
+    fast = Colorizer(model, torch.device("cpu"), working_size=32).colorize_rgb(rgb)
+    plain = Colorizer(model, torch.device("cpu"), working_size=32, optimize=False).colorize_rgb(rgb)
+    assert (fast - plain).abs().max() < 1e-3  # RGB in [0, 1]: a quarter of an 8-bit step
+
+
+def test_fused_luminance_and_compose_match_the_reference_lab():
+    rgb = torch.rand(2, 3, 37, 301)
+    rgb[0, :, 0, :5] = torch.tensor([0.0, 1.0, 0.02, 0.04045, 0.5])[:, None].T.expand(3, 5)  # branch edges
+    assert (luminance(rgb) - rgb_to_luminance(rgb)).abs().max() < 1e-3
+    lab = torch.cat((rgb_to_luminance(rgb), (torch.rand(2, 2, 37, 301) - 0.5) * 220), 1)
+    assert (compose_rgb(lab[:, :1], lab[:, 1:]) - lab_to_rgb(lab)).abs().max() < 1e-4
