@@ -75,7 +75,12 @@ def fold_batchnorm(model: ColorNet, *, channels_last: bool = True) -> ColorNet:
 
 def _signature(model: nn.Module) -> tuple:
     """Changes whenever a parameter or buffer is replaced or updated in place (optimizer steps, load_state_dict)."""
-    return tuple((id(t), t._version, t.device, t.dtype) for t in (*model.parameters(), *model.buffers()))
+    # Inference tensors (a model loaded under torch.inference_mode, as ComfyUI runs its nodes) keep no version
+    # counter; they cannot take part in training either, so they are treated as frozen.
+    return tuple(
+        (id(t), -1 if t.is_inference() else t._version, t.device, t.dtype)
+        for t in (*model.parameters(), *model.buffers())
+    )
 
 
 class FoldedModelCache:

@@ -140,7 +140,8 @@ class Colorizer:
     @torch.inference_mode()
     def prior_from_rgb(self, rgb: torch.Tensor) -> GlobalPrior:
         """One prior row per image of ``rgb``: exactly the prior ``colorize_rgb`` computes for that image itself."""
-        return self._net().encode_global(self._lightness(rgb)[1])
+        # float32 whatever precision the network ran in (autocast), so priors mix and compare exactly
+        return self._net().encode_global(self._lightness(rgb)[1]).to(self.device, torch.float32)
 
     @torch.inference_mode()
     def colorize_rgb(
@@ -163,6 +164,7 @@ class Colorizer:
             ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile)  # (B, 2, ~h/2, ~w/2)
         else:
             ab_low = net.predict_ab_half(l_work, prior)
+        ab_low = ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
         # ab to full resolution (guided by L) and Lab -> RGB, fused strip by strip: no full-size ab or temporaries
         up = ABUpsampler(ab_low, lightness, mode=self.upsample)
         out = torch.empty((rgb.shape[0], 3, *lightness.shape[-2:]), dtype=torch.float32, device=self.device)
@@ -219,11 +221,10 @@ def colorize(
     """
     if prior is not None and reference is not None:
         raise ValueError("Pass either prior= or reference=, not both")
-    key = (str(weights), str(select_device(device)))
+    key = (str(weights), str(select_device(device)), working_size)
     if key not in _DEFAULT:
-        _DEFAULT[key] = Colorizer.from_pretrained(weights, device=device)
+        _DEFAULT[key] = Colorizer.from_pretrained(weights, device=device, working_size=working_size)
     colorizer = _DEFAULT[key]
-    colorizer.working_size = working_size
     if reference is not None:
         refs = list(reference) if isinstance(reference, (list, tuple)) else [reference]
         prior = colorizer.prior_from_references(refs, reference_weights)

@@ -44,9 +44,9 @@ class GlobalPrior:
             f"image) or exactly one per image; to combine several references into one prior, mix them first."
         )
 
-    def to(self, device: torch.device | str) -> "GlobalPrior":
-        logits = self.logits.to(device) if self.logits is not None else None
-        return GlobalPrior(self.fusion.to(device), logits, self.class_names)
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "GlobalPrior":
+        logits = self.logits.to(device, dtype) if self.logits is not None else None
+        return GlobalPrior(self.fusion.to(device, dtype), logits, self.class_names)
 
     def select(self, index: int) -> "GlobalPrior":
         """The prior of one row (e.g. one frame of a batch), kept 2-D."""

@@ -69,3 +69,15 @@ def test_fused_luminance_and_compose_match_the_reference_lab():
     assert (luminance(rgb) - rgb_to_luminance(rgb)).abs().max() < 1e-3
     lab = torch.cat((rgb_to_luminance(rgb), (torch.rand(2, 2, 37, 301) - 0.5) * 220), 1)
     assert (compose_rgb(lab[:, :1], lab[:, 1:]) - lab_to_rgb(lab)).abs().max() < 1e-4
+
+
+def test_model_loaded_under_inference_mode_can_be_folded_and_run(tmp_path):
+    """ComfyUI executes nodes under torch.inference_mode: weights loaded there are inference tensors."""
+    from colornet.checkpoint import load_checkpoint, save_checkpoint
+    from colornet.pipeline import Colorizer
+
+    path = save_checkpoint(lively_model(compact_config(["a", "b"])), tmp_path)
+    with torch.inference_mode():
+        model, _ = load_checkpoint(path)
+        out = Colorizer(model, torch.device("cpu")).colorize_rgb(torch.rand(1, 3, 40, 52))
+    assert out.shape == (1, 3, 40, 52) and torch.isfinite(out).all()

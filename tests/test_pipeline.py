@@ -123,3 +123,12 @@ def test_strips_equal_whole_image():
     whole = upsample_ab(ab_low, lightness)
     strips = upsample_ab(ab_low, lightness, rows_per_strip=7)
     assert torch.equal(whole, strips)
+
+
+def test_reduced_precision_autocast_gives_float32_results(colorizer):
+    frames = torch.rand(2, 3, 40, 56)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        prior = colorizer.prior_from_rgb(frames[:1])
+        out = colorizer.colorize_rgb(frames, prior)
+    assert prior.fusion.dtype == torch.float32 and out.dtype == torch.float32
+    assert torch.isfinite(out).all() and (out - colorizer.colorize_rgb(frames, prior)).abs().mean() < 0.05
