@@ -47,7 +47,9 @@ def plot_curves(records: list[dict], out_png: str | Path) -> Path:
     e_it = sorted(evals)
     panels = [("train loss (MSE + α·CE)", "loss"), ("validation PSNR (dB)", "psnr"), ("validation ab MSE", "ab_mse"),
               ("validation colorfulness", "colorfulness"), ("validation scene accuracy", "top1")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4))
+    fig, grid = plt.subplots(2, 3, figsize=(13, 7))
+    axes = grid.ravel()
+    axes[-1].axis("off")
     for ax, (title, key) in zip(axes, panels):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step")
@@ -109,19 +111,20 @@ def image_grid(model, photos: list[np.ndarray], out_png: str | Path, *, side: in
         grey, pred = colorize_rgb(model, x)
         tiles.append([grey, pred, x])
     pad, head = 4, 18
+    heights = [row[0].shape[-2] for row in tiles]  # each row as tall as its photo (no letterboxing)
     width = 3 * (side + pad) + pad
-    height = head + len(tiles) * (side + pad) + pad
+    height = head + sum(h + pad for h in heights) + pad
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
     for c, label in enumerate(("greyscale input", "prediction", "ground truth")):
         draw.text((pad + c * (side + pad) + 4, 3), label, fill=(0, 0, 0))
-    for r, row in enumerate(tiles):
+    y = head + pad
+    for row, h in zip(tiles, heights):
         for c, t in enumerate(row):
             arr = (t.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
             im = Image.fromarray(arr)
-            x0 = pad + c * (side + pad) + (side - im.width) // 2
-            y0 = head + pad + r * (side + pad) + (side - im.height) // 2
-            canvas.paste(im, (x0, y0))
+            canvas.paste(im, (pad + c * (side + pad) + (side - im.width) // 2, y))
+        y += h + pad
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(out_png)
