@@ -108,8 +108,8 @@ from colornet.checkpoint import load_checkpoint
 model, doc = load_checkpoint("model.safetensors")   # strict: every tensor checked against config.json
 ```
 
-or `colornet colorize photo.jpg -o out/ --weights model.safetensors` with the package's CLI (the bundled default needs no
-`--weights`).
+or `colornet colorize photo.jpg -o out/ --weights model.safetensors` with the package's CLI (the bundled default
+needs no `--weights`).
 
 ## Training data
 
