@@ -204,6 +204,44 @@ def test_ui_format_matches_api_format(path):
 
 
 @pytest.mark.parametrize("path", api_files(), ids=lambda p: p.stem)
+def test_ui_format_converts_to_the_api_file(path):
+    """What the frontend's graphToPrompt makes of the UI file (each widgets_values entry under its widget's name,
+    the upload button dropped, connected inputs as [node id, slot]) is exactly the API file's inputs. Checked
+    against the real frontend (comfyui-frontend-package 1.27.10): it also adds PreviewAny's display-only
+    "preview": "" input, which the server ignores."""
+    api = json.loads(path.read_text())
+    ui = json.loads((WORKFLOWS / path.name.replace("_api.json", ".json")).read_text())
+    links = {lk[0]: lk for lk in ui["links"]}
+    for node in ui["nodes"]:
+        if node["type"] == "Note":
+            continue
+        _inputs, widgets, _outputs = BUILDER.node_spec(node["type"], N)
+        assert len(node["widgets_values"]) == len(widgets), f"node {node['id']}: one value per widget"
+        prompt = {name: v for (name, _), v in zip(widgets, node["widgets_values"]) if name != "upload"}
+        for slot in node["inputs"]:
+            if slot["link"] is not None:
+                prompt[slot["name"]] = [str(links[slot["link"]][1]), links[slot["link"]][2]]
+        assert prompt == api[str(node["id"])]["inputs"], f"node {node['id']} ({node['type']})"
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.json")), ids=lambda p: p.stem)
+def test_ui_layout_is_readable_on_load(path):
+    """Nodes (title bar included) do not overlap, and the view restored on load (extra.ds) starts at the graph's
+    top-left corner (the Note with the instructions) at a zoom where the frontend still draws text (>= 0.65)."""
+    ui = json.loads(path.read_text())
+    boxes = {n["id"]: BUILDER.bounds(n) for n in ui["nodes"]}
+    for a, (ax0, ay0, ax1, ay1) in boxes.items():
+        for b, (bx0, by0, bx1, by1) in boxes.items():
+            if a < b:
+                assert min(ax1, bx1) <= max(ax0, bx0) or min(ay1, by1) <= max(ay0, by0), f"nodes {a} and {b} overlap"
+    ds = ui["extra"]["ds"]
+    assert ds["scale"] >= 0.65
+    left = min(b[0] for b in boxes.values()) + ds["offset"][0]
+    top = min(b[1] for b in boxes.values()) + ds["offset"][1]
+    assert 0 <= left * ds["scale"] <= 60 and 0 <= top * ds["scale"] <= 60
+
+
+@pytest.mark.parametrize("path", api_files(), ids=lambda p: p.stem)
 def test_api_workflow_runs(path, in_comfy_models):
     SaveImage.saved.clear()
     PreviewAny.shown.clear()

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "example_workflows"
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 DEFAULT_WEIGHTS = "colornet-compact-places39"
+TITLE_H = 30  # the frontend draws a node's title bar above its pos
 
 # ComfyUI core nodes: (inputs [(name, type)], widgets [(name, default)], outputs [(name, type)])
 CORE = {
@@ -44,7 +45,7 @@ WORKFLOWS = {
                                          "working_resolution": 512}, (420, 120), None),
             (4, "SaveImage", {"images": L(3), "filename_prefix": "colornet_auto"}, (800, 120), None),
             (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 420), None),
-            (6, "PreviewImage", {"images": L(5)}, (800, 460), "Greyscale input (L)"),
+            (6, "PreviewImage", {"images": L(5)}, (800, 500), "Greyscale input (L)"),
         ],
     ),
     "colornet_reference_prior": (
@@ -91,10 +92,10 @@ WORKFLOWS = {
             (2, "ColorNetLoader", LOADER, (40, 500), None),
             (3, "ColorNetSceneClassify", {"colornet_model": L(2), "top_k": 5, "image": L(1)}, (420, 120), None),
             (4, "PreviewAny", {"source": L(3, 0)}, (800, 60), "Top-5 classes"),
-            (5, "PreviewAny", {"source": L(3, 1)}, (800, 320), "Top-1 label"),
+            (5, "PreviewAny", {"source": L(3, 1)}, (800, 340), "Top-1 label"),
             (6, "ColorNetFuseColorize", {"colornet_model": L(2), "image": L(1), "strength": 1.0,
                                          "working_resolution": 512}, (420, 500), None),
-            (7, "SaveImage", {"images": L(6), "filename_prefix": "colornet_scene"}, (800, 560), None),
+            (7, "SaveImage", {"images": L(6), "filename_prefix": "colornet_scene"}, (800, 620), None),
         ],
     ),
 }
@@ -128,12 +129,26 @@ def node_spec(class_type: str, mappings: dict) -> tuple[list, list, list]:
     return inputs, widgets, list(zip(names, cls.RETURN_TYPES))
 
 
+def input_order(class_type: str, mappings: dict) -> list[str]:
+    if class_type in CORE:
+        return [name for name, _ in CORE[class_type][0] + CORE[class_type][1]]
+    spec = mappings[class_type].INPUT_TYPES()
+    return [name for section in ("required", "optional") for name in spec.get(section, {})]
+
+
 def api_format(nodes: list, mappings: dict) -> dict:
+    """What the ComfyUI frontend's graphToPrompt makes of the UI format: every widget (defaults included, the
+    upload button left out) and the connected links, in the node's declaration order."""
     out = {}
     for nid, class_type, inputs, _pos, title in nodes:
-        values = {k: ([str(v[1]), v[2]] if isinstance(v, tuple) else v) for k, v in inputs.items()}
-        if class_type == "LoadImage":
-            values.pop("upload", None)
+        widget_defaults = dict(node_spec(class_type, mappings)[1])
+        values = {}
+        for name in input_order(class_type, mappings):
+            value = inputs.get(name, widget_defaults.get(name))
+            if isinstance(value, tuple):
+                values[name] = [str(value[1]), value[2]]
+            elif name in widget_defaults and name != "upload":
+                values[name] = value
         title = title or display_name(class_type, mappings)
         out[str(nid)] = {"inputs": values, "class_type": class_type, "_meta": {"title": title}}
     return out
@@ -143,6 +158,30 @@ def display_name(class_type: str, mappings: dict) -> str:
     names = getattr(sys.modules.get("colornet_comfy_pack"), "NODE_DISPLAY_NAME_MAPPINGS", {})
     return names.get(class_type, {"PreviewAny": "Preview Any", "LoadImage": "Load Image", "SaveImage": "Save Image",
                                   "PreviewImage": "Preview Image"}.get(class_type, class_type))
+
+
+def node_size(class_type: str, rows: int) -> list[int]:
+    """Width, height (without the title bar) of a node: its sockets/widgets plus room for an image or text preview."""
+    extra = 190 if class_type in ("LoadImage", "PreviewImage", "SaveImage") else 90 if class_type == "PreviewAny" else 0
+    return [340, 60 + 26 * (rows + 1) + extra]
+
+
+def bounds(node: dict) -> tuple[float, float, float, float]:
+    """x0, y0, x1, y1 of a UI node on the canvas, title bar (drawn above ``pos``) included."""
+    x, y = node["pos"]
+    w, h = node["size"]
+    return x, y - TITLE_H, x + w, y + h
+
+
+def initial_view(ui_nodes: list) -> dict:
+    """The canvas view on load (``extra.ds``, restored by drag-and-drop): the top-left of the graph, the Note with
+    the instructions included, at the canvas' top-left corner, zoomed to fit a ~1600x850 canvas (but not below
+    0.65, where the frontend starts drawing nodes without text)."""
+    boxes = [bounds(n) for n in ui_nodes]
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    scale = round(min(1.0, max(0.65, min(1600 / (x1 - x0 + 40), 850 / (y1 - y0 + 40)))), 2)
+    return {"scale": scale, "offset": [round(20 / scale - x0, 1), round(20 / scale - y0, 1)]}
 
 
 def ui_format(description: str, nodes: list, mappings: dict) -> dict:
@@ -166,8 +205,7 @@ def ui_format(description: str, nodes: list, mappings: dict) -> dict:
             "id": nid,
             "type": class_type,
             "pos": list(pos),
-            "size": [340, 60 + 26 * (len(link_inputs) + len(widgets) + 1) + (220 if class_type in ("LoadImage",
-                     "PreviewImage", "SaveImage") else 0) + (120 if class_type == "PreviewAny" else 0)],
+            "size": node_size(class_type, len(link_inputs) + len(widgets)),
             "flags": {},
             "order": order,
             "mode": 0,
@@ -199,7 +237,7 @@ def ui_format(description: str, nodes: list, mappings: dict) -> dict:
         "links": links,
         "groups": [],
         "config": {},
-        "extra": {"ds": {"scale": 0.9, "offset": [0, 0]}},
+        "extra": {"ds": initial_view(ui_nodes)},
         "version": 0.4,
     }
 
