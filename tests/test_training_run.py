@@ -142,3 +142,10 @@ def test_streamed_mode_skips_and_counts_bad_photos(tmp_path):
     train = [r for r in log if r["type"] == "train"]
     assert train[-1]["iter"] == 6
     assert any(r.get("skipped_streamed", {}).get("unreadable", 0) > 0 for r in train)
+
+
+def test_dataloader_workers_see_the_same_batches(photos, tmp_path):
+    common = [f"--data_dir={photos}", *TINY_ARGS, "--max_iters=3", "--ckpt_interval=3", "--eval_interval=100"]
+    assert main(common + [f"--out_dir={tmp_path / 'w0'}", "--num_workers=0"]) == 0
+    assert main(common + [f"--out_dir={tmp_path / 'w2'}", "--num_workers=2"]) == 0
+    _same(_weights(list_checkpoints(tmp_path / "w0")[-1]), _weights(list_checkpoints(tmp_path / "w2")[-1]))
