@@ -1,6 +1,9 @@
 """The bundled default: compact ColorNet trained on shared/data/train (39 classes) on a 2-core CPU in ~80 minutes.
 
-    OMP_WAIT_POLICY=PASSIVE colornet-train training/configs/compact_cpu.py --resume
+    OMP_WAIT_POLICY=PASSIVE colornet-train training/configs/compact_cpu.py --resume   # stopped once ckpt-00002500 was written
+    OMP_WAIT_POLICY=PASSIVE colornet-train training/configs/compact_cpu.py --resume --chroma_weight=1.0  # steps 2500-5500
+
+(the bundled checkpoint was trained like this: chroma_weight from step 2500 on, against greyish output).
 
 Adam instead of the paper's AdaDelta: in a few thousand CPU steps AdaDelta (lr 1.0) learns colour far more slowly.
 OMP_WAIT_POLICY=PASSIVE: on a CPU shared with other jobs, OpenMP's spinning threads made 2-thread training ~4x slower
