@@ -132,3 +132,12 @@ def test_reduced_precision_autocast_gives_float32_results(colorizer):
         out = colorizer.colorize_rgb(frames, prior)
     assert prior.fusion.dtype == torch.float32 and out.dtype == torch.float32
     assert torch.isfinite(out).all() and (out - colorizer.colorize_rgb(frames, prior)).abs().mean() < 0.05
+
+
+def test_prior_does_not_depend_on_working_size(colorizer):
+    photo = torch.from_numpy(_gradient_photo(90, 120)).permute(2, 0, 1)[None]
+    small = Colorizer(colorizer.model, colorizer.device, working_size=32)
+    full = Colorizer(colorizer.model, colorizer.device, working_size=None)
+    assert torch.equal(small.prior_from_rgb(photo).fusion, full.prior_from_rgb(photo).fusion)
+    # and colorize_rgb's own prior is that same prior
+    assert torch.equal(small.colorize_rgb(photo), small.colorize_rgb(photo, full.prior_from_rgb(photo)))
