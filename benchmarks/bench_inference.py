@@ -285,7 +285,7 @@ def main() -> None:
                               file=sys.stderr, flush=True)
     settings = (
         f"working size {args.working_size}, tile {args.tile or 'off'}, upsample {args.upsample}, "
-        f"BN folding {'off' if args.no_fold else 'on'}, {args.repeats} runs after 1 warm-up"
+        f"BN folding {'off' if args.no_fold else 'on'}, {args.repeats} runs after 1 warm-up (5 for rows under 2 s, 1 for very slow rows: column n)"
     )
     text = f"Machine: {_machine()}\nSettings: {settings}\n\n{_table(rows, len(devices) > 1)}\n"
     print(text)

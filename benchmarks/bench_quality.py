@@ -101,7 +101,8 @@ def main() -> None:
     shape = photos[0][1].shape[-2:]
     full = statistics.mean(scores[("model", "full", "guided")])
     lines = [
-        f"Checkpoint: {document.get('weights', {}).get('name', args.weights)} (training: {str(training)[:120]})",
+        f"Checkpoint: {document.get('weights', {}).get('name', args.weights)} "
+        f"(sha256 {str(document.get('weights', {}).get('sha256') or '-')[:12]}, {training.get('iter_num', '?')} training steps)",
         f"Photos: {len(photos)} from {args.data} ({', '.join(PREFIXES)}), e.g. {shape[1]}x{shape[0]}"
         + (f", enlarged {args.upscale:g}x (Lanczos)" if args.upscale != 1 else ""),
         "",
