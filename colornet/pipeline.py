@@ -21,7 +21,7 @@ from PIL import Image
 from .fastlab import Workspace, compose_into, luminance_into, strip_rows
 from .fold import FoldedModelCache
 from .images import RGBImage, to_pil, to_rgb_image
-from .lab import lab_to_rgb, rgb_to_lab, rgb_to_luminance
+from .lab import rgb_to_lab
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
 from .tiling import predict_ab_half_tiled

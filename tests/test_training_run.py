@@ -112,7 +112,7 @@ def _free_port() -> int:
 def test_two_process_ddp_on_cpu_ends_with_identical_weights(photos, tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-           f"--master_addr=127.0.0.1", f"--master_port={_free_port()}", "-m", "training.train",
+           "--master_addr=127.0.0.1", f"--master_port={_free_port()}", "-m", "training.train",
            f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={out}", "--max_iters=4", "--ckpt_interval=2",
            "--batch_size=3", "--debug_dump_rank_weights=True", "--device=cpu"]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
