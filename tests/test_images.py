@@ -137,3 +137,22 @@ def test_tensor_and_pil_inputs_and_output():
     assert np.allclose(to_rgb_image(t).rgb, t.numpy())
     pil = to_pil(to_rgb_image(t).rgb, np.ones((6, 7), np.float32))
     assert pil.mode == "RGBA" and pil.size == (7, 6)
+
+
+def test_16bit_rgb_png_loads(tmp_path):
+    """Pillow decodes 16-bit RGB PNGs to 8 bits per channel; the photo must still load, at 8-bit precision."""
+    import struct
+    import zlib
+
+    rgb16 = (np.random.default_rng(0).random((20, 30, 3)) * 65535).astype(">u2")
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + rgb16[y].tobytes() for y in range(rgb16.shape[0]))
+    header = struct.pack(">IIBBBBB", 30, 20, 16, 2, 0, 0, 0)  # 16 bits per sample, truecolour
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    (tmp_path / "rgb16.png").write_bytes(png)
+    img = load_image(tmp_path / "rgb16.png")
+    assert img.rgb.shape == (20, 30, 3)
+    assert np.abs(img.rgb - rgb16.astype(np.float64) / 65535).max() < 1 / 255
