@@ -29,7 +29,6 @@ from .upsample import ABUpsampler
 
 DEFAULT_WORKING_SIZE = 512
 DEFAULT_TILE = 1024  # full-resolution mode: the network sees at most 1024 x 1024 px at once (bounded memory)
-STRIP_PIXELS = 1 << 21  # ~2 MP per strip of full-resolution Lab arithmetic: bounds memory at 8K and beyond
 
 Progress = Callable[[int, int], None]
 
@@ -49,10 +48,6 @@ def working_shape(height: int, width: int, working_size: int | None) -> tuple[in
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def _strip_rows(width: int) -> int:
-    return max(1, STRIP_PIXELS // max(width, 1))
-
-
 def luminance(rgb: torch.Tensor) -> torch.Tensor:
     """L ``[B,1,H,W]`` of RGB ``[B,3,H,W]``: fused, in cache-sized strips (``colornet.fastlab``)."""
     out = torch.empty((rgb.shape[0], 1, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
@@ -65,7 +60,7 @@ def luminance(rgb: torch.Tensor) -> torch.Tensor:
 
 def split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """RGB ``[B,3,H,W]`` -> (L ``[B,1,H,W]``, ab ``[B,2,H,W]``), in strips; ``compose_rgb`` is its inverse."""
-    rows = _strip_rows(rgb.shape[-1])
+    rows = strip_rows(rgb.shape[-1], rgb.device)
     lightness = torch.empty((rgb.shape[0], 1, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
     ab = torch.empty((rgb.shape[0], 2, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
     for i in range(0, rgb.shape[-2], rows):

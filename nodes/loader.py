@@ -110,8 +110,9 @@ def load(weights: str = DEFAULT_CHOICE, device: str = "auto", dtype: str = "auto
             bar.update_absolute(100, 100)
             return cached
     log.info("ColorNet: loading %s (%s) on %s, %s", label, path, dev, precision)
-    # ComfyUI runs nodes under torch.inference_mode(); weights made there would be inference tensors, which some
-    # torch features (version counters, autograd) refuse. Load them as ordinary tensors.
+    # ComfyUI runs nodes under torch.inference_mode(); weights made there would be inference tensors, which can't be
+    # used with autograd outside it. The model is cached across runs (and other packs may reuse it), so load it as
+    # ordinary tensors. (colornet itself also runs on inference tensors: see colornet.fold.)
     with torch.inference_mode(False):
         colorizer = Colorizer.from_pretrained(path, device=dev)
     model = ColorNetModel(colorizer=colorizer, name=label, source=path, dtype=precision)
