@@ -9,7 +9,7 @@ L (``colornet.upsample``). Memory therefore grows only with the per-pixel Lab ar
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,21 +136,32 @@ class Colorizer:
     def prior_from_rgb(self, rgb: torch.Tensor) -> GlobalPrior:
         """One prior row per image of ``rgb``: exactly the prior ``colorize_rgb`` computes for that image itself."""
         # float32 whatever precision the network ran in (autocast), so priors mix and compare exactly
-        lightness = luminance(rgb.to(self.device, torch.float32))
-        return self._net().encode_global(lightness).to(self.device, torch.float32)
+        return self.prior_from_lightness(luminance(rgb.to(self.device, torch.float32)))
+
+    @torch.inference_mode()
+    def prior_from_lightness(self, lightness: torch.Tensor) -> GlobalPrior:
+        """``prior_from_rgb`` for L ``[B,1,H,W]`` already at hand (sequences compute L once per frame)."""
+        return self._net().encode_global(lightness.to(self.device, torch.float32)).to(self.device, torch.float32)
 
     @torch.inference_mode()
     def colorize_rgb(
         self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, strength: float = 1.0
     ) -> torch.Tensor:
         """Colorize a batch of same-sized images; returns RGB ``[B,3,H,W]`` in [0, 1] on the input's device."""
+        _check_strength(strength)  # before the network runs, not after
+        lightness, ab_low = self.predict_ab_low(rgb, prior)
+        return self.compose_ab_low(lightness, ab_low, strength=strength).to(rgb.device)
+
+    @torch.inference_mode()
+    def predict_ab_low(self, rgb: torch.Tensor, prior: GlobalPrior | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """First half of ``colorize_rgb``: (full-resolution L ``[B,1,H,W]``, network ab ``[B,2,~h/2,~w/2]``).
+
+        Split out so a sequence can work on the small ab between the two halves (``colornet.sequence``).
+        """
         if rgb.dim() != 4 or rgb.shape[1] != 3:
             raise ValueError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
         if rgb.shape[0] == 0:
             raise ValueError("colorize_rgb got an empty batch")
-        if strength < 0:
-            raise ValueError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
-        out_device = rgb.device
         net = self._net()
         lightness, l_work = self._lightness(rgb)  # (B, 1, H, W) full resolution, (B, 1, h, w) working size
         if prior is None:
@@ -163,22 +174,47 @@ class Colorizer:
             ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile)  # (B, 2, ~h/2, ~w/2)
         else:
             ab_low = net.predict_ab_half(l_work, prior)
-        ab_low = ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
+        return lightness, ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
+
+    @torch.inference_mode()
+    def compose_ab_low(self, lightness: torch.Tensor, ab_low: torch.Tensor, *, strength: float = 1.0) -> torch.Tensor:
+        """Second half of ``colorize_rgb``: L + low-resolution ab -> RGB ``[B,3,H,W]`` on the model's device."""
+        _check_strength(strength)
         # ab to full resolution (guided by L) and Lab -> RGB, fused strip by strip: no full-size ab or temporaries
         up = ABUpsampler(ab_low, lightness, mode=self.upsample)
-        out = torch.empty((rgb.shape[0], 3, *lightness.shape[-2:]), dtype=torch.float32, device=self.device)
+        batch = lightness.shape[0]
+        out = torch.empty((batch, 3, *lightness.shape[-2:]), dtype=torch.float32, device=self.device)
         ws = Workspace(self.device)
         rows = strip_rows(lightness.shape[-1], self.device)
         for top in range(0, lightness.shape[-2], rows):
             bottom = min(top + rows, lightness.shape[-2])
             l_strip = lightness[:, :, top:bottom]
-            ab = up.strip(top, bottom, l_strip, out=ws.get("ab", (rgb.shape[0], ab_low.shape[1], bottom - top, out.shape[-1])))
+            ab = up.strip(top, bottom, l_strip, out=ws.get("ab", (batch, ab_low.shape[1], bottom - top, out.shape[-1])))
             if strength != 1.0:
                 ab.mul_(strength)
             compose_into(l_strip, ab, out[:, :, top:bottom], ws)
-        return out.to(out_device)
+        return out
 
     # --- image API: paths, PIL images, numpy arrays ---------------------------------------------------------------
+
+    def colorize_sequence(
+        self,
+        frames: Iterable[Any],
+        *,
+        prior_mode: str = "per_shot",
+        temporal_smoothing: float = 0.5,
+        strength: float = 1.0,
+        prior: GlobalPrior | None = None,
+        progress: Progress | None = None,
+        **options: Any,
+    ) -> Iterator[RGBImage]:
+        """Colorize the frames of a clip (image-likes, in order), streamed: one ``RGBImage`` per frame, yielded as
+        soon as it is done, so memory does not grow with the clip. One prior per shot, cuts detected from L,
+        a*b* smoothed along motion; see ``colornet.sequence`` (``cut_threshold=``, ``plan=``) for the details."""
+        from .sequence import colorize_image_sequence  # local import: sequence builds on this module
+
+        return colorize_image_sequence(self, frames, prior_mode=prior_mode, temporal_smoothing=temporal_smoothing,
+                                       strength=strength, prior=prior, progress=progress, **options)
 
     def prior_from_references(
         self, references: Sequence[Any], weights: Sequence[float] | None = None
@@ -192,6 +228,11 @@ class Colorizer:
         src = to_rgb_image(image)
         rgb = self.colorize_rgb(_to_batch(src), prior, strength=strength)
         return RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
+
+
+def _check_strength(strength: float) -> None:
+    if strength < 0:
+        raise ValueError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
 
 
 def _to_batch(image: RGBImage) -> torch.Tensor:
