@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .cli_sequence import add_sequence_options, add_video_parser
 from .errors import ColorNetError
 from .images import is_image_file
 
@@ -77,6 +78,10 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if args.sequence:
+        from .cli_sequence import cmd_colorize_sequence
+
+        return cmd_colorize_sequence(args, inputs)
     colorizer = Colorizer.from_pretrained(
         args.weights, device=args.device, working_size=args.working_size or None
     )
@@ -175,8 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--strength", type=float, default=1.0, help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
     col.add_argument("--format", choices=("png", "jpg"), default="png", help="output format (png keeps alpha)")
     col.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    col.add_argument("--sequence", action="store_true",
+                     help="the inputs, in name order, are the frames of one clip: one look per shot, no flicker")
+    add_sequence_options(col, default_mode="per_shot")
     model_options(col)
     col.set_defaults(func=cmd_colorize)
+    add_video_parser(sub, model_options)
 
     cls = sub.add_parser("classify", help="print the top scene classes of images")
     cls.add_argument("inputs", nargs="+")

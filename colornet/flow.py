@@ -70,6 +70,12 @@ def _lk_step(previous: torch.Tensor, current: torch.Tensor, flow: torch.Tensor, 
     return flow + torch.cat((dx, dy), 1)
 
 
+def _resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Flow at another resolution: resampled, and its vectors scaled to the new pixel size."""
+    scale = torch.tensor([size[1] / flow.shape[-1], size[0] / flow.shape[-2]], dtype=flow.dtype, device=flow.device)
+    return F.interpolate(flow, size=size, mode="bilinear", align_corners=False) * scale.view(1, 2, 1, 1)
+
+
 def estimate_flow(
     previous: torch.Tensor,
     current: torch.Tensor,
@@ -78,15 +84,25 @@ def estimate_flow(
     iterations: int = 3,
     radius: int = 3,
     eps: float = 1e-4,
+    max_side: int | None = None,
 ) -> torch.Tensor:
     """Flow ``[B,2,H,W]`` (pixels) that maps ``current`` onto ``previous``; inputs are L ``[B,1,H,W]`` in [0, 100].
 
     ``levels`` halvings (fewer when the image is small) let it follow motions of ~2^levels pixels per frame;
-    ``eps`` damps flat areas, where gradients say nothing, towards the coarser level's estimate.
+    ``eps`` damps flat areas, where gradients say nothing, towards the coarser level's estimate. ``max_side``:
+    estimate on copies area-averaged to at most that many pixels and scale the (smooth) flow back up.
     """
     if previous.shape != current.shape or previous.dim() != 4 or previous.shape[1] != 1:
         raise ValueError(f"estimate_flow needs two [B,1,H,W] images of one shape, got {tuple(previous.shape)} "
                          f"and {tuple(current.shape)}")
+    h, w = previous.shape[-2:]
+    if max_side is not None and max(h, w) > max_side:
+        scale = max_side / max(h, w)
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        small = estimate_flow(F.interpolate(previous.float(), size=size, mode="area"),
+                              F.interpolate(current.float(), size=size, mode="area"),
+                              levels=levels, iterations=iterations, radius=radius, eps=eps)
+        return _resize_flow(small, (h, w))
     prev_pyr, cur_pyr = [previous.float() / 100.0], [current.float() / 100.0]
     while len(prev_pyr) < levels and min(prev_pyr[-1].shape[-2:]) >= 16:
         prev_pyr.append(F.avg_pool2d(prev_pyr[-1], 2, ceil_mode=True))
@@ -95,10 +111,7 @@ def estimate_flow(
     for level in range(len(prev_pyr) - 1, -1, -1):
         prev, cur = prev_pyr[level], cur_pyr[level]
         if flow.shape[-2:] != cur.shape[-2:]:
-            scale_y = cur.shape[-2] / flow.shape[-2]
-            scale_x = cur.shape[-1] / flow.shape[-1]
-            flow = F.interpolate(flow, size=cur.shape[-2:], mode="bilinear", align_corners=False)
-            flow = flow * torch.tensor([scale_x, scale_y], dtype=flow.dtype, device=flow.device).view(1, 2, 1, 1)
+            flow = _resize_flow(flow, tuple(cur.shape[-2:]))
         for _ in range(iterations):
             flow = _lk_step(prev, cur, flow, radius, eps)
         flow = box_filter(flow, 1)  # one 3x3 mean: removes isolated outliers before the next, finer level

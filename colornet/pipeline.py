@@ -202,7 +202,7 @@ class Colorizer:
         frames: Iterable[Any],
         *,
         prior_mode: str = "per_shot",
-        temporal_smoothing: float = 0.5,
+        temporal_smoothing: float = 0.8,
         strength: float = 1.0,
         prior: GlobalPrior | None = None,
         progress: Progress | None = None,

@@ -2,9 +2,9 @@
 
 Each frame's network output ab (at the network's low resolution, before upsampling) is blended with the previous
 *smoothed* ab moved along the optical flow (``colornet.flow``): a recursive average that follows each scene point as
-the camera pans or zooms. The blend weight is ``strength`` times a confidence that the warped previous frame really
-shows the same thing: ``exp(-(dL / tolerance)^2)`` where ``dL`` is the locally averaged lightness mismatch after
-warping. Where content changed (occlusion, a new object, a failed flow vector, content entering the picture) the
+the camera pans or zooms. The blend weight is ``blend_weight(strength)`` times a confidence that the warped previous frame
+really shows the same thing: ``exp(-(dL / L_TOLERANCE)^2)`` where ``dL`` is the locally averaged lightness mismatch
+after warping. Where content changed (occlusion, a new object, a failed flow vector, content entering the picture) the
 weight falls to 0 and the frame keeps its own colours, so smoothing never drags colour across an object. Only ab is
 touched: the output lightness is always the frame's own L.
 """
@@ -18,6 +18,8 @@ from .flow import estimate_flow, inside, warp
 from .upsample import box_filter
 
 MAX_BLEND = 0.95  # temporal_smoothing=1 -> 95 % of the (motion-compensated) past: each frame still counts
+DEFAULT_SMOOTHING = 0.8  # blend 0.91: colours averaged over ~20 frames along motion (benchmarks/bench_video.py)
+FLOW_SIDE = 160  # motion is estimated on L of at most 160 px (camera motion is smooth; 3x cheaper than at ab's size)
 L_TOLERANCE = 6.0  # L units (0..100) of mismatch after warping at which the blend weight falls to exp(-1)
 
 
@@ -28,11 +30,18 @@ def check_smoothing(value: float) -> float:
     return value
 
 
+def blend_weight(smoothing: float) -> float:
+    """``temporal_smoothing`` 0..1 -> weight of the past, ``1 - (1 - MAX_BLEND) ** s``: each step of the slider
+    multiplies the effective averaging window ``(1 + w) / (1 - w)`` frames by about the same factor (0 -> 1 frame,
+    0.5 -> ~8, 0.8 -> ~20, 1 -> ~39), so the slider feels even."""
+    return 1.0 - (1.0 - MAX_BLEND) ** check_smoothing(smoothing) if smoothing > 0 else 0.0
+
+
 class TemporalSmoother:
     """Stateful: feed it one frame's low-resolution ab and L after another; ``reset()`` at every cut."""
 
     def __init__(self, strength: float, *, tolerance: float = L_TOLERANCE) -> None:
-        self.blend = check_smoothing(strength) * MAX_BLEND
+        self.blend = blend_weight(strength)
         self.tolerance = float(tolerance)
         self._ab: torch.Tensor | None = None
         self._lightness: torch.Tensor | None = None
@@ -45,7 +54,8 @@ class TemporalSmoother:
     def confidence(self, lightness: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         """``[B,1,h,w]`` in [0, 1]: how sure we are that the warped previous frame shows this pixel's content."""
         assert self._lightness is not None
-        mismatch = box_filter((lightness - warp(self._lightness, flow)).abs(), 1)  # 3x3 mean: tolerant of noise
+        # |3x3 mean of the signed difference|: sensor noise averages out, a real change (same sign nearby) stays
+        mismatch = box_filter(lightness - warp(self._lightness, flow), 1).abs()
         weight = torch.exp(-((mismatch / self.tolerance) ** 2))
         return weight * inside(flow)
 
@@ -58,7 +68,7 @@ class TemporalSmoother:
         if self._ab is None or self._ab.shape != ab_low.shape:
             out = ab_low
         else:
-            flow = estimate_flow(self._lightness, l_low)
+            flow = estimate_flow(self._lightness, l_low, max_side=FLOW_SIDE)
             weight = self.confidence(l_low, flow) * self.blend
             out = torch.lerp(ab_low, warp(self._ab, flow), weight)
         self._ab, self._lightness = out, l_low
