@@ -82,8 +82,8 @@ def estimate_flow(
     *,
     levels: int = 4,
     iterations: int = 3,
-    radius: int = 3,
-    eps: float = 1e-4,
+    radius: int = 5,
+    eps: float = 1e-3,
     max_side: int | None = None,
 ) -> torch.Tensor:
     """Flow ``[B,2,H,W]`` (pixels) that maps ``current`` onto ``previous``; inputs are L ``[B,1,H,W]`` in [0, 100].

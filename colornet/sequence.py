@@ -6,11 +6,12 @@ scene-level vector fused into every pixel) and its own reaction to noise. Here:
 * **Shots.** Cuts are found from the frames' L alone. A frame starts a new shot when (a) the total-variation
   distance between its L histogram and the previous frame's (``HIST_BINS`` bins over 0..100; 0 = same distribution,
   1 = disjoint) exceeds ``CUT_THRESHOLD`` = 0.30, or (b) once the motion between the two frames is undone (optical
-  flow on <= 96 px thumbnails) their L still differs by more than ``MISMATCH_L`` = 7 L units on average *and* by more
-  than ``MISMATCH_RELATIVE`` = 0.25 of the pictures' own contrast: a different picture with similar tones, which
-  histograms miss. A change of frame size is always a cut. On 40 clips synthesised from real photos (pan, zoom,
-  sensor noise sigma 0.03) the largest in-shot values were 0.05 (histogram) and 6.3 / 0.21 (mismatch); every one
-  of the 1,560 cuts between them was found (benchmarks/bench_video.py prints the margins).
+  flow on <= 96 px thumbnails) their L still differs, 3x3-averaged, by more than ``MISMATCH_L`` = 3.5 L units on
+  average *and* by more than ``MISMATCH_RELATIVE`` = 0.2 of the pictures' own contrast: a different picture with
+  similar tones, which histograms miss. A change of frame size is always a cut. Measured on 40 clips synthesised
+  from real photos (pan, zoom, sensor noise sigma 0.03; benchmarks/bench_video.py prints the margins): inside shots
+  at most 0.05 (histogram), 2.4 L / 0.11 (mismatch); across the 1,560 cuts between them at least 5.1 L / 0.33 where
+  the histogram alone did not already exceed 0.30, so every cut was found and none was invented.
 * **One prior per shot** (``prior_mode="per_shot"``): the mix (``colornet.prior.mix_priors``, equal weights) of the
   priors of all the shot's frames. ``whole_batch`` mixes every frame of the sequence into one prior; ``per_image``
   keeps each frame's own (the still-photo behaviour).
@@ -39,13 +40,14 @@ from .images import RGBImage, to_rgb_image
 from .pipeline import Colorizer, luminance
 from .flow import estimate_flow, inside, warp
 from .prior import GlobalPrior, mix_priors
+from .upsample import box_filter
 from .temporal import DEFAULT_SMOOTHING, TemporalSmoother, check_smoothing
 
 PRIOR_MODES = ("per_image", "per_shot", "whole_batch")
 CUT_THRESHOLD = 0.30
 HIST_BINS = 32
-MISMATCH_L = 7.0
-MISMATCH_RELATIVE = 0.25
+MISMATCH_L = 3.5
+MISMATCH_RELATIVE = 0.2
 _SIGNATURE_SIDE = 128  # histograms are taken on L area-averaged to <= 128 px: cheap, and sensor noise averages out
 _MOTION_SIDE = 96  # the motion-compensated comparison runs on L thumbnails of <= 96 px
 
@@ -88,7 +90,8 @@ def motion_mismatch(previous: torch.Tensor, current: torch.Tensor) -> tuple[floa
     keeps flat, noisy pictures from it."""
     flow = estimate_flow(previous, current, levels=3)
     mask = inside(flow)
-    diff = (current - warp(previous, flow)).abs()
+    # |3x3 mean of the signed difference|: sensor noise averages out, a different picture does not
+    diff = box_filter(current - warp(previous, flow), 1).abs()
     mean = float(diff[mask].mean()) if bool(mask.any()) else float(diff.mean())
     spread = 0.5 * float((current - current.mean()).abs().mean() + (previous - previous.mean()).abs().mean())
     return mean, mean / (spread + 1.0)
@@ -294,3 +297,39 @@ def colorize_image_sequence(colorizer: Colorizer, frames: Iterable, **options) -
         src = meta.pop()
         meta.clear()  # the planning pass (if any) filled it too; only the frame just read matters
         yield RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
+
+
+def colorize_batch(
+    colorizer: Colorizer,
+    rgb: torch.Tensor,
+    *,
+    prior_mode: str = "per_shot",
+    temporal_smoothing: float = DEFAULT_SMOOTHING,
+    strength: float = 1.0,
+    prior: GlobalPrior | None = None,
+    cut_threshold: float = CUT_THRESHOLD,
+    progress: Progress | None = None,
+) -> torch.Tensor:
+    """A batch ``[B,3,H,W]`` that holds the frames of a clip (e.g. a ComfyUI video loader's IMAGE) -> ``[B,3,H,W]``.
+
+    ``progress(done, total)`` counts both passes (``total`` = 2B when shots are planned, else B), so a caller can
+    show one bar and check for cancellation there.
+    """
+    check_prior_mode(prior_mode)
+    check_smoothing(temporal_smoothing)
+    frames = [rgb[i : i + 1] for i in range(rgb.shape[0])]
+    batch = len(frames)
+    planned = prior is None and prior_mode != "per_image"
+    total = 2 * batch if planned else batch
+
+    def report(offset: int) -> Progress | None:
+        return None if progress is None else (lambda done, _: progress(offset + done, total))
+
+    plan = plan_shots(colorizer, frames, prior_mode=prior_mode, cut_threshold=cut_threshold,
+                      progress=report(0)) if planned else None
+    out = torch.empty((batch, 3, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
+    for i, frame in enumerate(colorize_frames(colorizer, frames, prior_mode=prior_mode, prior=prior, plan=plan,
+                                              temporal_smoothing=temporal_smoothing, strength=strength,
+                                              cut_threshold=cut_threshold, progress=report(total - batch))):
+        out[i : i + 1] = frame
+    return out

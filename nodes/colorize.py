@@ -29,6 +29,8 @@ class ColorNetFuseColorize:
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
+        from colornet.sequence import PRIOR_MODES  # lazy: importing the pack stays light
+
         return {
             "required": {
                 "colornet_model": (MODEL_TYPE, {"tooltip": "Model from a ColorNet Loader."}),
@@ -50,11 +52,24 @@ class ColorNetFuseColorize:
                     "tooltip": "Optional global prior (GlobalPrior / PriorMix) replacing each image's own: one prior "
                                "for the whole batch, or one per image. Not connected = each image's own prior.",
                 }),
+                "prior_mode": (list(PRIOR_MODES), {
+                    "default": "per_image",
+                    "tooltip": "per_image: each image its own global prior (stills). For a batch of video frames: "
+                               "per_shot = one look per shot (cuts found from lightness; frames after a cut do not "
+                               "carry the previous shot's colours), whole_batch = one look for the whole batch. "
+                               "Ignored when global_prior is connected.",
+                }),
+                "temporal_smoothing": ("FLOAT", {
+                    "default": 0.0, "min": 0.0, "max": 1.0, "step": 0.05,
+                    "tooltip": "For video frames in batch order: smooth colour over time along the motion (0 = off, "
+                               "0.8 = recommended for video, 1 = strongest). Never changes lightness; resets at cuts.",
+                }),
             },
         }
 
     def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float = 1.0,
-                 working_resolution: int = DEFAULT_WORKING_RESOLUTION, global_prior: Any = None) -> tuple[torch.Tensor]:
+                 working_resolution: int = DEFAULT_WORKING_RESOLUTION, global_prior: Any = None,
+                 prior_mode: str = "per_image", temporal_smoothing: float = 0.0) -> tuple[torch.Tensor]:
         model = expect_model(colornet_model)
         rgb, alpha = image_to_rgb(image)
         if float(strength) < 0:
@@ -67,6 +82,16 @@ class ColorNetFuseColorize:
                 global_prior.fusion_for_batch(batch)  # validates: one prior, or one per image
             except ValueError as exc:
                 raise ColorNetInputError(f"global_prior: {exc}") from exc
+        from colornet.sequence import PRIOR_MODES
+
+        if prior_mode not in PRIOR_MODES:
+            raise ColorNetInputError(f"prior_mode must be one of {', '.join(PRIOR_MODES)}, got {prior_mode!r}")
+        if not 0.0 <= float(temporal_smoothing) <= 1.0:
+            raise ColorNetInputError(f"temporal_smoothing must be in 0..1 (0 = off), got {temporal_smoothing}")
+        if prior_mode != "per_image" or float(temporal_smoothing) > 0:
+            out = _colorize_clip(model, colorizer, rgb, global_prior, prior_mode, float(temporal_smoothing),
+                                 float(strength))
+            return (out if alpha is None else torch.cat((out, alpha), dim=-1),)
         out = torch.empty((batch, *rgb.shape[2:], 3), dtype=torch.float32)
         bar = _comfy.progress_bar(batch)
         with model.precision():
@@ -80,3 +105,26 @@ class ColorNetFuseColorize:
         if alpha is not None:
             out = torch.cat((out, alpha), dim=-1)
         return (out,)
+
+
+def _colorize_clip(model: Any, colorizer: Any, rgb: torch.Tensor, global_prior: Any, prior_mode: str,
+                   temporal_smoothing: float, strength: float) -> torch.Tensor:
+    """The batch as the frames of one clip (``colornet.sequence.colorize_batch``), with ComfyUI's bar and Cancel."""
+    from colornet.sequence import colorize_batch
+
+    if global_prior is not None and len(global_prior) > 1:
+        raise ColorNetInputError(
+            f"global_prior holds {len(global_prior)} priors (one per image), but prior_mode={prior_mode!r} / "
+            f"temporal_smoothing treat the batch as one clip: connect a single prior (e.g. PriorMix), or set "
+            f"prior_mode to per_image and temporal_smoothing to 0.")
+    bar = _comfy.progress_bar(2 * rgb.shape[0])
+
+    def progress(done: int, total: int) -> None:
+        _comfy.check_interrupt()
+        bar.update_absolute(done, total)
+
+    with model.precision():
+        _comfy.check_interrupt()
+        out = colorize_batch(colorizer, rgb, prior_mode=prior_mode, temporal_smoothing=temporal_smoothing,
+                             strength=strength, prior=global_prior, progress=progress)
+    return rgb_to_image(out)
