@@ -15,8 +15,9 @@ the noisy frames (it only uses their L); the clean frames are the ground truth.
 * ``PSNR``: sRGB against the clean frames, mean over frames.
 * ``two shots``: clip A then clip B in one sequence; mean ΔE (CIE76) between B's frames from that run and B
   colorized alone with the same settings, and whether the cut was found.
-* ``cut scores``: the largest histogram distance between consecutive frames inside a clip and the smallest across
-  a cut (first frames of every pair of clips): what ``CUT_THRESHOLD`` separates.
+* cut detection: the largest histogram distance / motion-compensated mismatch between consecutive frames inside a
+  clip and the smallest across a cut (last frame of one clip, first of another, every ordered pair): what
+  ``CUT_THRESHOLD``, ``MISMATCH_L`` and ``MISMATCH_RELATIVE`` separate.
 * throughput: 640x360 frames per second on this machine (per-frame colorization vs the sequence path).
 """
 
@@ -36,7 +37,8 @@ from PIL import Image
 
 from colornet.lab import rgb_to_lab
 from colornet.pipeline import Colorizer, luminance
-from colornet.sequence import CUT_THRESHOLD, colorize_frames, cut_score, lightness_histogram, plan_shots
+from colornet.sequence import (_MOTION_SIDE, CUT_THRESHOLD, MISMATCH_L, MISMATCH_RELATIVE, CutDetector, _thumbnail,
+                               colorize_frames, cut_score, lightness_histogram, motion_mismatch, plan_shots)
 
 PREFIXES = ("urban100_", "sunhays_", "wall_")
 FRAME_W, FRAME_H = 320, 180
@@ -207,11 +209,30 @@ def main() -> None:
         print(f"| {photos[i][0]} -> {photos[i + 1][0]} | {list(plan.starts[1:])} (true {len(a)}) | "
               f"{np.mean(de):.3f} | {max(de):.3f} |")
 
-    hists = [[lightness_histogram(luminance(f))[0] for f in noisy] for noisy, _, _ in clips]
-    within = max(cut_score(h[t - 1], h[t]) for h in hists for t in range(1, len(h)))
-    across = min(cut_score(hists[i][0], hists[j][0]) for i in range(len(hists)) for j in range(len(hists)) if i != j)
-    print(f"\nCut scores: largest inside a clip {within:.3f}, smallest across clips {across:.3f}, "
-          f"threshold {CUT_THRESHOLD}")
+    lums = [[luminance(f) for f in noisy] for noisy, _, _ in clips]
+    hists = [[lightness_histogram(l)[0] for l in ls] for ls in lums]
+    thumbs = [[_thumbnail(l, _MOTION_SIDE) for l in ls] for ls in lums]
+    within_h = max(cut_score(h[t - 1], h[t]) for h in hists for t in range(1, len(h)))
+    within_m = [motion_mismatch(th[t - 1], th[t]) for th in thumbs for t in range(1, len(th))]
+    pairs = [(i, j) for i in range(len(clips)) for j in range(len(clips)) if i != j]
+    across_h = [cut_score(hists[i][-1], hists[j][0]) for i, j in pairs]
+    across_m = [motion_mismatch(thumbs[i][-1], thumbs[j][0]) for i, j in pairs]
+    detector_found = 0
+    for i, j in pairs:
+        det = CutDetector()
+        det(lums[i][-1])
+        detector_found += det(lums[j][0])
+    quiet = [m for h, m in zip(across_h, across_m) if h <= CUT_THRESHOLD]
+    print(f"\nCut detection ({len(pairs)} cuts between clips, {sum(len(h) - 1 for h in hists)} frame pairs inside):")
+    print("| measure | largest inside a shot | smallest across a cut | threshold |")
+    print("|---|---:|---:|---:|")
+    print(f"| L histogram distance | {within_h:.3f} | {min(across_h):.3f} | {CUT_THRESHOLD} |")
+    if quiet:
+        print(f"| motion-compensated mismatch (L), where the histogram passed | {max(m[0] for m in within_m):.2f} | "
+              f"{min(m[0] for m in quiet):.2f} | {MISMATCH_L} |")
+        print(f"| same, relative to contrast | {max(m[1] for m in within_m):.3f} | {min(m[1] for m in quiet):.3f} | "
+              f"{MISMATCH_RELATIVE} |")
+    print(f"Cuts found by CutDetector: {detector_found} of {len(pairs)}")
 
     big = load_photos(data, 1)[0][1]
     big = F.interpolate(big, scale_factor=2.2, mode="bicubic", align_corners=False).clamp(0, 1)
