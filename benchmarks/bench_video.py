@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import math
 import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -96,6 +97,16 @@ def make_clip(photo: torch.Tensor, frames: int, seed: int, out_hw=(FRAME_H, FRAM
     return noisy, clean, cams
 
 
+def stream_clip(photo: torch.Tensor, frames: int, seed: int):
+    """The noisy frames of ``make_clip``, generated one at a time (nothing kept)."""
+    hw = tuple(photo.shape[-2:])
+    gen = torch.Generator().manual_seed(seed)
+    for t in range(frames):
+        frame = F.grid_sample(photo, _grid(*camera(t, hw, frames, seed), hw, (FRAME_H, FRAME_W)), mode="bicubic",
+                              align_corners=False).clamp(0, 1)
+        yield (frame + torch.randn(frame.shape, generator=gen) * NOISE).clamp(0, 1)
+
+
 def flicker(frames: list[torch.Tensor], cams: list) -> float:
     """Mean |Δab| between consecutive frames, frame t-1 sampled where each pixel of frame t is (known motion)."""
     total, count = 0.0, 0
@@ -159,6 +170,8 @@ def main() -> None:
     parser.add_argument("--smoothing", type=float, nargs="+", default=[0.5, 0.8, 1.0])
     parser.add_argument("--throughput-frames", type=int, default=30)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--cuts-only", action="store_true", help="only the cut-detection table (fast: many clips)")
+    parser.add_argument("--memory-frames", type=int, default=240, help="frames of the streaming memory check")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -169,6 +182,18 @@ def main() -> None:
     photos = load_photos(data, args.clips)
     clips = [make_clip(photo, args.frames, seed) for seed, (_, photo) in enumerate(photos)]
 
+    print(f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+          f"torch {torch.__version__}")
+    print(f"Clips: {len(clips)} x {args.frames} frames of {FRAME_W}x{FRAME_H} from {', '.join(n for n, _ in photos)}; "
+          f"known pan/zoom + sensor noise sigma {NOISE}\n")
+    if not args.cuts_only:
+        quality_tables(colorizer, clips, photos, args)
+    cut_table(clips)
+    if not args.cuts_only:
+        speed_and_memory(colorizer, data, args)
+
+
+def quality_tables(colorizer: Colorizer, clips: list, photos: list, args: argparse.Namespace) -> None:
     methods = [("per-frame colorization", "per_frame", 0.0), ("per_shot prior, no smoothing", "per_shot", 0.0)]
     methods += [(f"per_shot + smoothing {s:g}", "per_shot", s) for s in args.smoothing]
     rows = []
@@ -186,10 +211,6 @@ def main() -> None:
         if mode == "per_frame":
             base_flicker, base_psnr = rows[-1][1], rows[-1][2]
 
-    print(f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}")
-    print(f"Clips: {len(clips)} x {args.frames} frames of {FRAME_W}x{FRAME_H} from {', '.join(n for n, _ in photos)}; "
-          f"known pan/zoom + sensor noise sigma {NOISE}\n")
     print("| method | flicker mean abs(d ab) | vs per-frame | PSNR (dB) | PSNR cost (dB) | time (s) |")
     print("|---|---:|---:|---:|---:|---:|")
     for label, fl, ps, secs in rows:
@@ -209,6 +230,9 @@ def main() -> None:
         print(f"| {photos[i][0]} -> {photos[i + 1][0]} | {list(plan.starts[1:])} (true {len(a)}) | "
               f"{np.mean(de):.3f} | {max(de):.3f} |")
 
+
+
+def cut_table(clips: list) -> None:
     lums = [[luminance(f) for f in noisy] for noisy, _, _ in clips]
     hists = [[lightness_histogram(l)[0] for l in ls] for ls in lums]
     thumbs = [[_thumbnail(l, _MOTION_SIDE) for l in ls] for ls in lums]
@@ -234,11 +258,25 @@ def main() -> None:
               f"{MISMATCH_RELATIVE} |")
     print(f"Cuts found by CutDetector: {detector_found} of {len(pairs)}")
 
+
+
+def speed_and_memory(colorizer: Colorizer, data: Path, args: argparse.Namespace) -> None:
     big = load_photos(data, 1)[0][1]
     big = F.interpolate(big, scale_factor=2.2, mode="bicubic", align_corners=False).clamp(0, 1)
     pf, so, sq = throughput(colorizer, big, args.throughput_frames)
     print(f"\nThroughput, 640x360 frames (working size {colorizer.working_size}): per-frame {pf:.1f} frames/s, "
           f"per_shot prior {so:.1f} frames/s (two passes), per_shot + smoothing 0.8 {sq:.1f} frames/s")
+    # streaming: a generator of frames (single pass); the peak RSS after a short and a long clip should match
+    short, long = 20, args.memory_frames
+    photo = load_photos(data, 1)[0][1]
+    peaks = []
+    for n in (short, long):
+        frames = stream_clip(photo, n, seed=7)
+        for _ in colorize_frames(colorizer, frames, prior_mode="per_shot", temporal_smoothing=0.8):
+            pass
+        peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(f"Streaming memory: peak RSS {peaks[0]:.0f} MB after {short} frames, {peaks[1]:.0f} MB after {long} more "
+          f"({FRAME_W}x{FRAME_H}, generator input)")
 
 
 if __name__ == "__main__":
