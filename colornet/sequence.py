@@ -8,10 +8,11 @@ scene-level vector fused into every pixel) and its own reaction to noise. Here:
   1 = disjoint) exceeds ``CUT_THRESHOLD`` = 0.30, or (b) once the motion between the two frames is undone (optical
   flow on <= 96 px thumbnails) their L still differs, 3x3-averaged, by more than ``MISMATCH_L`` = 3.5 L units on
   average *and* by more than ``MISMATCH_RELATIVE`` = 0.2 of the pictures' own contrast: a different picture with
-  similar tones, which histograms miss. A change of frame size is always a cut. Measured on 40 clips synthesised
-  from real photos (pan, zoom, sensor noise sigma 0.03; benchmarks/bench_video.py prints the margins): inside shots
-  at most 0.05 (histogram), 2.4 L / 0.11 (mismatch); across the 1,560 cuts between them at least 5.1 L / 0.33 where
-  the histogram alone did not already exceed 0.30, so every cut was found and none was invented.
+  similar tones, which histograms miss. A change of frame size is always a cut. Measured on 40 clips of 12 frames
+  synthesised from real photos (pan, zoom, sensor noise sigma 0.03; ``benchmarks/bench_video.py --clips 40
+  --frames 12 --cuts-only``): inside shots at most 0.048 (histogram) and 2.26 L / 0.085 (mismatch); across the
+  1,560 cuts between them, where the histogram alone stayed under 0.30, at least 7.7 L / 0.40: every cut found,
+  none invented.
 * **One prior per shot** (``prior_mode="per_shot"``): the mix (``colornet.prior.mix_priors``, equal weights) of the
   priors of all the shot's frames. ``whole_batch`` mixes every frame of the sequence into one prior; ``per_image``
   keeps each frame's own (the still-photo behaviour).
