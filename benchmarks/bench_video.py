@@ -1,6 +1,6 @@
 """Video: flicker, quality cost, shot independence and throughput of sequence colorization.
 
-    python benchmarks/bench_video.py                 # bundled checkpoint, 6 clips of 24 frames
+    python benchmarks/bench_video.py                 # bundled checkpoint, 12 clips of 24 frames
     python benchmarks/bench_video.py --clips 3 --frames 16 --weights PATH
 
 Clips are synthesised from real photos (``urban100_*``, ``sunhays_*``, ``wall_*`` in shared/data/train, ~341x256)
@@ -165,7 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "train"))
     parser.add_argument("--weights", default=None)
-    parser.add_argument("--clips", type=int, default=6)
+    parser.add_argument("--clips", type=int, default=12)
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--smoothing", type=float, nargs="+", default=[0.5, 0.8, 1.0])
     parser.add_argument("--throughput-frames", type=int, default=30)

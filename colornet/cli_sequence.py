@@ -143,6 +143,9 @@ def cmd_video(args: argparse.Namespace) -> int:
     source, target = Path(args.input), Path(args.output)
     if target.is_dir() or not target.suffix:
         target = target / (source.stem + "_color.mp4")
+    if target.resolve() == source.resolve():
+        print(f"error: {target}: the output would overwrite the input; choose another -o", file=sys.stderr)
+        return EXIT_USAGE
     frames = VideoFrames(source)
     total = len(frames) or None
     colorizer = Colorizer.from_pretrained(args.weights, device=args.device, working_size=args.working_size or None)

@@ -135,7 +135,7 @@ def test_video_interrupted_leaves_no_file(tmp_path):
 @needs_av
 def test_video_errors_are_one_line(tmp_path, weights, capsys, monkeypatch):
     src = _make_video(tmp_path / "in.mp4", frames=4, audio=False)
-    assert main(["video", str(src), "-o", str(src), "--weights", str(weights), "-q"]) == EXIT_SOME_FAILED
+    assert main(["video", str(src), "-o", str(src), "--weights", str(weights), "-q"]) == EXIT_USAGE
     assert "overwrite the input" in capsys.readouterr().err
     (tmp_path / "junk.mp4").write_bytes(b"\x00" * 100)
     assert main(["video", str(tmp_path / "junk.mp4"), "-o", str(tmp_path / "o.mp4"), "-q"]) == EXIT_SOME_FAILED
