@@ -80,13 +80,14 @@ def apply_degradation(lightness: torch.Tensor, d: Degradation) -> torch.Tensor:
     x = lightness.float().clone()
     scale = min(x.shape[-2:]) / 112.0  # effects are sized for a 112 px crop; the global view scales them
     gen = torch.Generator().manual_seed(d.seed)
-    # tone: crush (a steep S-curve), gamma, fade, then black/white points
-    t = (x / 100.0).clamp(0, 1)
-    if d.crush:
-        t = (0.5 + (t - 0.5) * (1.0 + 2.0 * d.crush)).clamp(0, 1)
-    t = t.pow(d.gamma)
-    t = 0.5 + (t - 0.5) * d.contrast
-    x = d.black + t * (d.white - d.black)
+    if (d.crush, d.gamma, d.contrast, d.black, d.white) != (0.0, 1.0, 1.0, 0.0, 100.0):
+        # tone: crush (a steep S-curve), gamma, fade, then black/white points
+        t = (x / 100.0).clamp(0, 1)
+        if d.crush:
+            t = (0.5 + (t - 0.5) * (1.0 + 2.0 * d.crush)).clamp(0, 1)
+        t = t.pow(d.gamma)
+        t = 0.5 + (t - 0.5) * d.contrast
+        x = d.black + t * (d.white - d.black)
     x = _gaussian_blur(x, d.blur * scale)
     if d.grain:
         noise = torch.randn(x.shape, generator=gen)
