@@ -92,3 +92,21 @@ def test_degradation_is_seeded_bounded_and_only_touches_l(photos):
     l1, ab1, g1, y1 = aged[(0, 11)]
     assert torch.equal(ab0, ab1) and y0 == y1  # same crop, clean target
     assert not torch.equal(l0, l1) and not torch.equal(g0, g1)  # the inputs are aged
+
+
+def test_report_grid_shows_the_product_pipeline():
+    """The report's grid column is exactly what ``Colorizer`` gives (working size + guided upsampling)."""
+    from helpers import lively_model
+
+    from colornet.pipeline import Colorizer
+    from training.report import grid_row
+
+    model = lively_model(compact_config(["a", "b"]))
+    colorizer = Colorizer(model, torch.device("cpu"), working_size=32)
+    rgb = torch.rand(3, 64, 80)
+    grey, result, truth = grid_row({"c": colorizer}, rgb, side=200, truth=True)
+    assert torch.equal(result, colorizer.colorize_rgb(rgb[None])[0].clamp(0, 1))
+    assert torch.equal(truth, rgb)
+    assert torch.allclose(grey[0], grey[1], atol=1e-4)  # the input column is grey
+    grey_only = grid_row({"c": colorizer}, rgb, side=200, truth=False)
+    assert len(grey_only) == 2
