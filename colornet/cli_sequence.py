@@ -50,6 +50,15 @@ def _check_options(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _check_vividness(colorizer, args: argparse.Namespace) -> str | None:
+    """A usage error (wrong head, out of range) before any work, as ``colornet colorize`` does."""
+    try:
+        colorizer.model.temperature(args.vividness)
+    except ValueError as err:
+        return f"--vividness: {err}"
+    return None
+
+
 class _FolderFrames:
     """Image files in order as RGB ``[1,3,H,W]``; re-iterable. Unreadable files are skipped (the same ones on
     every pass) and reported once; ``current`` is the (path, output name, alpha) of the frame just read."""
@@ -93,6 +102,10 @@ def cmd_colorize_sequence(args: argparse.Namespace, inputs: list[tuple[Path, Pat
             print(f"error: output {target} would overwrite an input; choose another -o folder", file=sys.stderr)
             return EXIT_USAGE
     colorizer = Colorizer.from_pretrained(args.weights, device=args.device, working_size=args.working_size or None)
+    problem = _check_vividness(colorizer, args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     prior = colorizer.prior_from_references(args.reference, args.reference_weight or None) if args.reference else None
     frames = _FolderFrames(inputs)
     written = 0
@@ -105,7 +118,7 @@ def cmd_colorize_sequence(args: argparse.Namespace, inputs: list[tuple[Path, Pat
         bar = tqdm(total=len(inputs) - len(frames.failed), desc="colorizing", unit="frame", disable=args.quiet)
         for rgb in colorize_frames(colorizer, frames, prior_mode=args.prior_mode, prior=prior, plan=plan,
                                    temporal_smoothing=args.temporal_smoothing, strength=args.strength,
-                                   cut_threshold=args.cut_threshold):
+                                   cut_threshold=args.cut_threshold, vividness=args.vividness):
             _, rel, alpha = frames.current  # type: ignore[misc]
             image = to_pil(rgb[0].permute(1, 2, 0).cpu().numpy(), alpha)  # type: ignore[arg-type]
             if args.format == "jpg":
@@ -149,6 +162,10 @@ def cmd_video(args: argparse.Namespace) -> int:
     frames = VideoFrames(source)
     total = len(frames) or None
     colorizer = Colorizer.from_pretrained(args.weights, device=args.device, working_size=args.working_size or None)
+    problem = _check_vividness(colorizer, args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     prior = colorizer.prior_from_references(args.reference, args.reference_weight or None) if args.reference else None
     try:
         plan = None
@@ -161,7 +178,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         def colorize(stream):
             return colorize_frames(colorizer, stream, prior_mode=args.prior_mode, prior=prior, plan=plan,
                                    temporal_smoothing=args.temporal_smoothing, strength=args.strength,
-                                   cut_threshold=args.cut_threshold)
+                                   cut_threshold=args.cut_threshold, vividness=args.vividness)
 
         with tqdm(total=total, desc="colorizing", unit="frame", disable=args.quiet) as bar:
             count = colorize_video(source, target, colorize, codec=args.codec, crf=args.crf,
@@ -183,6 +200,9 @@ def add_video_parser(sub, model_options) -> None:
     vid.add_argument("--reference-weight", action="append", type=float, help="weight of each --reference, in order")
     vid.add_argument("--working-size", type=int, default=512, help="longer side the network sees; 0 = full size")
     vid.add_argument("--strength", type=float, default=1.0, help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
+    vid.add_argument("--vividness", type=float, default=None,
+                     help="colour-distribution checkpoints: 0 = the safest, muted colours, 1 = the boldest; "
+                          "default: the checkpoint's own")
     vid.add_argument("--codec", default="libx264", help="video encoder (default libx264; audio is always copied)")
     vid.add_argument("--crf", type=int, default=18, help="libx264 quality: lower is better (default 18)")
     vid.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -145,15 +145,23 @@ class Colorizer:
 
     @torch.inference_mode()
     def colorize_rgb(
-        self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, strength: float = 1.0
+        self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, strength: float = 1.0,
+        vividness: float | None = None,
     ) -> torch.Tensor:
-        """Colorize a batch of same-sized images; returns RGB ``[B,3,H,W]`` in [0, 1] on the input's device."""
+        """Colorize a batch of same-sized images; returns RGB ``[B,3,H,W]`` in [0, 1] on the input's device.
+
+        ``vividness`` (checkpoints with a colour-distribution head only; None = the checkpoint's default) picks how
+        boldly the predicted colour distribution is decoded: 0 its mean (muted, safest), 1 its mode (most vivid).
+        ``strength`` then scales the chroma of whatever was decoded (any checkpoint).
+        """
         _check_strength(strength)  # before the network runs, not after
-        lightness, ab_low = self.predict_ab_low(rgb, prior)
+        lightness, ab_low = self.predict_ab_low(rgb, prior, vividness=vividness)
         return self.compose_ab_low(lightness, ab_low, strength=strength).to(rgb.device)
 
     @torch.inference_mode()
-    def predict_ab_low(self, rgb: torch.Tensor, prior: GlobalPrior | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict_ab_low(
+        self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, vividness: float | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """First half of ``colorize_rgb``: (full-resolution L ``[B,1,H,W]``, network ab ``[B,2,~h/2,~w/2]``).
 
         Split out so a sequence can work on the small ab between the two halves (``colornet.sequence``).
@@ -162,6 +170,7 @@ class Colorizer:
             raise ValueError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
         if rgb.shape[0] == 0:
             raise ValueError("colorize_rgb got an empty batch")
+        self.model.temperature(vividness)  # checks vividness before any work (raises VividnessError)
         net = self._net()
         lightness, l_work = self._lightness(rgb)  # (B, 1, H, W) full resolution, (B, 1, h, w) working size
         if prior is None:
@@ -171,9 +180,9 @@ class Colorizer:
             prior = net.encode_global(lightness)
         prior = prior.to(self.device, torch.float32)
         if self.tile is not None:
-            ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile)  # (B, 2, ~h/2, ~w/2)
+            ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile, vividness=vividness)  # (B,2,~h/2,~w/2)
         else:
-            ab_low = net.predict_ab_half(l_work, prior)
+            ab_low = net.predict_ab_half(l_work, prior, vividness)
         return lightness, ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
 
     @torch.inference_mode()
@@ -223,10 +232,11 @@ class Colorizer:
         priors = [self.prior_from_rgb(_to_batch(to_rgb_image(ref))) for ref in references]
         return mix_priors(priors, weights)
 
-    def colorize_image(self, image: Any, prior: GlobalPrior | None = None, *, strength: float = 1.0) -> RGBImage:
+    def colorize_image(self, image: Any, prior: GlobalPrior | None = None, *, strength: float = 1.0,
+                       vividness: float | None = None) -> RGBImage:
         """One image of any kind -> colour ``RGBImage`` (alpha, if any, passed through unchanged)."""
         src = to_rgb_image(image)
-        rgb = self.colorize_rgb(_to_batch(src), prior, strength=strength)
+        rgb = self.colorize_rgb(_to_batch(src), prior, strength=strength, vividness=vividness)
         return RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
 
 
@@ -252,12 +262,14 @@ def colorize(
     device: str | torch.device | None = None,
     working_size: int | None = DEFAULT_WORKING_SIZE,
     strength: float = 1.0,
+    vividness: float | None = None,
     progress: Progress | None = None,
 ) -> Any:
     """Colorize one image or a list of them; returns the same kind as given (PIL, numpy float, or tensor).
 
     ``reference``: one image or a list whose (weighted) global prior replaces each photo's own -- the paper's style
     transfer. ``prior`` may be given directly instead. The model is loaded once and cached per weights/device.
+    ``vividness``: see ``Colorizer.colorize_rgb`` (distribution-head checkpoints only).
     """
     if prior is not None and reference is not None:
         raise ValueError("Pass either prior= or reference=, not both")
@@ -272,7 +284,7 @@ def colorize(
     items = [image] if single else list(image)
     results = []
     for i, item in enumerate(items):
-        out = colorizer.colorize_image(item, prior, strength=strength)
+        out = colorizer.colorize_image(item, prior, strength=strength, vividness=vividness)
         results.append(_like_input(item, out))
         if progress is not None:
             progress(i + 1, len(items))

@@ -232,11 +232,13 @@ def colorize_frames(
     cut_threshold: float = CUT_THRESHOLD,
     progress: Progress | None = None,
     total: int = 0,
+    vividness: float | None = None,
 ) -> Iterator[torch.Tensor]:
     """Colorize RGB frames ``[1,3,H,W]`` in [0, 1] of one clip, in order; yields RGB ``[1,3,H,W]`` per frame.
 
     ``prior`` (e.g. a reference photo's) replaces the frames' own priors whatever ``prior_mode`` says; cuts still
     reset the smoothing. ``plan`` skips the first pass (``plan_shots`` already run on the same frames).
+    ``vividness`` as in ``Colorizer.colorize_rgb``.
     """
     check_prior_mode(prior_mode)
     smoother = TemporalSmoother(check_smoothing(temporal_smoothing))
@@ -268,7 +270,7 @@ def colorize_frames(
                 frame_prior = (whole if prior_mode == "whole_batch" else causal).add(own)
         if cut:
             smoother.reset()
-        lightness, ab_low = colorizer.predict_ab_low(rgb, frame_prior)
+        lightness, ab_low = colorizer.predict_ab_low(rgb, frame_prior, vividness=vividness)
         ab_low = smoother(ab_low, lightness)
         yield colorizer.compose_ab_low(lightness, ab_low, strength=strength).to(rgb.device)
         if progress is not None:
@@ -310,6 +312,7 @@ def colorize_batch(
     prior: GlobalPrior | None = None,
     cut_threshold: float = CUT_THRESHOLD,
     progress: Progress | None = None,
+    vividness: float | None = None,
 ) -> torch.Tensor:
     """A batch ``[B,3,H,W]`` that holds the frames of a clip (e.g. a ComfyUI video loader's IMAGE) -> ``[B,3,H,W]``.
 
@@ -331,6 +334,7 @@ def colorize_batch(
     out = torch.empty((batch, 3, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
     for i, frame in enumerate(colorize_frames(colorizer, frames, prior_mode=prior_mode, prior=prior, plan=plan,
                                               temporal_smoothing=temporal_smoothing, strength=strength,
-                                              cut_threshold=cut_threshold, progress=report(total - batch))):
+                                              cut_threshold=cut_threshold, progress=report(total - batch),
+                                              vividness=vividness)):
         out[i : i + 1] = frame
     return out

@@ -48,6 +48,13 @@ class ColorNetFuseColorize:
                 }),
             },
             "optional": {
+                "vividness": ("FLOAT", {
+                    "default": -1.0, "min": -1.0, "max": 1.0, "step": 0.01,
+                    "tooltip": "Checkpoints with a colour-distribution head (the default): how boldly the predicted "
+                               "colours are chosen, 0 = the safest muted average, 1 = the most likely colour, full "
+                               "strength. -1 = the checkpoint's own default. Paper (regression) checkpoints: leave "
+                               "at -1 and use strength.",
+                }),
                 "global_prior": (PRIOR_TYPE, {
                     "tooltip": "Optional global prior (GlobalPrior / PriorMix) replacing each image's own: one prior "
                                "for the whole batch, or one per image. Not connected = each image's own prior.",
@@ -69,12 +76,18 @@ class ColorNetFuseColorize:
 
     def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float = 1.0,
                  working_resolution: int = DEFAULT_WORKING_RESOLUTION, global_prior: Any = None,
-                 prior_mode: str = "per_image", temporal_smoothing: float = 0.0) -> tuple[torch.Tensor]:
+                 vividness: float = -1.0, prior_mode: str = "per_image",
+                 temporal_smoothing: float = 0.0) -> tuple[torch.Tensor]:
         model = expect_model(colornet_model)
         rgb, alpha = image_to_rgb(image)
         if float(strength) < 0:
             raise ColorNetInputError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+        vivid = None if float(vividness) == -1.0 else float(vividness)
         colorizer = model.at_working_size(working_size_from_input(working_resolution))
+        try:
+            colorizer.model.temperature(vivid)
+        except ValueError as exc:
+            raise ColorNetInputError(f"vividness: {exc} (in this node, -1 means unset)") from exc
         batch = rgb.shape[0]
         if global_prior is not None:
             global_prior = expect_prior(global_prior, "global_prior")
@@ -90,7 +103,7 @@ class ColorNetFuseColorize:
             raise ColorNetInputError(f"temporal_smoothing must be in 0..1 (0 = off), got {temporal_smoothing}")
         if prior_mode != "per_image" or float(temporal_smoothing) > 0:
             out = _colorize_clip(model, colorizer, rgb, global_prior, prior_mode, float(temporal_smoothing),
-                                 float(strength))
+                                 float(strength), vivid)
             return (out if alpha is None else torch.cat((out, alpha), dim=-1),)
         out = torch.empty((batch, *rgb.shape[2:], 3), dtype=torch.float32)
         bar = _comfy.progress_bar(batch)
@@ -100,7 +113,8 @@ class ColorNetFuseColorize:
                 prior = None
                 if global_prior is not None:
                     prior = global_prior.select(i) if len(global_prior) > 1 else global_prior
-                out[i : i + 1] = rgb_to_image(colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=float(strength)))
+                out[i : i + 1] = rgb_to_image(colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=float(strength),
+                                                                     vividness=vivid))
                 bar.update(1)
         if alpha is not None:
             out = torch.cat((out, alpha), dim=-1)
@@ -108,7 +122,7 @@ class ColorNetFuseColorize:
 
 
 def _colorize_clip(model: Any, colorizer: Any, rgb: torch.Tensor, global_prior: Any, prior_mode: str,
-                   temporal_smoothing: float, strength: float) -> torch.Tensor:
+                   temporal_smoothing: float, strength: float, vividness: float | None) -> torch.Tensor:
     """The batch as the frames of one clip (``colornet.sequence.colorize_batch``), with ComfyUI's bar and Cancel."""
     from colornet.sequence import colorize_batch
 
@@ -126,5 +140,5 @@ def _colorize_clip(model: Any, colorizer: Any, rgb: torch.Tensor, global_prior: 
     with model.precision():
         _comfy.check_interrupt()
         out = colorize_batch(colorizer, rgb, prior_mode=prior_mode, temporal_smoothing=temporal_smoothing,
-                             strength=strength, prior=global_prior, progress=progress)
+                             strength=strength, prior=global_prior, progress=progress, vividness=vividness)
     return rgb_to_image(out)

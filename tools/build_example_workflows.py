@@ -46,7 +46,7 @@ WORKFLOWS = {
             (3, "ColorNetFuseColorize", {"colornet_model": L(2), "image": L(1), "strength": 1.0,
                                          "working_resolution": 512}, (420, 120), None),
             (4, "SaveImage", {"images": L(3), "filename_prefix": "colornet_auto"}, (800, 120), None),
-            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 420), None),
+            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 480), None),
             (6, "PreviewImage", {"images": L(5)}, (800, 500), "Greyscale input (L)"),
         ],
     ),
