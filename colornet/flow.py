@@ -51,7 +51,9 @@ def _gradients(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return gx, gy
 
 
-def _lk_step(previous: torch.Tensor, current: torch.Tensor, flow: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
+def _lk_step(
+    previous: torch.Tensor, current: torch.Tensor, flow: torch.Tensor, radius: int, eps: float
+) -> torch.Tensor:
     """One Gauss-Newton update of the flow at one pyramid level (windowed least squares, Tikhonov-damped)."""
     moved = warp(previous, flow)
     gx1, gy1 = _gradients(moved)

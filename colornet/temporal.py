@@ -2,9 +2,9 @@
 
 Each frame's network output ab (at the network's low resolution, before upsampling) is blended with the previous
 *smoothed* ab moved along the optical flow (``colornet.flow``): a recursive average that follows each scene point as
-the camera pans or zooms. The blend weight is ``blend_weight(strength)`` times a confidence that the warped previous frame
-really shows the same thing: ``exp(-(dL / L_TOLERANCE)^2)`` where ``dL`` is the locally averaged lightness mismatch
-after warping. Where content changed (occlusion, a new object, a failed flow vector, content entering the picture) the
+the camera pans or zooms. The blend weight is ``blend_weight(strength)`` times a confidence that the warped previous
+frame really shows the same thing: ``exp(-(dL / L_TOLERANCE)^2)`` where ``dL`` is the locally averaged lightness
+mismatch after warping. Where content changed (occlusion, a new object, a failed flow vector, content entering the picture) the
 weight falls to 0 and the frame keeps its own colours, so smoothing never drags colour across an object. Only ab is
 touched: the output lightness is always the frame's own L.
 """
