@@ -27,6 +27,7 @@ import argparse
 import math
 import platform
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -143,22 +144,31 @@ def mean_delta_e(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
     return float(np.mean([float((rgb_to_lab(x) - rgb_to_lab(y)).pow(2).sum(1).sqrt().mean()) for x, y in zip(a, b)]))
 
 
-def throughput(colorizer: Colorizer, photo: torch.Tensor, frames: int) -> tuple[float, float, float]:
+def throughput(colorizer: Colorizer, photo: torch.Tensor, frames: int, rounds: int = 3) -> tuple[float, float, float]:
+    """Median frames/s over ``rounds`` alternating runs (the machine is shared: alternating spreads its load)."""
     noisy, _, _ = make_clip(photo, frames, 99, out_hw=(360, 640))
     colorizer.colorize_rgb(noisy[0])  # warm-up
-    t0 = time.perf_counter()
-    for f in noisy:
-        colorizer.colorize_rgb(f)
-    per_frame = frames / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for _ in colorize_frames(colorizer, noisy, prior_mode="per_shot", temporal_smoothing=0.0):
-        pass
-    shot_only = frames / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for _ in colorize_frames(colorizer, noisy, prior_mode="per_shot", temporal_smoothing=0.8):
-        pass
-    sequence = frames / (time.perf_counter() - t0)
-    return per_frame, shot_only, sequence
+    runs = {
+        "per_frame": lambda: [colorizer.colorize_rgb(f) for f in noisy],
+        "per_shot": lambda: list(colorize_frames(colorizer, noisy, prior_mode="per_shot", temporal_smoothing=0.0)),
+        "smooth": lambda: list(colorize_frames(colorizer, noisy, prior_mode="per_shot", temporal_smoothing=0.8)),
+    }
+    rates: dict[str, list[float]] = {k: [] for k in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            rates[name].append(frames / (time.perf_counter() - t0))
+    return tuple(float(np.median(rates[k])) for k in runs)  # type: ignore[return-value]
+
+
+def peak_rss_child(frames: int, weights: str | None, data: str) -> float:
+    """Peak RSS (MB) of a fresh process that streams ``frames`` generated frames through the sequence colorizer."""
+    cmd = [sys.executable, __file__, "--memory-child", str(frames), "--data", data]
+    if weights:
+        cmd += ["--weights", weights]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -172,13 +182,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--cuts-only", action="store_true", help="only the cut-detection table (fast: many clips)")
     parser.add_argument("--memory-frames", type=int, default=240, help="frames of the streaming memory check")
+    parser.add_argument("--speed-only", action="store_true", help="only throughput and streaming memory")
+    parser.add_argument("--memory-child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child, args.weights, Path(args.data))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     data = Path(args.data)
     if not data.is_dir():
         sys.exit(f"error: {data} is not a folder of training photos; pass --data")
     colorizer = Colorizer.from_pretrained(args.weights, device="cpu")
+    if args.speed_only:
+        speed_and_memory(colorizer, data, args)
+        return
     photos = load_photos(data, args.clips)
     clips = [make_clip(photo, args.frames, seed) for seed, (_, photo) in enumerate(photos)]
 
@@ -264,19 +282,23 @@ def speed_and_memory(colorizer: Colorizer, data: Path, args: argparse.Namespace)
     big = load_photos(data, 1)[0][1]
     big = F.interpolate(big, scale_factor=2.2, mode="bicubic", align_corners=False).clamp(0, 1)
     pf, so, sq = throughput(colorizer, big, args.throughput_frames)
-    print(f"\nThroughput, 640x360 frames (working size {colorizer.working_size}): per-frame {pf:.1f} frames/s, "
+    print(f"\nThroughput, 640x360 frames (working size {colorizer.working_size}, median of 3 alternating runs): "
+          f"per-frame {pf:.1f} frames/s, "
           f"per_shot prior {so:.1f} frames/s (two passes), per_shot + smoothing 0.8 {sq:.1f} frames/s")
-    # streaming: a generator of frames (single pass); the peak RSS after a short and a long clip should match
+    # streaming: a generator of frames in a fresh process each; the peak RSS must not grow with the clip's length
     short, long = 20, args.memory_frames
+    peaks = [peak_rss_child(n, args.weights, args.data) for n in (short, long)]
+    print(f"Streaming memory (fresh process, generator of {FRAME_W}x{FRAME_H} frames, per_shot + smoothing 0.8): "
+          f"peak RSS {peaks[0]:.0f} MB for {short} frames, {peaks[1]:.0f} MB for {long} frames")
+
+
+def memory_child(frames: int, weights: str | None, data: Path) -> None:
+    colorizer = Colorizer.from_pretrained(weights, device="cpu")
     photo = load_photos(data, 1)[0][1]
-    peaks = []
-    for n in (short, long):
-        frames = stream_clip(photo, n, seed=7)
-        for _ in colorize_frames(colorizer, frames, prior_mode="per_shot", temporal_smoothing=0.8):
-            pass
-        peaks.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    print(f"Streaming memory: peak RSS {peaks[0]:.0f} MB after {short} frames, {peaks[1]:.0f} MB after {long} more "
-          f"({FRAME_W}x{FRAME_H}, generator input)")
+    for _ in colorize_frames(colorizer, stream_clip(photo, frames, seed=7), prior_mode="per_shot",
+                             temporal_smoothing=0.8):
+        pass
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 if __name__ == "__main__":

@@ -60,11 +60,9 @@ def _lk_step(
     gx2, gy2 = _gradients(current)
     gx, gy = (gx1 + gx2) * 0.5, (gy1 + gy2) * 0.5  # symmetric gradient: steadier than either image's alone
     diff = moved - current
-    sxx = box_filter(gx * gx, radius) + eps
-    syy = box_filter(gy * gy, radius) + eps
-    sxy = box_filter(gx * gy, radius)
-    bx = box_filter(gx * diff, radius)
-    by = box_filter(gy * diff, radius)
+    sums = box_filter(torch.cat((gx * gx, gy * gy, gx * gy, gx * diff, gy * diff), 1), radius)  # one pass, 5 maps
+    sxx, syy, sxy, bx, by = sums.split(1, dim=1)
+    sxx, syy = sxx + eps, syy + eps
     det = sxx * syy - sxy * sxy
     # moving previous by +d changes moved by grad * d: solve (G) d = -b
     dx = -(syy * bx - sxy * by) / det

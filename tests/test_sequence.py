@@ -192,3 +192,13 @@ def test_blend_weight_window_grows_evenly():
     windows = [(1 + blend_weight(s)) / (1 - blend_weight(s)) for s in (0.25, 0.5, 0.75, 1.0)]
     ratios = [b / a for a, b in zip(windows, windows[1:])]
     assert blend_weight(0) == 0 and all(math.isclose(r, ratios[0], rel_tol=0.35) for r in ratios)
+
+
+@pytest.mark.parametrize("radius", [1, 2, 5])
+def test_box_filter_is_the_clipped_window_mean(radius):
+    """The running-sum box filter (flow, smoothing, guided upsampling) equals a plain 2-D average pool."""
+    from colornet.upsample import box_filter
+
+    x = torch.rand(2, 3, 13, 29) * 100
+    ref = torch.nn.functional.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+    assert torch.allclose(box_filter(x, radius), ref, atol=1e-4)
