@@ -278,27 +278,27 @@ def colorize_frames(
 
 
 class _AsTensors:
-    """Image-likes -> RGB ``[1,3,H,W]`` tensors, lazily; re-iterable when the source is. Each frame's alpha, bit
-    depth and name go to ``meta`` so the output can be rebuilt (the core yields exactly one frame per frame read)."""
+    """Image-likes -> RGB ``[1,3,H,W]`` tensors, lazily; re-iterable when the source is. ``current`` is the frame
+    just read (its alpha, bit depth and name rebuild the output: the core yields one frame per frame read, in order,
+    and only the latest is kept, so neither pass holds more than one decoded frame)."""
 
-    def __init__(self, frames: Iterable, meta: list) -> None:
+    def __init__(self, frames: Iterable) -> None:
         self.frames = frames
-        self.meta = meta
+        self.current: RGBImage | None = None
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         for frame in self.frames:
-            image = to_rgb_image(frame)
-            self.meta.append(image)
-            yield torch.from_numpy(image.rgb).permute(2, 0, 1)[None]
+            self.current = to_rgb_image(frame)
+            yield torch.from_numpy(self.current.rgb).permute(2, 0, 1)[None]
 
 
 def colorize_image_sequence(colorizer: Colorizer, frames: Iterable, **options) -> Iterator[RGBImage]:
     """``Colorizer.colorize_sequence``: any image-likes in, ``RGBImage`` out (alpha passed through), streamed."""
-    meta: list[RGBImage] = []
-    source = _AsTensors(frames, meta) if is_reiterable(frames) else iter(_AsTensors(frames, meta))
+    reader = _AsTensors(frames)
+    source = reader if is_reiterable(frames) else iter(reader)
     for rgb in colorize_frames(colorizer, source, **options):
-        src = meta.pop()
-        meta.clear()  # the planning pass (if any) filled it too; only the frame just read matters
+        src = reader.current
+        assert src is not None
         yield RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
 
 
