@@ -298,7 +298,18 @@ def memory_child(frames: int, weights: str | None, data: Path) -> None:
     for _ in colorize_frames(colorizer, stream_clip(photo, frames, seed=7), prior_mode="per_shot",
                              temporal_smoothing=0.8):
         pass
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(_peak_rss_mb())
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS: VmHWM (Linux; ru_maxrss would carry the parent's peak over fork + exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":
