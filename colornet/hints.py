@@ -29,9 +29,10 @@ from .errors import ColorNetError
 from .lab import rgb_to_lab
 from .upsample import upsample_ab
 
-DEFAULT_SIGMA = 4.0  # L units: neighbours this far apart in lightness are ~0.6 coupled, 3 sigma ~0.01
-DEFAULT_REACH = 0.15  # a hint's correction decays by 1/e over this fraction of the longer side (in flat regions)
+DEFAULT_SIGMA = 6.0  # L units: neighbours this far apart in lightness are ~0.6 coupled, 3 sigma ~0.01
+DEFAULT_REACH = 1.0  # a hint's correction decays by 1/e over this fraction of the longer side (in flat regions)
 DEFAULT_HINT_WEIGHT = 50.0  # a confidence-1 hint pixel is held ~50x harder than its smoothness to one neighbour
+CUT_COUPLING = 0.05  # a block whose weaker half-to-half coupling is below this holds a strong edge (cut it off)
 COARSEST_SIDE = 24  # the coarse-to-fine cascade starts at about this many pixels on the longer side
 
 
@@ -115,25 +116,53 @@ def edge_weights(lightness: torch.Tensor, sigma: float = DEFAULT_SIGMA) -> tuple
     return wx, wy
 
 
+def coarser_weights(wx: torch.Tensor, wy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Couplings between 2x2 blocks of the next coarser level, from the couplings ``wx`` ``[..,h,w-1]``, ``wy``.
+
+    Block to block: the mean of the fine couplings crossing between them, times the weaker block's *internal*
+    connectivity (its weaker way of splitting in two: left|right or top|bottom). A block that an edge runs through
+    is thereby cut off at the coarse level instead of joining both sides of the edge: the coarse solution that seeds
+    the finer level must not leak across edges, because the finer level cannot undo such a leak cheaply (the wrong
+    values are a smooth error mode CG barely sees). L averaged per block would blur exactly those edges.
+    """
+    pool = {"kernel_size": (2, 1), "stride": (2, 1), "ceil_mode": True}
+    pad_x = F.pad(wx, (0, 1), value=1.0)  # [.., h, w]: column 2j holds the edge inside block j (1 past the border)
+    pad_y = F.pad(wy, (0, 0, 0, 1), value=1.0)
+    split_lr = F.avg_pool2d(pad_x[..., :, 0::2], **pool)  # [.., ceil h/2, ceil w/2]
+    split_tb = F.avg_pool2d(pad_y[..., 0::2, :].transpose(-1, -2), **pool).transpose(-1, -2)
+    inner = torch.minimum(split_lr, split_tb)
+    inner = torch.where(inner < CUT_COUPLING, inner, torch.ones_like(inner))  # only strong edges cut a block
+    wx_c = F.avg_pool2d(wx[..., :, 1::2], **pool)  # fine edge 2j+1 -> 2j+2 joins block j to j+1; rows in pairs
+    wy_c = F.avg_pool2d(wy[..., 1::2, :].transpose(-1, -2), **pool).transpose(-1, -2)
+    wx_c = wx_c * torch.minimum(inner[..., :, :-1], inner[..., :, 1:])
+    wy_c = wy_c * torch.minimum(inner[..., :-1, :], inner[..., 1:, :])
+    return wx_c, wy_c
+
+
+def _halve(x: torch.Tensor, mode: str) -> torch.Tensor:
+    """2x2 blocks -> one pixel (``avg`` or ``max``), a partial block at an odd border counting what it has."""
+    if mode == "max":
+        return F.max_pool2d(x, 2, ceil_mode=True)
+    return F.avg_pool2d(x, 2, ceil_mode=True)
+
+
 class _System:
     """``A d = b`` of the module docstring at one resolution, applied matrix-free (5-point stencil)."""
 
-    def __init__(self, lightness: torch.Tensor, hint_weight: torch.Tensor, lam: float, sigma: float) -> None:
-        self.wx, self.wy = edge_weights(lightness, sigma)
-        diag = hint_weight + lam
-        diag = diag.clone()
-        diag[..., :, 1:] += self.wx
-        diag[..., :, :-1] += self.wx
-        diag[..., 1:, :] += self.wy
-        diag[..., :-1, :] += self.wy
+    def __init__(self, wx: torch.Tensor, wy: torch.Tensor, hint_weight: torch.Tensor, lam: float) -> None:
+        self.wx, self.wy = wx, wy
+        diag = (hint_weight + lam).clone()
+        diag[..., :, 1:] += wx
+        diag[..., :, :-1] += wx
+        diag[..., 1:, :] += wy
+        diag[..., :-1, :] += wy
         self.diag = diag
         self.inv_diag = diag.reciprocal()
 
     def apply(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """``out = A x``: diagonal minus the neighbours' couplings."""
         torch.mul(self.diag, x, out=out)
-        fx = self.wx * (x[..., :, 1:])
-        out[..., :, :-1] -= fx
+        out[..., :, :-1] -= self.wx * x[..., :, 1:]
         out[..., :, 1:] -= self.wx * x[..., :, :-1]
         out[..., :-1, :] -= self.wy * x[..., 1:, :]
         out[..., 1:, :] -= self.wy * x[..., :-1, :]
@@ -171,8 +200,8 @@ def solve_correction(
     sigma: float = DEFAULT_SIGMA,
     reach: float = DEFAULT_REACH,
     hint_weight: float = DEFAULT_HINT_WEIGHT,
-    iters: int = 40,
-    tol: float = 1e-3,
+    iters: int = 60,
+    tol: float = 3e-4,
 ) -> torch.Tensor:
     """Edge-aware spread of ``target`` (``hint - prediction`` where ``confidence > 0``) over L ``[B,1,h,w]``.
 
@@ -180,30 +209,30 @@ def solve_correction(
     across L edges. Coarse to fine: the cascade halves down to ~``COARSEST_SIDE`` px; the coarse level is solved
     thoroughly, each finer level refines the upsampled solution with at most ``iters`` iterations.
     """
-    h, w = lightness.shape[-2:]
-    sizes = [(h, w)]
-    while max(sizes[-1]) > 2 * COARSEST_SIDE:
-        sh, sw = sizes[-1]
-        sizes.append((max(1, (sh + 1) // 2), max(1, (sw + 1) // 2)))
+    wx, wy = edge_weights(lightness, sigma)
+    levels = [(wx, wy, target * confidence, confidence, confidence)]  # couplings, sum c*t, sum c, max c (as means)
+    while max(levels[-1][3].shape[-2:]) > 2 * COARSEST_SIDE:
+        wx, wy, ct, c_mean, c_max = levels[-1]
+        levels.append((*coarser_weights(wx, wy), _halve(ct, "avg"), _halve(c_mean, "avg"), _halve(c_max, "max")))
     x: torch.Tensor | None = None
-    for level, (sh, sw) in reversed(list(enumerate(sizes))):
-        if (sh, sw) == (h, w):
-            l_lvl, t_lvl, c_lvl = lightness, target, confidence
-        else:
-            l_lvl = F.adaptive_avg_pool2d(lightness, (sh, sw))
-            c_lvl = F.adaptive_max_pool2d(confidence, (sh, sw))
-            c_sum = F.adaptive_avg_pool2d(confidence, (sh, sw))
-            t_lvl = F.adaptive_avg_pool2d(target * confidence, (sh, sw)) / c_sum.clamp_min(1e-12) * (c_lvl > 0)
-        # lam sets the decay length in pixels: reach * longer side at this level
-        lam = 1.0 / (reach * max(sh, sw)) ** 2
-        weight = hint_weight * c_lvl
-        system = _System(l_lvl, weight, lam, sigma)
+    for level in reversed(range(len(levels))):
+        wx, wy, ct, c_mean, c_max = levels[level]
+        sh, sw = c_max.shape[-2:]
+        t_lvl = ct / c_mean.clamp_min(1e-12) * (c_max > 0)  # confidence-weighted mean hint correction per block
+        lam = 1.0 / (reach * max(sh, sw)) ** 2  # the decay length in pixels: reach * longer side at this level
+        weight = hint_weight * c_max
+        system = _System(wx, wy, weight, lam)
         rhs = weight * t_lvl
-        start = torch.zeros_like(rhs) if x is None else F.interpolate(x, size=(sh, sw), mode="bilinear", align_corners=False)
-        coarsest = level == len(sizes) - 1
+        start = torch.zeros_like(rhs) if x is None else _double(x, (sh, sw))
+        coarsest = level == len(levels) - 1
         x = _conjugate_gradients(system, rhs, start, iters=max(iters, 4 * max(sh, sw)) if coarsest else iters, tol=tol)
     assert x is not None
     return x
+
+
+def _double(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A coarse solution repeated onto the finer grid (each block's value to its pixels: no smearing over edges)."""
+    return x.repeat_interleave(2, -2).repeat_interleave(2, -1)[..., : size[0], : size[1]]
 
 
 def apply_hints(
