@@ -8,6 +8,7 @@ from .lab import lab_to_rgb, rgb_to_lab
 from .model import ColorNet, ColorNetConfig, compact_config, paper_config
 from .pipeline import Colorizer, colorize
 from .prior import GlobalPrior, mix_priors
+from .transfer import transfer_chroma
 
 __all__ = [
     "ColorNet",
@@ -20,5 +21,6 @@ __all__ = [
     "mix_priors",
     "paper_config",
     "rgb_to_lab",
+    "transfer_chroma",
 ]
 __version__ = "0.1.0"
