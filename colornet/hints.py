@@ -103,8 +103,8 @@ def check_aspect(source: tuple[int, int] | torch.Size, target: tuple[int, int] |
     # one pixel of rounding either way is the same picture at another size
     if abs(sh * tw - sw * th) > max(sh, sw, th, tw) + 1 and abs(sh / sw - th / tw) > 0.02 * (th / tw):
         raise HintError(
-            f"{what} is {sw}x{sh} but the photo is {tw}x{th} (another aspect ratio): draw it on the same picture "
-            "(any size of it)"
+            f"{what} is {sw}x{sh}, another aspect ratio than the photo ({tw}x{th} as processed): draw it on the "
+            "same picture (any size of it)"
         )
 
 
