@@ -30,7 +30,7 @@ from .lab import rgb_to_lab
 from .upsample import upsample_ab
 
 DEFAULT_SIGMA = 6.0  # L units: neighbours this far apart in lightness are ~0.6 coupled, 3 sigma ~0.01
-DEFAULT_REACH = 1.0  # a hint's correction decays by 1/e over this fraction of the longer side (in flat regions)
+DEFAULT_REACH = 0.3  # a hint's correction decays by 1/e over this fraction of the longer side (in flat regions)
 DEFAULT_HINT_WEIGHT = 50.0  # a confidence-1 hint pixel is held ~50x harder than its smoothness to one neighbour
 CUT_COUPLING = 0.05  # a block whose weaker half-to-half coupling is below this holds a strong edge (cut it off)
 COARSEST_SIDE = 24  # the coarse-to-fine cascade starts at about this many pixels on the longer side
