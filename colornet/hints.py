@@ -82,7 +82,11 @@ class HintLayer:
         check_aspect(self.rgb.shape[-2:], (height, width), "hint layer")
         rgb = self.rgb.float().clamp(0.0, 1.0)
         alpha = self.alpha.float().clamp(0.0, 1.0)
-        ab = rgb_to_lab(rgb)[:, 1:]
+        ab = torch.zeros((rgb.shape[0], 2, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
+        hinted = (alpha > 0).expand_as(ab[:, :1])[:, 0]  # [B, H, W]: the Lab conversion only where there are hints
+        if bool(hinted.any()):
+            colours = rgb.permute(0, 2, 3, 1)[hinted]  # [N, 3]
+            ab.permute(0, 2, 3, 1)[hinted] = rgb_to_lab(colours.T[:, :, None])[1:, :, 0].T
         h0, w0 = rgb.shape[-2:]
         if h0 < height or w0 < width:  # repeat pixels up to at least the target, then pool down
             up = (max(h0, height), max(w0, width))
