@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ColorNetError
+from .model import VividnessError
 from .images import is_image_file
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -85,6 +86,11 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     colorizer = Colorizer.from_pretrained(
         args.weights, device=args.device, working_size=args.working_size or None
     )
+    try:
+        colorizer.model.temperature(args.vividness)  # a usage error (wrong head, out of range) before any work
+    except VividnessError as err:
+        print(f"error: --vividness: {err}", file=sys.stderr)
+        return EXIT_USAGE
     prior = None
     if args.reference:
         prior = colorizer.prior_from_references(args.reference, args.reference_weight or None)
@@ -98,7 +104,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
                 failures.append((path, f"output {target} would overwrite an input; choose another -o folder"))
                 continue
             try:
-                result = colorizer.colorize_image(path, prior, strength=args.strength, hints=hints, mask=mask)
+                result = colorizer.colorize_image(path, prior, strength=args.strength, vividness=args.vividness,
+                                                  hints=hints, mask=mask)
                 image = to_output_image(result)
                 if args.format == "jpg":
                     image = image.convert("RGB")  # JPEG has no alpha
@@ -192,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="RGBA picture of colour hints (any size, same aspect): opaque pixels ask for their colour")
     col.add_argument("--mask", default=None, metavar="M.png",
                      help="black-and-white picture: white = colorize, black = keep the input pixel unchanged")
+    col.add_argument("--vividness", type=float, default=None,
+                     help="colour-distribution checkpoints (the default): 0 = the safest, muted colours, 1 = the "
+                          "boldest; default: the checkpoint's own (0.62)")
     col.add_argument("--format", choices=("png", "jpg"), default="png", help="output format (png keeps alpha)")
     col.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     model_options(col)

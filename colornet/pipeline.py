@@ -148,11 +148,15 @@ class Colorizer:
         prior: GlobalPrior | None = None,
         *,
         strength: float = 1.0,
+        vividness: float | None = None,
         hints: HintLayer | None = None,
         mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Colorize a batch of same-sized images; returns RGB ``[B,3,H,W]`` in [0, 1] on the input's device.
 
+        ``vividness`` (checkpoints with a colour-distribution head only; None = the checkpoint's default) picks how
+        boldly the predicted colour distribution is decoded: 0 its mean (muted, safest), 1 its mode (most vivid).
+        ``strength`` then scales the chroma of whatever was decoded (any checkpoint).
         ``hints``: colour hints propagated along L (``colornet.hints``; ``strength`` scales the prediction, not the
         hints). ``mask`` ``[B or 1,1,H,W]`` in [0, 1]: 1 = colorize, 0 = keep the input pixel exactly
         (``colornet.masking``).
@@ -163,6 +167,7 @@ class Colorizer:
             raise ValueError("colorize_rgb got an empty batch")
         if strength < 0:
             raise ValueError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+        self.model.temperature(vividness)  # checks vividness before any work (raises VividnessError)
         out_device = rgb.device
         net = self._net()
         lightness, l_work = self._lightness(rgb)  # (B, 1, H, W) full resolution, (B, 1, h, w) working size
@@ -173,9 +178,9 @@ class Colorizer:
             prior = net.encode_global(lightness)
         prior = prior.to(self.device, torch.float32)
         if self.tile is not None:
-            ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile)  # (B, 2, ~h/2, ~w/2)
+            ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile, vividness=vividness)  # (B,2,~h/2,~w/2)
         else:
-            ab_low = net.predict_ab_half(l_work, prior)
+            ab_low = net.predict_ab_half(l_work, prior, vividness)
         ab_low = ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
         if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
             ab_low, strength = apply_hints(ab_low * strength, l_work, hints), 1.0
@@ -210,6 +215,7 @@ class Colorizer:
         prior: GlobalPrior | None = None,
         *,
         strength: float = 1.0,
+        vividness: float | None = None,
         hints: Any | None = None,
         mask: Any | None = None,
     ) -> RGBImage:
@@ -221,7 +227,8 @@ class Colorizer:
         src = to_rgb_image(image)
         hint_layer = hint_layer_from_image(hints) if hints is not None else None
         mask_tensor = mask_from_image(mask) if mask is not None else None
-        rgb = self.colorize_rgb(_to_batch(src), prior, strength=strength, hints=hint_layer, mask=mask_tensor)
+        rgb = self.colorize_rgb(_to_batch(src), prior, strength=strength, vividness=vividness, hints=hint_layer,
+                                mask=mask_tensor)
         return RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
 
 
@@ -242,6 +249,7 @@ def colorize(
     device: str | torch.device | None = None,
     working_size: int | None = DEFAULT_WORKING_SIZE,
     strength: float = 1.0,
+    vividness: float | None = None,
     hints: Any | None = None,
     mask: Any | None = None,
     progress: Progress | None = None,
@@ -249,8 +257,9 @@ def colorize(
     """Colorize one image or a list of them; returns the same kind as given (PIL, numpy float, or tensor).
 
     ``reference``: one image or a list whose (weighted) global prior replaces each photo's own -- the paper's style
-    transfer. ``prior`` may be given directly instead. ``hints`` (RGBA picture) and ``mask`` (white = colorize)
-    apply to every image (see ``Colorizer.colorize_image``). The model is loaded once and cached per weights/device.
+    transfer. ``prior`` may be given directly instead. The model is loaded once and cached per weights/device.
+    ``vividness``: see ``Colorizer.colorize_rgb`` (distribution-head checkpoints only). ``hints`` (RGBA picture) and
+    ``mask`` (white = colorize) apply to every image (see ``Colorizer.colorize_image``).
     """
     if prior is not None and reference is not None:
         raise ValueError("Pass either prior= or reference=, not both")
@@ -265,7 +274,7 @@ def colorize(
     items = [image] if single else list(image)
     results = []
     for i, item in enumerate(items):
-        out = colorizer.colorize_image(item, prior, strength=strength, hints=hints, mask=mask)
+        out = colorizer.colorize_image(item, prior, strength=strength, vividness=vividness, hints=hints, mask=mask)
         results.append(_like_input(item, out))
         if progress is not None:
             progress(i + 1, len(items))

@@ -64,6 +64,13 @@ class ColorNetFuseColorize:
                 }),
             },
             "optional": {
+                "vividness": ("FLOAT", {
+                    "default": -1.0, "min": -1.0, "max": 1.0, "step": 0.01,
+                    "tooltip": "Checkpoints with a colour-distribution head (the default): how boldly the predicted "
+                               "colours are chosen, 0 = the safest muted average, 1 = the most likely colour, full "
+                               "strength. -1 = the checkpoint's own default. Paper (regression) checkpoints: leave "
+                               "at -1 and use strength.",
+                }),
                 "global_prior": (PRIOR_TYPE, {
                     "tooltip": "Optional global prior (GlobalPrior / PriorMix) replacing each image's own: one prior "
                                "for the whole batch, or one per image. Not connected = each image's own prior.",
@@ -74,14 +81,20 @@ class ColorNetFuseColorize:
 
     def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float = 1.0,
                  working_resolution: int = DEFAULT_WORKING_RESOLUTION, global_prior: Any = None,
-                 hints: Any = None, hints_mask: Any = None, mask: Any = None) -> tuple[torch.Tensor]:
+                 vividness: float = -1.0, hints: Any = None, hints_mask: Any = None,
+                 mask: Any = None) -> tuple[torch.Tensor]:
         from colornet.hints import HintError
 
         model = expect_model(colornet_model)
         rgb, alpha = image_to_rgb(image)
         if float(strength) < 0:
             raise ColorNetInputError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+        vivid = None if float(vividness) == -1.0 else float(vividness)
         colorizer = model.at_working_size(working_size_from_input(working_resolution))
+        try:
+            colorizer.model.temperature(vivid)
+        except ValueError as exc:
+            raise ColorNetInputError(f"vividness: {exc} (in this node, -1 means unset)") from exc
         batch = rgb.shape[0]
         if global_prior is not None:
             global_prior = expect_prior(global_prior, "global_prior")
@@ -104,7 +117,8 @@ class ColorNetFuseColorize:
                     "mask": masks[min(i, masks.shape[0] - 1)][None] if masks is not None else None,
                 }
                 try:
-                    colour = colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=float(strength), **controls)
+                    colour = colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=float(strength),
+                                                    vividness=vivid, **controls)
                 except HintError as exc:
                     raise ColorNetInputError(f"hints/mask: {exc}") from exc
                 out[i : i + 1] = rgb_to_image(colour)
