@@ -14,25 +14,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .fastlab import Workspace, compose_into, luminance_into, strip_rows
+from .fastlab import Workspace, compose_into, strip_rows
 from .hints import check_aspect
 from .images import RGBImage, to_pil, to_rgb_image
 from .lab import rgb_to_lab
+from .pipeline import luminance
 from .upsample import ABUpsampler
 
 # The guided upsampler's regulariser for colour brought up from a much smaller picture: its local slope of ab against
 # L is fitted in 3x3 windows of the *small* image, noisier at 4x than at the colorizer's 2x. Measured on 12 real
 # photos from a 4x-reduced copy: eps 1e-2 (the colorizer's) -0.18 dB vs bilinear, 0.05 +0.33 dB (best), 0.1 +0.29.
 TRANSFER_EPS = 0.05
-
-
-def _lightness(rgb: torch.Tensor) -> torch.Tensor:
-    out = torch.empty((rgb.shape[0], 1, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
-    ws = Workspace(rgb.device)
-    rows = strip_rows(rgb.shape[-1], rgb.device)
-    for top in range(0, rgb.shape[-2], rows):
-        luminance_into(rgb[:, :, top : top + rows], out[:, :, top : top + rows], ws)
-    return out
 
 
 def transfer_chroma_rgb(luma: torch.Tensor, color: torch.Tensor, *, mode: str = "guided") -> torch.Tensor:
@@ -48,7 +40,7 @@ def transfer_chroma_rgb(luma: torch.Tensor, color: torch.Tensor, *, mode: str = 
     check_aspect(color.shape[-2:], luma.shape[-2:], "the colour image")
     luma = luma.float()
     height, width = luma.shape[-2:]
-    lightness = _lightness(luma)
+    lightness = luminance(luma)
     ab = rgb_to_lab(color.to(luma.device, torch.float32))[:, 1:].expand(luma.shape[0], -1, -1, -1)
     h, w = ab.shape[-2:]
     if h > height or w > width:  # larger colour image: average it down (never sample it: aliasing)
