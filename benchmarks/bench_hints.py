@@ -13,7 +13,7 @@ there (so every hint is in gamut), alpha 1. The colorizer sees only the photo's 
 [0, 1] against the original, averaged over ``--trials`` random draws per photo.
 
 Timing: a real photo (colornet/samples/forest_path.jpg) resized to 512x512, ``colorize_rgb`` without hints and with
-10 and 50 hints, median of ``--runs`` after a warm-up.
+10 and 50 hints, median of ``--runs`` (interleaved) after a warm-up.
 """
 
 from __future__ import annotations
@@ -88,17 +88,18 @@ def hint_curve(colorizer: Colorizer, photos: list[torch.Tensor], counts: tuple[i
 
 
 def timing(colorizer: Colorizer, rgb: torch.Tensor, runs: int) -> dict[int, float]:
-    times: dict[int, float] = {}
-    for n in (0, 10, 50):
-        hints = random_hints(rgb, n, torch.Generator().manual_seed(n)) if n else None
-        colorizer.colorize_rgb(rgb, hints=hints)  # warm-up
-        samples = []
-        for _ in range(runs):
+    """Median seconds per hint count; the counts take turns within each run, so a busy moment on a shared machine
+    slows all of them rather than one row."""
+    hints = {n: random_hints(rgb, n, torch.Generator().manual_seed(n)) if n else None for n in (0, 10, 50)}
+    samples: dict[int, list[float]] = {n: [] for n in hints}
+    for n, layer in hints.items():
+        colorizer.colorize_rgb(rgb, hints=layer)  # warm-up
+    for _ in range(runs):
+        for n, layer in hints.items():
             start = time.perf_counter()
-            colorizer.colorize_rgb(rgb, hints=hints)
-            samples.append(time.perf_counter() - start)
-        times[n] = statistics.median(samples)
-    return times
+            colorizer.colorize_rgb(rgb, hints=layer)
+            samples[n].append(time.perf_counter() - start)
+    return {n: statistics.median(t) for n, t in samples.items()}
 
 
 def main() -> None:
