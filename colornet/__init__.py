@@ -4,6 +4,7 @@ Importing the package is cheap: the network, the Lab conversion and priors are p
 imported when weights are resolved.
 """
 
+from .hints import HintLayer
 from .lab import lab_to_rgb, rgb_to_lab
 from .model import ColorNet, ColorNetConfig, compact_config, paper_config
 from .pipeline import Colorizer, colorize
@@ -15,6 +16,7 @@ __all__ = [
     "ColorNetConfig",
     "Colorizer",
     "GlobalPrior",
+    "HintLayer",
     "colorize",
     "compact_config",
     "lab_to_rgb",

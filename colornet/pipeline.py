@@ -270,6 +270,8 @@ def colorize(
     if reference is not None:
         refs = list(reference) if isinstance(reference, (list, tuple)) else [reference]
         prior = colorizer.prior_from_references(refs, reference_weights)
+    hints = hint_layer_from_image(hints) if hints is not None else None  # decoded once for all images
+    mask = mask_from_image(mask) if mask is not None else None
     single = not isinstance(image, (list, tuple))
     items = [image] if single else list(image)
     results = []
