@@ -122,15 +122,17 @@ WORKFLOWS = {
     ),
     "colornet_mask": (
         "Mask-limited colorization: only the village (white in street_village_mask.png) is colorized; mountain and "
-        "sky (black) are the input's own pixels, unchanged. ImageToMask turns the black-and-white picture into a MASK.",
+        "sky (black) keep the input's own pixels, unchanged (here the greyscale L from LumaExtract, so they stay "
+        "grey; a colour input would keep its colours). ImageToMask turns the black-and-white picture into a MASK.",
         [
             (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Photo to colorize"),
             (2, "LoadImage", {"image": "street_village_mask.png", "upload": "image"}, (40, 500), "Mask (white = colorize)"),
             (3, "ImageToMask", {"image": L(2), "channel": "red"}, (420, 560), None),
             (4, "ColorNetLoader", LOADER, (40, 880), None),
-            (5, "ColorNetFuseColorize", {"colornet_model": L(4), "image": L(1), "strength": 1.0,
+            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 120), "LumaExtract (greyscale input)"),
+            (6, "ColorNetFuseColorize", {"colornet_model": L(4), "image": L(5), "strength": 1.0,
                                          "working_resolution": 512, "mask": L(3)}, (800, 120), None),
-            (6, "SaveImage", {"images": L(5), "filename_prefix": "colornet_mask"}, (1180, 120), None),
+            (7, "SaveImage", {"images": L(6), "filename_prefix": "colornet_mask"}, (1180, 120), None),
         ],
     ),
     "colornet_chroma_transfer": (

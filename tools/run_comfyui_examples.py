@@ -119,7 +119,12 @@ def build_grid(results: dict[str, dict], out_dir: Path, grid_path: Path, cell: i
         for i, nid in enumerate(loads):
             img = Image.open(SAMPLES / res["inputs"][nid])
             if i == 0:
-                cells.append((thumb(img.convert("L").convert("RGB")), "input (greyscale)"))
+                grey = img.convert("L").convert("RGB")
+                cells.append((thumb(grey), "input (greyscale)"))
+            elif img.mode == "RGBA":  # a hint layer: shown painted over the photo it is drawn for
+                painted = grey.resize(img.size)
+                painted.paste(img, (0, 0), img)
+                cells.append((thumb(painted), graph[nid]["_meta"]["title"].lower()))
             else:
                 cells.append((thumb(img.convert("RGB")), graph[nid]["_meta"]["title"].lower()))
         saved = sorted(p for p in (out_dir / name).glob("*.png") if "_temp_" not in p.name)
