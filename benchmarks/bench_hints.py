@@ -61,7 +61,7 @@ def load_rgb(path: Path, size: tuple[int, int] | None = None) -> torch.Tensor:
     return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
 
 
-def random_hints(rgb: torch.Tensor, count: int, generator: torch.Generator, side: int = 3) -> HintLayer:
+def random_hints(rgb: torch.Tensor, count: int, generator: torch.Generator, side: int = 3, **settings: float) -> HintLayer:
     """``count`` side x side squares of the ground truth at random positions (alpha 1), the rest transparent."""
     _, _, height, width = rgb.shape
     alpha = torch.zeros(1, 1, height, width)
@@ -69,10 +69,11 @@ def random_hints(rgb: torch.Tensor, count: int, generator: torch.Generator, side
     xs = torch.randint(0, width - side + 1, (count,), generator=generator)
     for y, x in zip(ys.tolist(), xs.tolist()):
         alpha[..., y : y + side, x : x + side] = 1.0
-    return HintLayer(rgb, alpha)
+    return HintLayer(rgb, alpha, **settings)
 
 
-def hint_curve(colorizer: Colorizer, photos: list[torch.Tensor], counts: tuple[int, ...], trials: int) -> dict[int, list[float]]:
+def hint_curve(colorizer: Colorizer, photos: list[torch.Tensor], counts: tuple[int, ...], trials: int,
+               settings: dict[str, float] | None = None) -> dict[int, list[float]]:
     """Mean PSNR per photo for each hint count (0 = the automatic result)."""
     scores: dict[int, list[float]] = {n: [] for n in counts}
     for index, rgb in enumerate(photos):
@@ -82,15 +83,17 @@ def hint_curve(colorizer: Colorizer, photos: list[torch.Tensor], counts: tuple[i
                 scores[n].append(psnr(base, rgb))
                 continue
             gen = torch.Generator().manual_seed(1000 * index + n)
-            runs = [psnr(colorizer.colorize_rgb(rgb, hints=random_hints(rgb, n, gen)), rgb) for _ in range(trials)]
+            runs = [psnr(colorizer.colorize_rgb(rgb, hints=random_hints(rgb, n, gen, **(settings or {}))), rgb)
+                    for _ in range(trials)]
             scores[n].append(statistics.mean(runs))
     return scores
 
 
-def timing(colorizer: Colorizer, rgb: torch.Tensor, runs: int) -> dict[int, float]:
+def timing(colorizer: Colorizer, rgb: torch.Tensor, runs: int, settings: dict[str, float] | None = None) -> dict[int, float]:
     """Median seconds per hint count; the counts take turns within each run, so a busy moment on a shared machine
     slows all of them rather than one row."""
-    hints = {n: random_hints(rgb, n, torch.Generator().manual_seed(n)) if n else None for n in (0, 10, 50)}
+    hints = {n: random_hints(rgb, n, torch.Generator().manual_seed(n), **(settings or {})) if n else None
+             for n in (0, 10, 50)}
     samples: dict[int, list[float]] = {n: [] for n in hints}
     for n, layer in hints.items():
         colorizer.colorize_rgb(rgb, hints=layer)  # warm-up
@@ -117,27 +120,22 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="also write the tables (markdown) to this file")
     args = parser.parse_args()
 
-    import colornet.hints as hints_module
-
-    for name, value in (("DEFAULT_SIGMA", args.sigma), ("DEFAULT_REACH", args.reach), ("DEFAULT_HINT_WEIGHT", args.hint_weight)):
-        if value is not None:  # the solver reads its defaults at call time through apply_hints' keyword defaults
-            setattr(hints_module, name, value)
-            hints_module.apply_hints.__kwdefaults__[name.removeprefix("DEFAULT_").lower()] = value
+    settings = {k: v for k, v in (("sigma", args.sigma), ("reach", args.reach), ("hint_weight", args.hint_weight))
+                if v is not None}
+    probe = HintLayer(torch.zeros(1, 3, 1, 1), torch.zeros(1, 1, 1, 1), **settings)  # validated, with defaults
 
     colorizer = Colorizer.from_pretrained(args.weights, device="cpu")
     paths = validation_paths(Path(args.data), args.limit, args.offset)
     if not paths:
         sys.exit(f"No validation photos under {args.data}")
     photos = [load_rgb(p) for p in paths]
-    scores = hint_curve(colorizer, photos, HINT_COUNTS, args.trials)
+    scores = hint_curve(colorizer, photos, HINT_COUNTS, args.trials, settings)
     base = statistics.mean(scores[0])
-    settings = (f"sigma {hints_module.apply_hints.__kwdefaults__['sigma']:g}, "
-                f"reach {hints_module.apply_hints.__kwdefaults__['reach']:g}, "
-                f"hint weight {hints_module.apply_hints.__kwdefaults__['hint_weight']:g}")
+    described = f"sigma {probe.sigma:g}, reach {probe.reach:g}, hint weight {probe.hint_weight:g}"
     lines = [
         f"Photos: {len(photos)} validation photos of {args.data} (offset {args.offset}), e.g. "
         f"{photos[0].shape[-1]}x{photos[0].shape[-2]}; {args.trials} random draws of 3x3 ground-truth hints each; "
-        f"solver: {settings}",
+        f"solver: {described}",
         "",
         "| hints | mean PSNR (dB) | gain over no hints (dB) | photos improved |",
         "|---:|---:|---:|---:|",
@@ -149,7 +147,7 @@ def main() -> None:
                      f"| 0 (automatic) | {mean:.2f} | - | - |")
     if not args.no_timing:
         rgb = load_rgb(ROOT / "colornet" / "samples" / "forest_path.jpg", (512, 512))
-        times = timing(colorizer, rgb, args.runs)
+        times = timing(colorizer, rgb, args.runs, settings)
         lines += [
             "",
             f"Time, 512x512 real photo, torch threads {torch.get_num_threads()} (median of {args.runs}):",

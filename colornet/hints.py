@@ -20,6 +20,7 @@ starts from the coarser level's solution, so the long-range spread costs few ite
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -45,10 +46,15 @@ class HintLayer:
     """Hint colours ``rgb`` ``[B,3,H,W]`` in [0, 1] with confidence ``alpha`` ``[B,1,H,W]`` in [0, 1] (0 = no hint).
 
     Any size: ``at_size`` scales it to the photo's working size. Batch 1 applies to every image of a batch.
+    The solver settings travel with the hints (``solve_correction``): ``reach`` is how far a hint spreads in flat
+    regions (fraction of the longer side), ``sigma`` how strongly lightness differences stop it (L units).
     """
 
     rgb: torch.Tensor
     alpha: torch.Tensor
+    sigma: float = DEFAULT_SIGMA
+    reach: float = DEFAULT_REACH
+    hint_weight: float = DEFAULT_HINT_WEIGHT
 
     def __post_init__(self) -> None:
         if self.rgb.dim() != 4 or self.rgb.shape[1] != 3:
@@ -62,6 +68,8 @@ class HintLayer:
             )
         if not (torch.isfinite(self.rgb).all() and torch.isfinite(self.alpha).all()):
             raise HintError("hint layer contains NaN or infinite values")
+        if not (self.sigma > 0 and self.reach > 0 and self.hint_weight > 0):
+            raise HintError(f"sigma, reach and hint_weight must be > 0, got {self.sigma}, {self.reach}, {self.hint_weight}")
 
     @property
     def batch(self) -> int:
@@ -70,7 +78,7 @@ class HintLayer:
     def select(self, i: int) -> "HintLayer":
         """The hints of image ``i`` of a batch (a batch-1 layer applies to every image)."""
         j = 0 if self.batch == 1 else i
-        return HintLayer(self.rgb[j : j + 1], self.alpha[j : j + 1])
+        return dataclasses.replace(self, rgb=self.rgb[j : j + 1], alpha=self.alpha[j : j + 1])
 
     def at_size(self, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(hint ab ``[B,2,h,w]``, confidence ``[B,1,h,w]``) at ``height x width``.
@@ -239,15 +247,7 @@ def _double(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return x.repeat_interleave(2, -2).repeat_interleave(2, -1)[..., : size[0], : size[1]]
 
 
-def apply_hints(
-    ab_low: torch.Tensor,
-    l_work: torch.Tensor,
-    hints: HintLayer,
-    *,
-    sigma: float = DEFAULT_SIGMA,
-    reach: float = DEFAULT_REACH,
-    hint_weight: float = DEFAULT_HINT_WEIGHT,
-) -> torch.Tensor:
+def apply_hints(ab_low: torch.Tensor, l_work: torch.Tensor, hints: HintLayer) -> torch.Tensor:
     """The network's ab ``[B,2,h',w']`` (any size) -> ab at the working size of ``l_work`` with the hints applied.
 
     The prediction is first brought to the working size with the library's upsampler (guided by ``l_work``), then
@@ -263,7 +263,7 @@ def apply_hints(
         return ab
     target = (hint_ab - ab) * (confidence > 0)
     correction = solve_correction(l_work, target, confidence.expand(ab.shape[0], 1, height, width),
-                                  sigma=sigma, reach=reach, hint_weight=hint_weight)
+                                  sigma=hints.sigma, reach=hints.reach, hint_weight=hints.hint_weight)
     return ab + correction
 
 
