@@ -20,8 +20,10 @@ from PIL import Image
 
 from .fastlab import Workspace, compose_into, luminance_into, strip_rows
 from .fold import FoldedModelCache
+from .hints import HintLayer, apply_hints, hint_layer_from_image
 from .images import RGBImage, to_pil, to_rgb_image
 from .lab import rgb_to_lab
+from .masking import blend_masked, mask_from_image
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
 from .tiling import predict_ab_half_tiled
@@ -128,9 +130,12 @@ class Colorizer:
     def _lightness(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Full-resolution L and L at the working size (what the network sees), both ``[B,1,*,*]``."""
         lightness = luminance(rgb.to(self.device, torch.float32))
+        return lightness, self._working_l(lightness)
+
+    def _working_l(self, lightness: torch.Tensor) -> torch.Tensor:
+        """Full-resolution L -> L at the working size (what the network sees)."""
         h, w = working_shape(*lightness.shape[-2:], self.working_size)
-        l_work = lightness if (h, w) == lightness.shape[-2:] else F.interpolate(lightness, size=(h, w), mode="area")
-        return lightness, l_work
+        return lightness if (h, w) == lightness.shape[-2:] else F.interpolate(lightness, size=(h, w), mode="area")
 
     @torch.inference_mode()
     def prior_from_rgb(self, rgb: torch.Tensor) -> GlobalPrior:
@@ -145,18 +150,32 @@ class Colorizer:
 
     @torch.inference_mode()
     def colorize_rgb(
-        self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, strength: float = 1.0,
+        self,
+        rgb: torch.Tensor,
+        prior: GlobalPrior | None = None,
+        *,
+        strength: float = 1.0,
         vividness: float | None = None,
+        hints: HintLayer | None = None,
+        mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Colorize a batch of same-sized images; returns RGB ``[B,3,H,W]`` in [0, 1] on the input's device.
 
         ``vividness`` (checkpoints with a colour-distribution head only; None = the checkpoint's default) picks how
         boldly the predicted colour distribution is decoded: 0 its mean (muted, safest), 1 its mode (most vivid).
         ``strength`` then scales the chroma of whatever was decoded (any checkpoint).
+        ``hints``: colour hints propagated along L (``colornet.hints``; ``strength`` scales the prediction, not the
+        hints). ``mask`` ``[B or 1,1,H,W]`` in [0, 1]: 1 = colorize, 0 = keep the input pixel exactly
+        (``colornet.masking``).
         """
         _check_strength(strength)  # before the network runs, not after
         lightness, ab_low = self.predict_ab_low(rgb, prior, vividness=vividness)
-        return self.compose_ab_low(lightness, ab_low, strength=strength).to(rgb.device)
+        if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
+            ab_low, strength = apply_hints(ab_low * strength, self._working_l(lightness), hints), 1.0
+        out = self.compose_ab_low(lightness, ab_low, strength=strength)
+        if mask is not None:
+            out = blend_masked(rgb.to(self.device, torch.float32), out, mask.to(self.device))
+        return out.to(rgb.device)
 
     @torch.inference_mode()
     def predict_ab_low(
@@ -232,11 +251,26 @@ class Colorizer:
         priors = [self.prior_from_rgb(_to_batch(to_rgb_image(ref))) for ref in references]
         return mix_priors(priors, weights)
 
-    def colorize_image(self, image: Any, prior: GlobalPrior | None = None, *, strength: float = 1.0,
-                       vividness: float | None = None) -> RGBImage:
-        """One image of any kind -> colour ``RGBImage`` (alpha, if any, passed through unchanged)."""
+    def colorize_image(
+        self,
+        image: Any,
+        prior: GlobalPrior | None = None,
+        *,
+        strength: float = 1.0,
+        vividness: float | None = None,
+        hints: Any | None = None,
+        mask: Any | None = None,
+    ) -> RGBImage:
+        """One image of any kind -> colour ``RGBImage`` (alpha, if any, passed through unchanged).
+
+        ``hints``: an RGBA picture of any size (alpha > 0 = hint, its colour's a*b* wanted there) or a ``HintLayer``;
+        ``mask``: a black-and-white picture or tensor, white = colorize, black = keep the input pixel.
+        """
         src = to_rgb_image(image)
-        rgb = self.colorize_rgb(_to_batch(src), prior, strength=strength, vividness=vividness)
+        hint_layer = hint_layer_from_image(hints) if hints is not None else None
+        mask_tensor = mask_from_image(mask) if mask is not None else None
+        rgb = self.colorize_rgb(_to_batch(src), prior, strength=strength, vividness=vividness, hints=hint_layer,
+                                mask=mask_tensor)
         return RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
 
 
@@ -263,13 +297,16 @@ def colorize(
     working_size: int | None = DEFAULT_WORKING_SIZE,
     strength: float = 1.0,
     vividness: float | None = None,
+    hints: Any | None = None,
+    mask: Any | None = None,
     progress: Progress | None = None,
 ) -> Any:
     """Colorize one image or a list of them; returns the same kind as given (PIL, numpy float, or tensor).
 
     ``reference``: one image or a list whose (weighted) global prior replaces each photo's own -- the paper's style
     transfer. ``prior`` may be given directly instead. The model is loaded once and cached per weights/device.
-    ``vividness``: see ``Colorizer.colorize_rgb`` (distribution-head checkpoints only).
+    ``vividness``: see ``Colorizer.colorize_rgb`` (distribution-head checkpoints only). ``hints`` (RGBA picture) and
+    ``mask`` (white = colorize) apply to every image (see ``Colorizer.colorize_image``).
     """
     if prior is not None and reference is not None:
         raise ValueError("Pass either prior= or reference=, not both")
@@ -280,11 +317,13 @@ def colorize(
     if reference is not None:
         refs = list(reference) if isinstance(reference, (list, tuple)) else [reference]
         prior = colorizer.prior_from_references(refs, reference_weights)
+    hints = hint_layer_from_image(hints) if hints is not None else None  # decoded once for all images
+    mask = mask_from_image(mask) if mask is not None else None
     single = not isinstance(image, (list, tuple))
     items = [image] if single else list(image)
     results = []
     for i, item in enumerate(items):
-        out = colorizer.colorize_image(item, prior, strength=strength, vividness=vividness)
+        out = colorizer.colorize_image(item, prior, strength=strength, vividness=vividness, hints=hints, mask=mask)
         results.append(_like_input(item, out))
         if progress is not None:
             progress(i + 1, len(items))

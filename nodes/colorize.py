@@ -9,8 +9,25 @@ import torch
 from . import _comfy
 from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, expect_model, expect_prior,
                       image_to_rgb, rgb_to_image, working_size_from_input)
+from ._controls import hint_layer_input, mask_input
 
 DEFAULT_WORKING_RESOLUTION = 512
+
+CONTROL_INPUTS = {  # optional artist controls (colornet.hints / colornet.masking)
+    "hints": ("IMAGE", {
+        "tooltip": "Colour hints: an image whose hinted pixels ask for their colour (its a*b*; the photo keeps its "
+                   "own lightness). The colour spreads through regions of similar lightness and stops at edges. "
+                   "Which pixels are hints: 'hints_mask', else the image's alpha. Any size with the photo's aspect.",
+    }),
+    "hints_mask": ("MASK", {
+        "tooltip": "Where the hints are (1 = hint, values = confidence), e.g. the area painted in the mask editor. "
+                   "For an RGBA hint file loaded with Load Image, invert its mask (Load Image's mask is 1 - alpha).",
+    }),
+    "mask": ("MASK", {
+        "tooltip": "Colorize only here: 1 = colorize, 0 = keep the input pixel exactly (colour stays colour, grey "
+                   "stays grey); soft values blend the colour, keeping lightness. One mask, or one per image.",
+    }),
+}
 
 
 class ColorNetFuseColorize:
@@ -19,7 +36,8 @@ class ColorNetFuseColorize:
         "(scene-level features fused into every pixel) comes from the image itself, or from the optional "
         "global_prior input: wire a GlobalPrior of another photo to transfer that photo's look. The output keeps "
         "the input's full-resolution lightness (colour is predicted at the working resolution and upsampled guided "
-        "by it). Batch in, batch out; RGBA alpha is passed through."
+        "by it). Batch in, batch out; RGBA alpha is passed through. Optional artist controls: colour 'hints' spread "
+        "along the image's edges, and a 'mask' limiting where colour is applied."
     )
     CATEGORY = CATEGORY
     FUNCTION = "colorize"
@@ -71,13 +89,18 @@ class ColorNetFuseColorize:
                     "tooltip": "For video frames in batch order: smooth colour over time along the motion (0 = off, "
                                "0.8 = recommended for video, 1 = strongest). Never changes lightness; resets at cuts.",
                 }),
+                **CONTROL_INPUTS,
             },
         }
 
     def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float = 1.0,
                  working_resolution: int = DEFAULT_WORKING_RESOLUTION, global_prior: Any = None,
-                 vividness: float = -1.0, prior_mode: str = "per_image",
+                 vividness: float = -1.0, hints: Any = None, hints_mask: Any = None,
+                 mask: Any = None, prior_mode: str = "per_image",
                  temporal_smoothing: float = 0.0) -> tuple[torch.Tensor]:
+        from colornet.hints import HintError
+        from colornet.sequence import PRIOR_MODES
+
         model = expect_model(colornet_model)
         rgb, alpha = image_to_rgb(image)
         if float(strength) < 0:
@@ -95,13 +118,17 @@ class ColorNetFuseColorize:
                 global_prior.fusion_for_batch(batch)  # validates: one prior, or one per image
             except ValueError as exc:
                 raise ColorNetInputError(f"global_prior: {exc}") from exc
-        from colornet.sequence import PRIOR_MODES
-
+        hint_layer = hint_layer_input(hints, hints_mask, batch)
+        masks = mask_input(mask, batch) if mask is not None else None
         if prior_mode not in PRIOR_MODES:
             raise ColorNetInputError(f"prior_mode must be one of {', '.join(PRIOR_MODES)}, got {prior_mode!r}")
         if not 0.0 <= float(temporal_smoothing) <= 1.0:
             raise ColorNetInputError(f"temporal_smoothing must be in 0..1 (0 = off), got {temporal_smoothing}")
         if prior_mode != "per_image" or float(temporal_smoothing) > 0:
+            if hint_layer is not None or masks is not None:
+                raise ColorNetInputError(
+                    "hints/mask work image by image: with them connected, set prior_mode to per_image and "
+                    "temporal_smoothing to 0 (or disconnect them to colorize the batch as one clip).")
             out = _colorize_clip(model, colorizer, rgb, global_prior, prior_mode, float(temporal_smoothing),
                                  float(strength), vivid)
             return (out if alpha is None else torch.cat((out, alpha), dim=-1),)
@@ -113,8 +140,16 @@ class ColorNetFuseColorize:
                 prior = None
                 if global_prior is not None:
                     prior = global_prior.select(i) if len(global_prior) > 1 else global_prior
-                out[i : i + 1] = rgb_to_image(colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=float(strength),
-                                                                     vividness=vivid))
+                controls = {
+                    "hints": hint_layer.select(i) if hint_layer is not None else None,
+                    "mask": masks[min(i, masks.shape[0] - 1)][None] if masks is not None else None,
+                }
+                try:
+                    colour = colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=float(strength),
+                                                    vividness=vivid, **controls)
+                except HintError as exc:
+                    raise ColorNetInputError(f"hints/mask: {exc}") from exc
+                out[i : i + 1] = rgb_to_image(colour)
                 bar.update(1)
         if alpha is not None:
             out = torch.cat((out, alpha), dim=-1)

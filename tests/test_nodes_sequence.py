@@ -81,3 +81,9 @@ def test_progress_covers_both_passes_and_cancel_stops(model, fake_comfy):  # noq
     with pytest.raises(fake_comfy.Interrupted):
         run("ColorNetFuseColorize", model, clip(), 1.0, 64, prior_mode="per_shot", temporal_smoothing=0.5)
     assert fake_comfy.state["checks"] == 4  # stopped at the first check after the limit
+
+
+def test_clip_mode_with_a_mask_is_an_input_error(model):
+    mask = torch.ones(1, 32, 48)
+    with pytest.raises(common.ColorNetInputError, match="hints/mask"):
+        run("ColorNetFuseColorize", model, clip(), 1.0, 64, mask=mask, prior_mode="per_shot")

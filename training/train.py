@@ -83,12 +83,29 @@ def build_model_config(config: TrainConfig, class_names: list[str]) -> ColorNetC
     return arch
 
 
+OUTPUT_LAYERS = ("colorization.output.", "colorization.distribution.", "classifier.fc2.")
+
+
+def parameter_groups(model: nn.Module, head_lr_mult: float) -> list[dict]:
+    """One group, or two when the output layers (colour head, scene logits) learn at ``head_lr_mult`` x the rate.
+
+    Why: a fresh output layer on a trained trunk (fine-tuning, a new head) needs its weights to grow by whole units,
+    while Adam moves each weight by about the learning rate per step; at a trunk-friendly rate that takes thousands
+    of steps. Each group carries its ``lr_mult``; the loop sets ``lr = get_lr(step) x lr_mult``.
+    """
+    if head_lr_mult == 1.0:
+        return [{"params": list(model.parameters()), "lr_mult": 1.0}]
+    named = list(model.named_parameters())
+    return [{"params": [p for n, p in named if not n.startswith(OUTPUT_LAYERS)], "lr_mult": 1.0},
+            {"params": [p for n, p in named if n.startswith(OUTPUT_LAYERS)], "lr_mult": head_lr_mult}]
+
+
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    groups = parameter_groups(model, config.head_lr_mult)
     if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.learning_rate, betas=(config.beta1, config.beta2),
+        return torch.optim.Adam(groups, lr=config.learning_rate, betas=(config.beta1, config.beta2),
                                 weight_decay=config.weight_decay)
-    return torch.optim.Adadelta(model.parameters(), lr=config.learning_rate, rho=config.rho,
-                                weight_decay=config.weight_decay)
+    return torch.optim.Adadelta(groups, lr=config.learning_rate, rho=config.rho, weight_decay=config.weight_decay)
 
 
 @dataclass
@@ -143,28 +160,35 @@ def ab_bin_counts(images, quantizer: ABQuantizer, stride: int = 2) -> torch.Tens
     return counts
 
 
-def rebalance_weights(photos, train_idx: list[int], quantizer: ABQuantizer, config: TrainConfig, out_dir: Path,
-                      master: bool, log) -> torch.Tensor:
-    """Per-bin rarity weights from the training split's ab-bin counts (kept in out_dir/ab_bin_counts.json)."""
+def training_bin_counts(photos, train_idx: list[int], quantizer: ABQuantizer, config: TrainConfig, out_dir: Path,
+                        master: bool) -> torch.Tensor:
+    """How often each ab bin occurs in the training split (a sample of photos); kept in out_dir/ab_bin_counts.json."""
     path = out_dir / "ab_bin_counts.json"
-    counts = None
     if path.is_file():
         stored = json.loads(path.read_text())
         if len(stored.get("counts", [])) == quantizer.n_bins:
-            counts = torch.tensor(stored["counts"], dtype=torch.float64)
-    if counts is None:
-        limit = max(1, min(config.rebalance_photos, len(train_idx)))
-        step = max(1, len(train_idx) // limit)
-        counts = ab_bin_counts(_decodable(photos, train_idx[::step][:limit]), quantizer)
-        if master:
-            path.write_text(json.dumps({"grid": quantizer.grid, "photos": limit, "counts": counts.tolist()}) + "\n")
-    weight = smoothed_rebalance_weights(counts, quantizer.centres.cpu(), mix=config.rebalance)
-    log(f"rebalancing: {int((counts > 0).sum())}/{quantizer.n_bins} bins seen; weights {float(weight.min()):.2f}"
-        f"..{float(weight.max()):.2f} (mix {config.rebalance})")
-    return weight
+            return torch.tensor(stored["counts"], dtype=torch.float64)
+    limit = max(1, min(config.rebalance_photos, len(train_idx)))
+    step = max(1, len(train_idx) // limit)
+    counts = ab_bin_counts(_decodable(photos, train_idx[::step][:limit]), quantizer)
+    if master:
+        path.write_text(json.dumps({"grid": quantizer.grid, "photos": limit, "counts": counts.tolist()}) + "\n")
+    return counts
 
 
-def init_matching(model: ColorNet, weights: str) -> str:
+def init_distribution_head(model: ColorNet, counts: torch.Tensor) -> None:
+    """Start a fresh distribution head at the data's colour prior: bias = log p(bin), small weights.
+
+    A fresh head would otherwise predict a near-uniform distribution, whose mean is an arbitrary pinkish grey.
+    """
+    p = (counts.double() + 1.0) / (counts.sum() + counts.numel())  # add-one: every bin stays possible
+    head = model.colorization.distribution
+    with torch.no_grad():
+        head.bias.copy_(p.log().to(head.bias.dtype))
+        head.weight.mul_(0.1)
+
+
+def init_matching(model: ColorNet, weights: str) -> tuple[str, set[str]]:
     """Start from another checkpoint: copy every tensor whose name and shape match (fine-tuning, a new head).
 
     Layers that differ (a new output head, another number of scene classes) keep their fresh initialisation;
@@ -177,8 +201,9 @@ def init_matching(model: ColorNet, weights: str) -> str:
     taken = {k: v.to(own[k].dtype) for k, v in source.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(taken, strict=False)
     fresh = sorted(set(own) - set(taken))
-    return f"init_from: {weights}: {len(taken)}/{len(own)} tensors copied" + (
+    line = f"init_from: {weights}: {len(taken)}/{len(own)} tensors copied" + (
         f"; fresh: {', '.join(fresh)}" if fresh else "")
+    return line, set(fresh)
 
 
 def _stack_val(dataset: ColorizationDataset, limit: int) -> dict[str, torch.Tensor]:
@@ -330,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(config.seed)  # the same initial weights on every rank (DDP also broadcasts them)
     arch = build_model_config(config, class_names)
     iter_num, best_val_loss, resumed_from = 0, float("inf"), None
+    fresh: set[str] = set()  # tensors that start from their initialisation (not resumed, not from init_from)
     ckpt = latest_checkpoint(out_dir) if config.resume else None
     if config.resume and ckpt is None:
         log(f"resume: no checkpoint in {out_dir}, starting from scratch")
@@ -349,8 +375,10 @@ def main(argv: list[str] | None = None) -> int:
         log(f"resume: {ckpt} (step {iter_num})")
     else:
         model = ColorNet(arch)
+        fresh = set(model.state_dict())
         if config.init_from:
-            log(init_matching(model, config.init_from))
+            line, fresh = init_matching(model, config.init_from)
+            log(line)
     torch.manual_seed(config.seed + rank)  # per-rank seed for anything random from here on
     model.to(device)
     if channels_last:
@@ -385,10 +413,17 @@ def main(argv: list[str] | None = None) -> int:
 
     colour_loss = ColourLoss(arch.head, config.chroma_weight)
     if arch.head == "distribution":
-        colour_loss.quantizer = ABQuantizer(model.colorization.ab_centres.detach().cpu(), arch.ab_grid).to(device)
+        quantizer = ABQuantizer(model.colorization.ab_centres.detach().cpu(), arch.ab_grid)
+        counts = training_bin_counts(photos, train_idx, quantizer, config, out_dir, master)
+        if "colorization.distribution.bias" in fresh:
+            init_distribution_head(model, counts)
+            log("distribution head: starts at the training split's colour prior")
+        colour_loss.quantizer = quantizer.to(device)
         if config.rebalance:
-            colour_loss.bin_weight = rebalance_weights(photos, train_idx, colour_loss.quantizer, config, out_dir,
-                                                       master, log).to(device)
+            weight = smoothed_rebalance_weights(counts, quantizer.centres.cpu(), mix=config.rebalance)
+            log(f"rebalancing: {int((counts > 0).sum())}/{quantizer.n_bins} bins seen; weights "
+                f"{float(weight.min()):.2f}..{float(weight.max()):.2f} (mix {config.rebalance})")
+            colour_loss.bin_weight = weight.to(device)
 
     # --- validation set and the two floors (master only) --------------------------------------------------
     val, floors, table = None, None, None
@@ -445,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue  # every photo of this batch was skipped (batch norm needs two)
             lr = get_lr(iter_num, config)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_mult", 1.0)
             lightness, target_ab = lightness.to(device, non_blocking=True), target_ab.to(device, non_blocking=True)
             global_l, labels = global_l.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             if channels_last:
