@@ -30,7 +30,7 @@ def weights_choices() -> list[str]:
     try:
         from colornet.weights import list_weights
 
-        names = [info.name for info in list_weights(models_dir=_comfy.models_folders() or None) if info.repo_id]
+        names = [info.name for info in list_weights(models_dir=_comfy.models_folders() or None) if info.entry]
     except Exception as exc:  # a broken manifest must not hide the node: the error shows when it runs
         log.warning("ColorNet: cannot read the weights manifest: %s", exc)
     files = [f for f in _comfy.local_model_files() if f not in names]

@@ -16,7 +16,8 @@ from colornet import constants
 from colornet.checkpoint import CONFIG_NAME, WEIGHTS_NAME, save_checkpoint
 from colornet.errors import CheckpointError, ManifestError
 from colornet.model import ColorNet, ColorNetConfig
-from colornet.weights import load_manifest, load_model, resolve_weights, sha256_file
+from colornet.manifest import load_manifest, sha256_file
+from colornet.weights import load_model, resolve_weights
 from training.publish import PublishError, main, publish, update_manifest_entry
 
 try:

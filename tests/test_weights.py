@@ -14,15 +14,8 @@ from colornet import constants
 from colornet.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checkpoint, save_checkpoint
 from colornet.errors import ChecksumMismatchError, ManifestError, WeightsNotFoundError
 from colornet.model import ColorNet, ColorNetConfig
-from colornet.weights import (
-    download_weights,
-    list_weights,
-    load_manifest,
-    load_model,
-    resolve_weights,
-    sha256_file,
-    verify_weights,
-)
+from colornet.manifest import load_manifest, sha256_file
+from colornet.weights import download_weights, list_weights, load_model, resolve_weights, verify_weights
 
 try:
     from hub_server import HubServer, point_huggingface_hub_at
@@ -263,7 +256,7 @@ def test_models_dir_layouts_and_precedence(hub, manifest, checkpoint, models_dir
     own = resolve_weights("my-finetune", models_dir=comfy)
     assert (own.source, own.name) == ("models_dir", "my-finetune")
     rows = {row.name: row for row in list_weights(models_dir=comfy)}
-    assert rows["my-finetune"].repo_id is None and rows["my-finetune"].available
+    assert rows["my-finetune"].entry is None and rows["my-finetune"].local == comfy / "my-finetune.safetensors"
     assert rows[NAME].default and rows[NAME].local == flat
 
     with pytest.raises(WeightsNotFoundError, match="is not in the manifest") as info:

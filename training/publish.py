@@ -23,7 +23,7 @@ from typing import Any
 from colornet import constants
 from colornet.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checkpoint, read_document
 from colornet.errors import ColorNetError, ManifestError
-from colornet.weights import ManifestEntry, load_manifest, sha256_file
+from colornet.manifest import ManifestEntry, load_manifest, sha256_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ROOT_MANIFEST = REPO_ROOT / constants.MANIFEST_NAME
