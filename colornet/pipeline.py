@@ -18,10 +18,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .fastlab import Workspace, compose_into, luminance_into, strip_rows
+from .fastlab import Workspace, compose_into, image_strips, luminance
 from .fold import FoldedModelCache
 from .images import RGBImage, to_pil, to_rgb_image
-from .lab import rgb_to_lab
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
 from .tiling import predict_ab_half_tiled
@@ -46,38 +45,6 @@ def working_shape(height: int, width: int, working_size: int | None) -> tuple[in
         return height, width
     scale = working_size / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def luminance(rgb: torch.Tensor) -> torch.Tensor:
-    """L ``[B,1,H,W]`` of RGB ``[B,3,H,W]``: fused, in cache-sized strips (``colornet.fastlab``)."""
-    out = torch.empty((rgb.shape[0], 1, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
-    ws = Workspace(rgb.device)
-    rows = strip_rows(rgb.shape[-1], rgb.device)
-    for i in range(0, rgb.shape[-2], rows):
-        luminance_into(rgb[:, :, i : i + rows], out[:, :, i : i + rows], ws)
-    return out
-
-
-def split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """RGB ``[B,3,H,W]`` -> (L ``[B,1,H,W]``, ab ``[B,2,H,W]``), in strips; ``compose_rgb`` is its inverse."""
-    rows = strip_rows(rgb.shape[-1], rgb.device)
-    lightness = torch.empty((rgb.shape[0], 1, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
-    ab = torch.empty((rgb.shape[0], 2, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
-    for i in range(0, rgb.shape[-2], rows):
-        lab = rgb_to_lab(rgb[:, :, i : i + rows])
-        lightness[:, :, i : i + rows] = lab[:, :1]
-        ab[:, :, i : i + rows] = lab[:, 1:]
-    return lightness, ab
-
-
-def compose_rgb(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-    """Lab -> RGB in strips: full-res L + full-res ab -> ``[B,3,H,W]`` in [0, 1]."""
-    out = torch.empty((lightness.shape[0], 3, *lightness.shape[-2:]), dtype=torch.float32, device=lightness.device)
-    ws = Workspace(lightness.device)
-    rows = strip_rows(lightness.shape[-1], lightness.device)
-    for i in range(0, lightness.shape[-2], rows):
-        compose_into(lightness[:, :, i : i + rows], ab[:, :, i : i + rows], out[:, :, i : i + rows], ws)
-    return out
 
 
 @dataclass
@@ -168,14 +135,12 @@ class Colorizer:
         up = ABUpsampler(ab_low, lightness, mode=self.upsample)
         out = torch.empty((rgb.shape[0], 3, *lightness.shape[-2:]), dtype=torch.float32, device=self.device)
         ws = Workspace(self.device)
-        rows = strip_rows(lightness.shape[-1], self.device)
-        for top in range(0, lightness.shape[-2], rows):
-            bottom = min(top + rows, lightness.shape[-2])
-            l_strip = lightness[:, :, top:bottom]
-            ab = up.strip(top, bottom, l_strip, out=ws.get("ab", (rgb.shape[0], ab_low.shape[1], bottom - top, out.shape[-1])))
+        for rows in image_strips(lightness):
+            l_strip = lightness[:, :, rows]
+            ab = up.strip(rows.start, rows.stop, l_strip, out=ws.get("ab", (*ab_low.shape[:2], *l_strip.shape[-2:])))
             if strength != 1.0:
                 ab.mul_(strength)
-            compose_into(l_strip, ab, out[:, :, top:bottom], ws)
+            compose_into(l_strip, ab, out[:, :, rows], ws)
         return out.to(out_device)
 
     # --- image API: paths, PIL images, numpy arrays ---------------------------------------------------------------

@@ -34,7 +34,7 @@ class ColorNetLumaExtract:
         }
 
     def extract(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        from colornet.pipeline import compose_rgb, split_lab
+        from colornet.fastlab import compose_rgb, split_lab
 
         rgb, _alpha = image_to_rgb(image)
         grey = torch.empty((rgb.shape[0], *rgb.shape[2:], 3), dtype=torch.float32)
@@ -72,7 +72,7 @@ class ColorNetLabCombine:
     def combine(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor]:
         import torch.nn.functional as F
 
-        from colornet.pipeline import compose_rgb, luminance
+        from colornet.fastlab import compose_rgb, luminance
 
         rgb, _ = image_to_rgb(L, "L")
         ab = expect_ab(ab).to("cpu", torch.float32)
