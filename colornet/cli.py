@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .errors import ColorNetError
 from .images import is_image_file
 
@@ -77,9 +78,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    colorizer = Colorizer.from_pretrained(
-        args.weights, device=args.device, working_size=args.working_size or None
-    )
+    colorizer = Colorizer.from_pretrained(args.weights, device=args.device, working_size=args.working_size)
     prior = None
     if args.reference:
         prior = colorizer.prior_from_references(args.reference, args.reference_weight or None)
@@ -171,8 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("-o", "--output", required=True, help="output folder (created; inputs are never overwritten)")
     col.add_argument("--reference", action="append", help="use this photo's global prior (repeat to mix several)")
     col.add_argument("--reference-weight", action="append", type=float, help="weight of each --reference, in order")
-    col.add_argument("--working-size", type=int, default=512, help="longer side the network sees; 0 = full size")
-    col.add_argument("--strength", type=float, default=1.0, help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
+    col.add_argument("--working-size", type=int, default=DEFAULT_WORKING_SIZE,
+                     help="longer side the network sees; 0 = full size")
+    col.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
+                     help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
     col.add_argument("--format", choices=("png", "jpg"), default="png", help="output format (png keeps alpha)")
     col.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     model_options(col)

@@ -8,6 +8,8 @@ L (``colornet.upsample``). Memory therefore grows only with the per-pixel Lab ar
 
 from __future__ import annotations
 
+import copy
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .defaults import DEFAULT_STRENGTH, DEFAULT_TILE, DEFAULT_WORKING_SIZE
+from .errors import InputError
 from .fastlab import Workspace, compose_into, image_strips, luminance
 from .fold import FoldedModelCache
 from .images import RGBImage, to_pil, to_rgb_image
@@ -26,8 +30,6 @@ from .prior import GlobalPrior, mix_priors
 from .tiling import predict_ab_half_tiled
 from .upsample import ABUpsampler
 
-DEFAULT_WORKING_SIZE = 512
-DEFAULT_TILE = 1024  # full-resolution mode: the network sees at most 1024 x 1024 px at once (bounded memory)
 
 Progress = Callable[[int, int], None]
 
@@ -39,8 +41,32 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device(device)
 
 
+def check_working_size(working_size: int | None) -> int | None:
+    """The one rule for ``working_size``: a positive longer side in px; 0 or None = the photo's full size (the
+    paper's mode, returned as None). Anything else is an ``InputError``."""
+    if working_size is None:
+        return None
+    if isinstance(working_size, bool) or not isinstance(working_size, int | np.integer):
+        raise InputError(f"working_size must be a whole number of pixels (0 = full size), got {working_size!r}")
+    if working_size < 0:
+        raise InputError(f"working_size must be >= 0 (0 = full size), got {working_size}")
+    return int(working_size) or None
+
+
+def check_strength(strength: float) -> float:
+    """``strength`` as a float: finite and >= 0 (0 = greyscale, 1 = as predicted), else an ``InputError``."""
+    try:
+        value = float(strength)
+    except (TypeError, ValueError):
+        raise InputError(f"strength must be a number >= 0, got {strength!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"strength must be a finite number >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+    return value
+
+
 def working_shape(height: int, width: int, working_size: int | None) -> tuple[int, int]:
     """Size the network runs at: the photo scaled down (never up) so its longer side is ``working_size``."""
+    working_size = check_working_size(working_size)
     if working_size is None or max(height, width) <= working_size:
         return height, width
     scale = working_size / max(height, width)
@@ -59,7 +85,15 @@ class Colorizer:
     optimize: bool = True  # run a batch-norm-folded copy of the model (``colornet.fold``); False: the model as given
 
     def __post_init__(self) -> None:
+        self.working_size = check_working_size(self.working_size)
         self._folded = FoldedModelCache()
+
+    def with_working_size(self, working_size: int | None) -> "Colorizer":
+        """A Colorizer sharing this one's model and folded copy but running at ``working_size`` (0/None: full size).
+        A shallow copy, so a cached Colorizer is never changed by one run."""
+        runner = copy.copy(self)
+        runner.working_size = check_working_size(working_size)
+        return runner
 
     @property
     def mode(self) -> str:
@@ -108,15 +142,16 @@ class Colorizer:
 
     @torch.inference_mode()
     def colorize_rgb(
-        self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, strength: float = 1.0
+        self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, strength: float = DEFAULT_STRENGTH
     ) -> torch.Tensor:
         """Colorize a batch of same-sized images; returns RGB ``[B,3,H,W]`` in [0, 1] on the input's device."""
         if rgb.dim() != 4 or rgb.shape[1] != 3:
-            raise ValueError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
+            raise InputError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
         if rgb.shape[0] == 0:
-            raise ValueError("colorize_rgb got an empty batch")
-        if strength < 0:
-            raise ValueError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+            raise InputError("colorize_rgb got an empty batch")
+        strength = check_strength(strength)
+        if prior is not None:
+            prior.fusion_for_batch(rgb.shape[0])  # one prior, or one per image: else an InputError before any work
         out_device = rgb.device
         net = self._net()
         lightness, l_work = self._lightness(rgb)  # (B, 1, H, W) full resolution, (B, 1, h, w) working size
@@ -152,7 +187,9 @@ class Colorizer:
         priors = [self.prior_from_rgb(_to_batch(to_rgb_image(ref))) for ref in references]
         return mix_priors(priors, weights)
 
-    def colorize_image(self, image: Any, prior: GlobalPrior | None = None, *, strength: float = 1.0) -> RGBImage:
+    def colorize_image(
+        self, image: Any, prior: GlobalPrior | None = None, *, strength: float = DEFAULT_STRENGTH
+    ) -> RGBImage:
         """One image of any kind -> colour ``RGBImage`` (alpha, if any, passed through unchanged)."""
         src = to_rgb_image(image)
         rgb = self.colorize_rgb(_to_batch(src), prior, strength=strength)
@@ -175,7 +212,7 @@ def colorize(
     weights: str | os.PathLike | None = None,
     device: str | torch.device | None = None,
     working_size: int | None = DEFAULT_WORKING_SIZE,
-    strength: float = 1.0,
+    strength: float = DEFAULT_STRENGTH,
     progress: Progress | None = None,
 ) -> Any:
     """Colorize one image or a list of them; returns the same kind as given (PIL, numpy float, or tensor).
@@ -184,7 +221,9 @@ def colorize(
     transfer. ``prior`` may be given directly instead. The model is loaded once and cached per weights/device.
     """
     if prior is not None and reference is not None:
-        raise ValueError("Pass either prior= or reference=, not both")
+        raise InputError("Pass either prior= or reference=, not both")
+    working_size = check_working_size(working_size)
+    strength = check_strength(strength)
     key = (str(weights), str(select_device(device)), working_size)
     if key not in _DEFAULT:
         _DEFAULT[key] = Colorizer.from_pretrained(weights, device=device, working_size=working_size)

@@ -7,7 +7,6 @@ Only layout and validation live here (ComfyUI's IMAGE is ``[B, H, W, C]`` float 
 from __future__ import annotations
 
 import contextlib
-import copy
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -37,13 +36,6 @@ class ColorNetModel:
     @property
     def class_names(self) -> list[str]:
         return self.colorizer.class_names
-
-    def at_working_size(self, working_size: int | None) -> Any:
-        """A Colorizer sharing this model's weights (and any state it caches) but running at ``working_size``
-        (None: full resolution). A shallow copy: the cached model is never mutated by a run."""
-        runner = copy.copy(self.colorizer)
-        runner.working_size = working_size
-        return runner
 
     @contextlib.contextmanager
     def precision(self) -> Iterator[None]:
@@ -121,11 +113,3 @@ def rgb_to_image(rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.
     if alpha is not None:
         out = torch.cat((out, alpha.to(out)), dim=-1)
     return out.contiguous()
-
-
-def working_size_from_input(working_resolution: int) -> int | None:
-    """The node's ``working_resolution`` (0 = full resolution) -> ``Colorizer.working_size``."""
-    value = int(working_resolution)
-    if value < 0:
-        raise ColorNetInputError(f"working_resolution must be >= 0 (0 = full resolution), got {value}")
-    return None if value == 0 else value

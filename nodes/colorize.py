@@ -7,10 +7,7 @@ from typing import Any
 import torch
 
 from . import _comfy
-from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, expect_model, expect_prior,
-                      image_to_rgb, rgb_to_image, working_size_from_input)
-
-DEFAULT_WORKING_RESOLUTION = 512
+from ._common import CATEGORY, MODEL_TYPE, PRIOR_TYPE, expect_model, expect_prior, image_to_rgb, rgb_to_image
 
 
 class ColorNetFuseColorize:
@@ -29,44 +26,50 @@ class ColorNetFuseColorize:
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
+        from colornet.defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
+
         return {
             "required": {
                 "colornet_model": (MODEL_TYPE, {"tooltip": "Model from a ColorNet Loader."}),
                 "image": ("IMAGE", {"tooltip": "Image(s) to colorize; any colour they already have is ignored "
                                                "(only lightness is used). Batches and RGBA are supported."}),
                 "strength": ("FLOAT", {
-                    "default": 1.0, "min": 0.0, "max": 4.0, "step": 0.05,
+                    "default": DEFAULT_STRENGTH, "min": 0.0, "max": 4.0, "step": 0.05,
                     "tooltip": "Chroma of the prediction: 0 = greyscale, 1 = as predicted, >1 boosts the colours.",
                 }),
-                "working_resolution": ("INT", {
-                    "default": DEFAULT_WORKING_RESOLUTION, "min": 0, "max": 8192, "step": 16,
+            },
+            "optional": {
+                # optional (it always has a value in the UI) so that API prompts saved before the rename, which carry
+                # the hidden ``working_resolution`` instead, still validate and keep their value
+                "working_size": ("INT", {
+                    "default": DEFAULT_WORKING_SIZE, "min": 0, "max": 8192, "step": 16,
                     "tooltip": "Longer side (px) the network runs at; larger images are scaled down for the "
                                "prediction and the colour is upsampled guided by the full-size lightness. 0 = run "
                                "at full resolution (slow, more memory).",
                 }),
-            },
-            "optional": {
                 "global_prior": (PRIOR_TYPE, {
                     "tooltip": "Optional global prior (GlobalPrior / PriorMix) replacing each image's own: one prior "
                                "for the whole batch, or one per image. Not connected = each image's own prior.",
                 }),
             },
+            "hidden": {"working_resolution": "INT"},  # the old name of working_size, in workflows saved before
         }
 
-    def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float = 1.0,
-                 working_resolution: int = DEFAULT_WORKING_RESOLUTION, global_prior: Any = None) -> tuple[torch.Tensor]:
+    def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float | None = None,
+                 working_size: int | None = None, global_prior: Any = None,
+                 working_resolution: int | None = None) -> tuple[torch.Tensor]:
+        from colornet.defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
+
         model = expect_model(colornet_model)
         rgb, alpha = image_to_rgb(image)
-        if float(strength) < 0:
-            raise ColorNetInputError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
-        colorizer = model.at_working_size(working_size_from_input(working_resolution))
+        if working_size is None:
+            working_size = DEFAULT_WORKING_SIZE if working_resolution is None else working_resolution
+        colorizer = model.colorizer.with_working_size(working_size)  # the library checks it (0 = full size)
+        strength = DEFAULT_STRENGTH if strength is None else strength
         batch = rgb.shape[0]
         if global_prior is not None:
             global_prior = expect_prior(global_prior, "global_prior")
-            try:
-                global_prior.fusion_for_batch(batch)  # validates: one prior, or one per image
-            except ValueError as exc:
-                raise ColorNetInputError(f"global_prior: {exc}") from exc
+            global_prior.fusion_for_batch(batch)  # one prior, or one per image: else a clear error before any work
         out = torch.empty((batch, *rgb.shape[2:], 3), dtype=torch.float32)
         bar = _comfy.progress_bar(batch)
         with model.precision():
@@ -75,7 +78,7 @@ class ColorNetFuseColorize:
                 prior = None
                 if global_prior is not None:
                     prior = global_prior.select(i) if len(global_prior) > 1 else global_prior
-                out[i : i + 1] = rgb_to_image(colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=float(strength)))
+                out[i : i + 1] = rgb_to_image(colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=strength))
                 bar.update(1)
         if alpha is not None:
             out = torch.cat((out, alpha), dim=-1)

@@ -87,7 +87,7 @@ def test_mappings_names_categories_tooltips():
         assert cls.CATEGORY.split("/")[0] == "ColorNet"
         assert cls.DESCRIPTION and len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES)
         spec = cls.INPUT_TYPES()
-        for section in spec.values():
+        for section in (spec.get("required", {}), spec.get("optional", {})):  # hidden inputs have no widget
             for name, (kind, *opts) in section.items():
                 assert opts and opts[0].get("tooltip"), f"{key}.{name} has no tooltip"
         assert callable(getattr(cls, cls.FUNCTION))
@@ -200,6 +200,17 @@ def test_fuse_colorize_shapes_ranges_rgba(model):
     assert full.shape == (2, 40, 56, 3)
     (small,) = run("ColorNetFuseColorize", model, img[..., :3], 1.0, 16)  # working size below the photo size
     assert small.shape == (2, 40, 56, 3)
+
+
+def test_fuse_colorize_old_input_name_working_resolution_still_works(model):
+    """API prompts saved before the rename carry ``working_resolution``: ComfyUI passes it as the hidden input."""
+    spec = N["ColorNetFuseColorize"].INPUT_TYPES()
+    assert "working_size" in spec["optional"] and spec["hidden"] == {"working_resolution": "INT"}
+    img = photo(h=64, w=96, seed=3)
+    (new,) = run("ColorNetFuseColorize", model, img, 1.0, 16)
+    (old,) = run("ColorNetFuseColorize", model, img, 1.0, working_resolution=16)
+    (default,) = run("ColorNetFuseColorize", model, img, 1.0)
+    assert torch.equal(new, old) and not torch.equal(new, default)
 
 
 def test_fuse_colorize_keeps_lightness_and_strength(model):
