@@ -103,6 +103,21 @@ def mix_priors(priors: Sequence[GlobalPrior], weights: Sequence[float] | None = 
     return GlobalPrior(fusion, logits, priors[0].class_names)
 
 
+def mix_priors_per_row(priors: Sequence[GlobalPrior], weights: Sequence[float] | None = None) -> GlobalPrior:
+    """``mix_priors`` row by row: each prior holds one row (used for every row) or N rows (one per frame); row r of
+    the result mixes row r of each. Single-row inputs give exactly ``mix_priors``."""
+    if not priors:
+        raise InputError("mix_priors_per_row needs at least one prior")
+    rows = max(len(p) for p in priors)
+    if any(len(p) not in (1, rows) for p in priors):
+        raise InputError(
+            f"The priors hold {[len(p) for p in priors]} rows: each must hold one row or the same number of "
+            f"rows (one per frame). Mix a batch of references into one prior first to get a single row."
+        )
+    mixed = [mix_priors([p.select(r if len(p) > 1 else 0) for p in priors], weights) for r in range(rows)]
+    return mixed[0] if rows == 1 else GlobalPrior.concat(mixed)
+
+
 def top_classes(prior: GlobalPrior, k: int = 5) -> list[list[tuple[str, float]]]:
     """Scene classification read from a prior: for each row, the ``k`` most probable (class name, probability)."""
     if prior.logits is None or not prior.class_names:

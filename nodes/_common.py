@@ -12,6 +12,8 @@ from typing import Any, Iterator
 
 import torch
 
+from . import _comfy
+
 # Custom ComfyUI socket types (links only connect equal type names).
 MODEL_TYPE = "COLORNET_MODEL"
 PRIOR_TYPE = "GLOBAL_PRIOR"
@@ -113,3 +115,22 @@ def rgb_to_image(rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.
     if alpha is not None:
         out = torch.cat((out, alpha.to(out)), dim=-1)
     return out.contiguous()
+
+
+def each_image(count: int) -> Iterator[int]:
+    """``range(count)`` for a node's per-image loop: ComfyUI's progress bar advances after each image and Cancel is
+    honoured before each (both no-ops outside ComfyUI)."""
+    bar = _comfy.progress_bar(count)
+    for i in range(count):
+        _comfy.check_interrupt()
+        yield i
+        bar.update(1)
+
+
+def encode_priors(model: ColorNetModel, rgb: torch.Tensor) -> Any:
+    """One prior row per image of ``rgb`` ``[B,3,H,W]`` (one image at a time: bounded memory), on the CPU."""
+    from colornet.prior import GlobalPrior
+
+    with model.precision():
+        rows = [model.colorizer.prior_from_rgb(rgb[i : i + 1]).to("cpu") for i in each_image(rgb.shape[0])]
+    return GlobalPrior.concat(rows)

@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from . import _comfy
-from ._common import CATEGORY, MODEL_TYPE, PRIOR_TYPE, expect_model, expect_prior, image_to_rgb, rgb_to_image
+from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, each_image, expect_model, expect_prior, image_to_rgb,
+                      rgb_to_image)
 
 
 class ColorNetFuseColorize:
@@ -71,15 +71,12 @@ class ColorNetFuseColorize:
             global_prior = expect_prior(global_prior, "global_prior")
             global_prior.fusion_for_batch(batch)  # one prior, or one per image: else a clear error before any work
         out = torch.empty((batch, *rgb.shape[2:], 3), dtype=torch.float32)
-        bar = _comfy.progress_bar(batch)
         with model.precision():
-            for i in range(batch):
-                _comfy.check_interrupt()
+            for i in each_image(batch):
                 prior = None
                 if global_prior is not None:
                     prior = global_prior.select(i) if len(global_prior) > 1 else global_prior
                 out[i : i + 1] = rgb_to_image(colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=strength))
-                bar.update(1)
         if alpha is not None:
             out = torch.cat((out, alpha), dim=-1)
         return (out,)
