@@ -27,7 +27,9 @@ def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
     """Files, folders (recursively) and globs -> sorted (path, output path relative to -o) pairs, no duplicates."""
     found: dict[Path, Path] = {}
     for pattern in patterns:
-        matches = [Path(p) for p in sorted(glob.glob(pattern, recursive=True))] or [Path(pattern)]
+        matches = [Path(p) for p in sorted(glob.glob(pattern, recursive=True))]
+        if not matches and not glob.has_magic(pattern):
+            matches = [Path(pattern)]  # a missing file is reported as a failed input; an empty glob is no input
         for match in matches:
             if match.is_dir():
                 for path in sorted(match.rglob("*")):

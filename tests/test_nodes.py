@@ -263,7 +263,7 @@ def test_fuse_colorize_prior_broadcast_and_per_frame(model):
     [
         (("not an image",), "must be an IMAGE"),
         ((torch.zeros(0, 8, 8, 3),), "empty batch"),
-        ((torch.zeros(1, 8, 8),), None),  # [H,W,C]-like 3-D with C=8: wrong channels
+        ((torch.zeros(1, 8, 8),), r"1\|3\|4 channels\], got \(1, 1, 8, 8\)"),  # 3-D = one [H,W,C] image, C=8
         ((torch.zeros(2, 8, 8, 2),), "channels"),
     ],
 )
