@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .atomic import atomic_write
 from .errors import CheckpointError, CheckpointMismatchError
 from .model import ColorNet, ColorNetConfig
 
@@ -38,21 +38,6 @@ def checkpoint_document(config: ColorNetConfig, training: dict[str, Any] | None 
     }
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write via a temp file in the same folder + rename, so a crash never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(
     model: ColorNet,
     folder: str | os.PathLike,
@@ -69,8 +54,8 @@ def save_checkpoint(
     }
     metadata = {_METADATA_KEY: json.dumps(document), "format": "pt"}
     weights = folder / WEIGHTS_NAME
-    _atomic_write(weights, lambda tmp: save_file(tensors, tmp, metadata=metadata))
-    _atomic_write(folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(json.dumps(document, indent=2) + "\n"))
+    atomic_write(weights, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    atomic_write(folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(json.dumps(document, indent=2) + "\n"))
     return weights
 
 

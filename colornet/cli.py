@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import glob
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .atomic import atomic_write
 from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .errors import ColorNetError
 from .images import is_image_file
@@ -48,18 +47,6 @@ def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
         taken.add(candidate)
         result.append((path, candidate))
     return result
-
-
-def _save_atomic(image, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        image.save(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
@@ -98,7 +85,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
                 image = to_output_image(result)
                 if args.format == "jpg":
                     image = image.convert("RGB")  # JPEG has no alpha
-                _save_atomic(image, target)
+                atomic_write(target, image.save, fsync=False)
                 written += 1
             except ColorNetError as err:
                 failures.append((path, str(err)))

@@ -37,6 +37,10 @@ class RGBImage:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
+ImageLike = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor | RGBImage
+"""Anything ``to_rgb_image`` (and so ``colorize``) accepts as one image."""
+
+
 def _pil_to_rgb(img: Image.Image, source: str) -> RGBImage:
     img = ImageOps.exif_transpose(img)  # photos from phones are stored sideways with an orientation tag
     mode = img.mode
@@ -108,7 +112,7 @@ def load_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         ) from err
 
 
-def to_rgb_image(image: "ImageLike") -> RGBImage:
+def to_rgb_image(image: ImageLike) -> RGBImage:
     """Accept a path, a PIL image, a numpy array (HxW, HxWx1/3/4; uint8, uint16 or float 0..1) or an RGBImage."""
     if isinstance(image, RGBImage):
         return image
@@ -166,5 +170,3 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
 def is_image_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
-
-ImageLike = "str | os.PathLike | Image.Image | np.ndarray | torch.Tensor | RGBImage"

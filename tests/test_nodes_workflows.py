@@ -147,7 +147,7 @@ def run_api_workflow(graph: dict) -> dict:
 @pytest.fixture(scope="module")
 def models_folder(tmp_path_factory):
     """ComfyUI's models/colornet with a random-init checkpoint under the default name: the workflows' Loader
-    finds it there first (as a user's file), so this test does not depend on the bundled placeholder."""
+    finds it there first (as a user's file), so this test does not depend on the bundled checkpoint."""
     folder = tmp_path_factory.mktemp("models") / "colornet"
     net = lively_model(compact_config(["beach", "forest", "street", "kitchen", "mountain"]), seed=0)
     save_checkpoint(net, folder / BUILDER.DEFAULT_WEIGHTS)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from colornet import constants
+from colornet.atomic import atomic_write
 from colornet.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checkpoint, read_document
 from colornet.errors import ColorNetError, ManifestError
 from colornet.manifest import ManifestEntry, load_manifest, sha256_file
@@ -39,10 +40,7 @@ class PublishError(ColorNetError, RuntimeError):
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     """Atomic write (temp file + rename) so an interrupted update never leaves half a manifest."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))
 
 
 def sync_manifest_copy() -> Path:
