@@ -7,7 +7,6 @@ check behaviour, never colour quality.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,24 +15,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import lively_model
+from helpers import ROOT, lively_model, load_pack
 
 from colornet.checkpoint import save_checkpoint
 from colornet.model import compact_config
 from colornet.pipeline import Colorizer
 
-ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ["beach", "forest", "street", "kitchen", "mountain"]
-
-
-def load_pack(name: str = "colornet_comfy_pack_under_test"):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 PACK = load_pack()

@@ -20,10 +20,7 @@ from colornet.manifest import load_manifest, sha256_file
 from colornet.weights import load_model, resolve_weights
 from training.publish import PublishError, main, publish, update_manifest_entry
 
-try:
-    from hub_server import HubServer, point_huggingface_hub_at
-except ImportError:  # tests/ collected as a package
-    from tests.hub_server import HubServer, point_huggingface_hub_at
+from hub_server import HubServer, point_huggingface_hub_at
 
 torch.set_num_threads(1)
 

@@ -17,10 +17,7 @@ from colornet.model import ColorNet, ColorNetConfig
 from colornet.manifest import load_manifest, sha256_file
 from colornet.weights import download_weights, list_weights, load_model, resolve_weights, verify_weights
 
-try:
-    from hub_server import HubServer, point_huggingface_hub_at
-except ImportError:  # tests/ collected as a package
-    from tests.hub_server import HubServer, point_huggingface_hub_at
+from hub_server import HubServer, point_huggingface_hub_at
 
 torch.set_num_threads(1)
 
