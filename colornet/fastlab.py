@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import torch
 
+from .errors import InputError
 from .lab import DELTA, EPSILON, F_THRESHOLD, KAPPA, LINEAR_KNEE, SRGB_KNEE, WHITE_D65, XYZ_FROM_RGB
 
 # t = XYZ / white from linear RGB: the white point folded into the rows of the matrix
@@ -145,11 +146,20 @@ def _empty(like: torch.Tensor, channels: int) -> torch.Tensor:
     return torch.empty((like.shape[0], channels, *like.shape[-2:]), dtype=torch.float32, device=like.device)
 
 
+def finite(strip: torch.Tensor, what: str) -> torch.Tensor:
+    """``strip`` itself, or an ``InputError`` if it holds a NaN or an infinity: one such pixel would otherwise turn
+    a whole frame black (through the global prior) without any error."""
+    if not bool(torch.isfinite(strip).all()):
+        bad = int((~torch.isfinite(strip)).sum())
+        raise InputError(f"{what} holds {bad} NaN or infinite value(s): pass finite values (RGB in 0..1).")
+    return strip
+
+
 def luminance(rgb: torch.Tensor) -> torch.Tensor:
-    """L ``[B,1,H,W]`` of RGB ``[B,3,H,W]`` in [0, 1]."""
+    """L ``[B,1,H,W]`` of RGB ``[B,3,H,W]`` in [0, 1]. Non-finite input is an ``InputError``."""
     out, ws = _empty(rgb, 1), Workspace(rgb.device)
     for rows in image_strips(rgb):
-        luminance_into(rgb[:, :, rows], out[:, :, rows], ws)
+        luminance_into(finite(rgb[:, :, rows], "The image"), out[:, :, rows], ws)
     return out
 
 
@@ -157,7 +167,7 @@ def split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """RGB ``[B,3,H,W]`` -> (L ``[B,1,H,W]``, ab ``[B,2,H,W]``); ``compose_rgb`` is its inverse."""
     lightness, ab, ws = _empty(rgb, 1), _empty(rgb, 2), Workspace(rgb.device)
     for rows in image_strips(rgb):
-        lab_into(rgb[:, :, rows], lightness[:, :, rows], ab[:, :, rows], ws)
+        lab_into(finite(rgb[:, :, rows], "The image"), lightness[:, :, rows], ab[:, :, rows], ws)
     return lightness, ab
 
 
@@ -165,5 +175,6 @@ def compose_rgb(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """Full-resolution L ``[B,1,H,W]`` + ab ``[B,2,H,W]`` -> sRGB ``[B,3,H,W]`` in [0, 1]."""
     out, ws = _empty(lightness, 3), Workspace(lightness.device)
     for rows in image_strips(lightness):
-        compose_into(lightness[:, :, rows], ab[:, :, rows], out[:, :, rows], ws)
+        l_strip, ab_strip = finite(lightness[:, :, rows], "L"), finite(ab[:, :, rows], "ab")
+        compose_into(l_strip, ab_strip, out[:, :, rows], ws)
     return out

@@ -7,6 +7,7 @@ revision of a manifest entry is always a full commit id, so a cached file is use
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,23 @@ def cached_file(entry: ManifestEntry) -> Path | None:
 
 
 def evict(pointer: Path) -> str:
-    """Delete a cached file (the snapshot link and the blob it points to). Returns a sentence for the error."""
-    targets = [pointer.resolve(), pointer] if pointer.is_symlink() else [pointer]
+    """Delete a bad cached file so the next call downloads it again. Returns a sentence for the error.
+
+    Only the cache's own entries are removed: the snapshot entry itself, and the blob it links to only if that blob
+    lies inside the Hub cache folder -- a link that points elsewhere (a user's file) is unlinked, never followed to
+    delete its target. Missing files are fine: another process may be evicting the same file at the same time.
+    """
+    cache = Path(os.path.realpath(constants.hf_hub_cache()))
+    targets: list[Path] = []
+    if pointer.is_symlink():
+        blob = Path(os.path.realpath(pointer))
+        if blob.is_relative_to(cache):
+            targets.append(blob)
+        targets.append(pointer)
+    elif Path(os.path.realpath(pointer)).is_relative_to(cache):
+        targets.append(pointer)
+    if not targets:
+        return f"It lies outside the Hub cache ({cache}), so it was left in place: delete or replace it by hand."
     try:
         for target in targets:
             target.unlink(missing_ok=True)

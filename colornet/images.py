@@ -55,6 +55,8 @@ def _pil_to_rgb(img: Image.Image, source: str) -> RGBImage:
         rgb = np.repeat(grey[..., None], 3, axis=2)
     elif mode == "F":
         arr = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise ImageLoadError(f"{source}: a floating-point image with NaN or infinite pixels; re-export it.")
         hi = float(arr.max(initial=1.0))
         grey = np.clip(arr / (hi if hi > 1.0 else 1.0), 0.0, 1.0)
         rgb = np.repeat(grey[..., None], 3, axis=2)

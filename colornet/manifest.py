@@ -22,6 +22,8 @@ PathLike = str | os.PathLike
 _COMMIT_RE = re.compile(r"[0-9a-f]{40}")  # what huggingface_hub treats as an immutable commit (lower-case only)
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# the Hub's rule for "owner/name": letters, digits, '-', '_', '.'; no '--' or '..'; at most 96 characters per part
+_REPO_PART_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
 _ENTRY_KEYS = ("repo_id", "revision", "filename", "config_filename", "sha256", "size", "config", "bundled")
 
 
@@ -52,11 +54,20 @@ class ManifestEntry:
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any], source: Path) -> "ManifestEntry":
+        if not isinstance(data, dict):
+            raise ManifestError(f"{source}: model '{name}' must be an object of fields, got {type(data).__name__}.")
         missing = [k for k in _ENTRY_KEYS if k not in data]
         if missing:
             raise ManifestError(
                 f"{source}: model '{name}' lacks {', '.join(missing)}; every entry needs {', '.join(_ENTRY_KEYS)}."
             )
+        if not (isinstance(name, str) and NAME_RE.fullmatch(name)):
+            raise ManifestError(
+                f"{source}: model name {name!r} is not usable; use letters, digits, '.', '_' and '-' only."
+            )
+        _check_repo_id(data["repo_id"], name, source)
+        for key, suffix in (("filename", ".safetensors"), ("config_filename", ".json")):
+            _check_file_name(data[key], key, suffix, name, source)
         revision, sha256 = data["revision"], data["sha256"]
         if revision is not None and not (isinstance(revision, str) and _COMMIT_RE.fullmatch(revision)):
             raise ManifestError(
@@ -79,6 +90,25 @@ class ManifestEntry:
             bundled=data["bundled"] or None,
             description=str(data.get("description", "")),
             license=str(data.get("license", "")),
+        )
+
+
+def _check_repo_id(repo_id: Any, name: str, source: Path) -> None:
+    parts = repo_id.split("/") if isinstance(repo_id, str) else []
+    if len(parts) != 2 or not all(_REPO_PART_RE.fullmatch(p) and "--" not in p and ".." not in p for p in parts):
+        raise ManifestError(
+            f"{source}: model '{name}' has repo_id {repo_id!r}; expected 'owner/name' (letters, digits, '.', '_', "
+            f"'-'; no '--' or '..'), as on the Hugging Face Hub."
+        )
+
+
+def _check_file_name(value: Any, key: str, suffix: str, name: str, source: Path) -> None:
+    """A file inside the Hub repo: a relative path with no '..', no backslash, no empty part, ending in ``suffix``."""
+    parts = value.split("/") if isinstance(value, str) else [""]
+    if not (value.endswith(suffix) and "\\" not in value and all(p not in ("", ".", "..") for p in parts)):
+        raise ManifestError(
+            f"{source}: model '{name}' has {key} {value!r}; expected a relative file name inside the repo ending in "
+            f"{suffix}, without '..' (e.g. 'model{suffix}')."
         )
 
 

@@ -22,7 +22,7 @@ from PIL import Image
 
 from .defaults import DEFAULT_STRENGTH, DEFAULT_TILE, DEFAULT_WORKING_SIZE
 from .errors import InputError
-from .fastlab import Workspace, compose_into, image_strips, luminance
+from .fastlab import Workspace, compose_into, finite, image_strips, luminance
 from .fold import FoldedModelCache
 from .images import RGBImage, to_pil, to_rgb_image
 from .model import ColorNet
@@ -35,10 +35,31 @@ Progress = Callable[[int, int], None]
 
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/"auto" -> CUDA when present, else CPU; anything else is taken as given."""
+    """``None``/"auto" -> CUDA when present, else CPU; otherwise the device named, if this machine has it.
+
+    An unknown name or a GPU this torch cannot see is an ``InputError`` saying what to pass instead, not a crash
+    at the first tensor moved there."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(f"Unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps.") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise InputError(
+                f"Device {device!r} was asked for, but torch sees no CUDA GPU (torch {torch.__version__}, {build}). "
+                f"Use device 'cpu' or 'auto', or install a CUDA build of torch (see the README)."
+            )
+        if dev.index is not None and dev.index >= count:
+            raise InputError(f"Device {device!r} does not exist: this machine has {count} CUDA GPU(s), cuda:0..{count - 1}.")
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise InputError(f"Device {device!r} (Apple GPU) is not available here: use 'cpu' or 'auto'.")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"Device {device!r} is not supported: use auto, cpu, cuda, cuda:N or mps.")
+    return dev
 
 
 def check_working_size(working_size: int | None) -> int | None:
@@ -152,6 +173,7 @@ class Colorizer:
         strength = check_strength(strength)
         if prior is not None:
             prior.fusion_for_batch(rgb.shape[0])  # one prior, or one per image: else an InputError before any work
+            finite(prior.fusion, "The global prior")
         out_device = rgb.device
         net = self._net()
         lightness, l_work = self._lightness(rgb)  # (B, 1, H, W) full resolution, (B, 1, h, w) working size

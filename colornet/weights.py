@@ -118,7 +118,7 @@ def _models_dirs(models_dir: ModelsDirs) -> list[Path]:
         given = list(models_dir)
     dirs: list[Path] = []
     for d in [*given, constants.COLORNET_MODELS_DIR]:
-        p = Path(d).expanduser()
+        p = constants.expand_path(d)
         if p not in dirs:
             dirs.append(p)
     return dirs
@@ -160,7 +160,10 @@ def _from_hub(
         return None
     cached = hub.cached_file(entry)
     if cached is not None:
-        return _verified(cached, entry, "hub_cache")
+        try:
+            return _verified(cached, entry, "hub_cache")
+        except FileNotFoundError:  # another process evicted it (corrupt) between the look-up and the hash
+            logger.info("%s vanished from the Hub cache while being checked; fetching it again", cached)
     if constants.hf_hub_offline():
         search.failed(
             place,
@@ -217,7 +220,7 @@ def resolve_weights(
     manifest = load_manifest()
     text = os.fspath(name_or_path) if name_or_path is not None else manifest.default
     entry = manifest.find(text)
-    as_path = Path(text).expanduser()
+    as_path = constants.expand_path(text)
     if (entry is None or _looks_like_path(text)) and as_path.exists():
         return _explicit_path(as_path)
     if entry is None and _looks_like_path(text):

@@ -134,6 +134,76 @@ def test_corrupted_cache_file_is_evicted_then_downloaded_again(hub, manifest, ch
     assert again.source == "hub" and sha256_file(again.path) == sha256_file(checkpoint / WEIGHTS_NAME)
 
 
+def test_eviction_never_deletes_outside_the_cache(hub, manifest, checkpoint, tmp_path):
+    """Issue 10.1: a snapshot entry that links to a file outside the cache is unlinked; its target is left alone."""
+    manifest(revision=seed(hub, checkpoint))
+    pointer = resolve_weights(NAME).path
+    outside = tmp_path / "my_precious.safetensors"
+    outside.write_bytes(b"a user's own file, not the release")
+    pointer.unlink()
+    pointer.symlink_to(outside)
+    with pytest.raises(ChecksumMismatchError, match="removed from the cache"):
+        resolve_weights(NAME)
+    assert outside.read_bytes() == b"a user's own file, not the release"
+    assert not pointer.is_symlink() and not pointer.exists()
+    assert resolve_weights(NAME).source == "hub"  # and the release comes back
+
+
+def test_a_file_another_process_evicts_mid_check_is_fetched_again(hub, manifest, checkpoint, monkeypatch):
+    """Issue 10.5: two processes evicting the same bad cached file: the one whose file vanished while it was hashing
+    downloads it again instead of dying in a FileNotFoundError."""
+    from colornet import hub as hub_module
+    from colornet import weights as weights_module
+
+    manifest(revision=seed(hub, checkpoint))
+    pointer = resolve_weights(NAME).path
+    real_sha = weights_module.sha256_file
+    evicted = []
+
+    def other_process_evicts_first(path):
+        if not evicted:  # once: the other process removes the file just before this one hashes it
+            evicted.append(hub_module.evict(pointer))
+        return real_sha(path)
+
+    monkeypatch.setattr(weights_module, "sha256_file", other_process_evicts_first)
+    again = resolve_weights(NAME)
+    assert again.source == "hub" and real_sha(again.path) == real_sha(checkpoint / WEIGHTS_NAME)
+    assert evicted[0].startswith("It was removed")
+    assert hub_module.evict(pointer.with_name("gone.safetensors")).startswith("It was removed")  # nothing to remove
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        ({"repo_id": "not a repo id!"}, "repo_id"),
+        ({"repo_id": "owner/na--me"}, "repo_id"),
+        ({"filename": "../../etc/passwd.safetensors"}, "filename"),
+        ({"filename": "model.bin"}, "filename"),
+        ({"config_filename": "/abs/config.json"}, "config_filename"),
+    ],
+)
+def test_malformed_repo_id_or_file_name_is_a_manifest_error(manifest, fields, match, capsys):
+    """Issue 10.5: even `colornet weights list` (which asks the Hub cache about every entry) says what is wrong."""
+    from colornet.cli import main as cli_main
+
+    manifest(revision="a" * 40, **fields)
+    with pytest.raises(ManifestError, match=match):
+        list_weights()
+    assert cli_main(["weights", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and match in err and "Traceback" not in err
+
+
+def test_models_dir_naming_an_unknown_user_is_just_a_missing_folder(manifest, checkpoint, monkeypatch):
+    """Issue 10.5: COLORNET_MODELS_DIR='~nouser/x' made Path.expanduser raise RuntimeError."""
+    monkeypatch.setattr(constants, "COLORNET_MODELS_DIR", Path("~nosuchuser_colornet/x"))
+    manifest(bundled=str(checkpoint / WEIGHTS_NAME))
+    assert resolve_weights().source == "bundled"
+    manifest(bundled=None)
+    with pytest.raises(WeightsNotFoundError, match="~nosuchuser_colornet/x \\(folder does not exist\\)"):
+        resolve_weights()
+
+
 def test_missing_repo_lists_every_place_looked(hub, manifest, models_dir):
     manifest(revision="a" * 40)  # repo does not exist on the server -> 404
     with pytest.raises(WeightsNotFoundError) as info:
