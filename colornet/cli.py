@@ -17,7 +17,7 @@ from pathlib import Path
 from .atomic import atomic_write
 from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .errors import ColorNetError
-from .images import is_image_file
+from .images import DEFAULT_MAX_MEGAPIXELS, is_image_file
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -67,7 +67,9 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    colorizer = Colorizer.from_pretrained(args.weights, device=args.device, working_size=args.working_size)
+    colorizer = Colorizer.from_pretrained(
+        args.weights, device=args.device, working_size=args.working_size, max_megapixels=args.max_megapixels or None
+    )
     prior = None
     if args.reference:
         prior = colorizer.prior_from_references(args.reference, args.reference_weight or None)
@@ -164,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
                      help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
     col.add_argument("--format", choices=("png", "jpg"), default="png", help="output format (png keeps alpha)")
+    col.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_MEGAPIXELS,
+                     help="skip (as a failed input) files larger than this, judged from their header before decoding, "
+                          "so memory stays bounded; 0 = no limit (default: %(default)g)")
     col.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     model_options(col)
     col.set_defaults(func=cmd_colorize)

@@ -20,6 +20,10 @@ class ImageLoadError(ColorNetError, ValueError):
     """An input image could not be decoded (corrupt, truncated, unsupported, or too large)."""
 
 
+class OutOfMemoryError(ColorNetError, MemoryError):
+    """One image needed more memory than there is; the others of a batch can still be processed."""
+
+
 class CheckpointError(ColorNetError, OSError):
     """A checkpoint file is missing, unreadable or has no usable config."""
 

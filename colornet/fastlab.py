@@ -68,12 +68,15 @@ class Workspace:
 
 
 def _linear_rgb(rgb: torch.Tensor, ws: Workspace) -> torch.Tensor:
-    """Linearised sRGB of a strip ``[B,3,r,W]`` (clamped to [0, 1] first), in the workspace."""
+    """Linearised sRGB of a strip ``[B,3,r,W]`` (float clamped to [0, 1], or uint8 / 255), in the workspace."""
     b, _, r, w = rgb.shape
     x = ws.get("lin_x", (b, 3, r, w))
     c = ws.get("lin_c", (b, 3, r, w))
     m = ws.get("lin_m", (b, 3, r, w), torch.bool)
-    torch.clamp(rgb, 0.0, 1.0, out=x)
+    if rgb.dtype == torch.uint8:  # 8-bit photos stay uint8 until here: a quarter of the memory of float32
+        x.copy_(rgb).mul_(1.0 / 255.0)
+    else:
+        torch.clamp(rgb, 0.0, 1.0, out=x)
     torch.gt(x, SRGB_KNEE, out=m)
     torch.add(x, 0.055, out=c).mul_(1.0 / 1.055).clamp_min_(1e-12).pow_(2.4)
     x.mul_(1.0 / 12.92)
@@ -119,7 +122,8 @@ def lab_into(rgb: torch.Tensor, lightness: torch.Tensor, ab: torch.Tensor, ws: W
 
 
 def compose_into(lightness: torch.Tensor, ab: torch.Tensor, out: torch.Tensor, ws: Workspace) -> torch.Tensor:
-    """sRGB in [0,1] of an L strip ``[B,1,r,W]`` and ab strip ``[B,2,r,W]``, written into ``out`` ``[B,3,r,W]``."""
+    """sRGB of an L strip ``[B,1,r,W]`` and ab strip ``[B,2,r,W]``, written into ``out`` ``[B,3,r,W]``: float32 in
+    [0, 1], or uint8 0..255 if ``out`` is uint8."""
     b, _, r, w = lightness.shape
     f = ws.get("cmp_f", (b, 3, r, w))
     t = ws.get("cmp_t", (b, 3, r, w))
@@ -139,6 +143,8 @@ def compose_into(lightness: torch.Tensor, ab: torch.Tensor, out: torch.Tensor, w
     torch.clamp_min(lin, LINEAR_KNEE, out=t).pow_(1.0 / 2.4).mul_(1.055).sub_(0.055)
     lin.mul_(12.92)
     torch.where(m, t, lin, out=t)
+    if out.dtype == torch.uint8:  # 8-bit results are written as uint8 strip by strip, rounded
+        return out.copy_(t.clamp_(0.0, 1.0).mul_(255.0).add_(0.5))
     return out.copy_(t.clamp_(0.0, 1.0))
 
 
@@ -149,14 +155,14 @@ def _empty(like: torch.Tensor, channels: int) -> torch.Tensor:
 def finite(strip: torch.Tensor, what: str) -> torch.Tensor:
     """``strip`` itself, or an ``InputError`` if it holds a NaN or an infinity: one such pixel would otherwise turn
     a whole frame black (through the global prior) without any error."""
-    if not bool(torch.isfinite(strip).all()):
+    if strip.is_floating_point() and not bool(torch.isfinite(strip).all()):
         bad = int((~torch.isfinite(strip)).sum())
         raise InputError(f"{what} holds {bad} NaN or infinite value(s): pass finite values (RGB in 0..1).")
     return strip
 
 
 def luminance(rgb: torch.Tensor) -> torch.Tensor:
-    """L ``[B,1,H,W]`` of RGB ``[B,3,H,W]`` in [0, 1]. Non-finite input is an ``InputError``."""
+    """L ``[B,1,H,W]`` of RGB ``[B,3,H,W]`` (float in [0, 1] or uint8). Non-finite input is an ``InputError``."""
     out, ws = _empty(rgb, 1), Workspace(rgb.device)
     for rows in image_strips(rgb):
         luminance_into(finite(rgb[:, :, rows], "The image"), out[:, :, rows], ws)

@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .defaults import DEFAULT_STRENGTH, DEFAULT_TILE, DEFAULT_WORKING_SIZE
-from .errors import InputError
+from .errors import InputError, OutOfMemoryError
 from .fastlab import Workspace, compose_into, finite, image_strips, luminance
 from .fold import FoldedModelCache
-from .images import RGBImage, to_pil, to_rgb_image
+from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, to_pil, to_rgb_image, to_uint8
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
 from .tiling import predict_ab_half_tiled
@@ -103,6 +103,7 @@ class Colorizer:
     working_size: int | None = DEFAULT_WORKING_SIZE
     upsample: str = "guided"
     tile: int | None = DEFAULT_TILE  # network input above tile x tile px runs in overlapping tiles (None: never)
+    max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS  # larger files are refused from their header (None: any)
     optimize: bool = True  # run a batch-norm-folded copy of the model (``colornet.fold``); False: the model as given
 
     def __post_init__(self) -> None:
@@ -147,9 +148,13 @@ class Colorizer:
 
     # --- tensor API (used by the ComfyUI nodes): RGB [B,3,H,W] in [0,1] -------------------------------------------
 
+    def _rgb_on_device(self, rgb: torch.Tensor) -> torch.Tensor:
+        """uint8 stays uint8 (converted strip by strip); any float becomes float32."""
+        return rgb.to(self.device) if rgb.dtype == torch.uint8 else rgb.to(self.device, torch.float32)
+
     def _lightness(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Full-resolution L and L at the working size (what the network sees), both ``[B,1,*,*]``."""
-        lightness = luminance(rgb.to(self.device, torch.float32))
+        lightness = luminance(self._rgb_on_device(rgb))
         h, w = working_shape(*lightness.shape[-2:], self.working_size)
         l_work = lightness if (h, w) == lightness.shape[-2:] else F.interpolate(lightness, size=(h, w), mode="area")
         return lightness, l_work
@@ -158,14 +163,20 @@ class Colorizer:
     def prior_from_rgb(self, rgb: torch.Tensor) -> GlobalPrior:
         """One prior row per image of ``rgb``: exactly the prior ``colorize_rgb`` computes for that image itself."""
         # float32 whatever precision the network ran in (autocast), so priors mix and compare exactly
-        lightness = luminance(rgb.to(self.device, torch.float32))
+        lightness = luminance(self._rgb_on_device(rgb))
         return self._net().encode_global(lightness).to(self.device, torch.float32)
 
     @torch.inference_mode()
     def colorize_rgb(
-        self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, strength: float = DEFAULT_STRENGTH
+        self,
+        rgb: torch.Tensor,
+        prior: GlobalPrior | None = None,
+        *,
+        strength: float = DEFAULT_STRENGTH,
+        out_dtype: torch.dtype = torch.float32,
     ) -> torch.Tensor:
-        """Colorize a batch of same-sized images; returns RGB ``[B,3,H,W]`` in [0, 1] on the input's device."""
+        """Colorize a batch of same-sized images (float in [0, 1] or uint8); returns RGB ``[B,3,H,W]`` on the
+        input's device: float32 in [0, 1], or uint8 with ``out_dtype=torch.uint8`` (a quarter of the memory)."""
         if rgb.dim() != 4 or rgb.shape[1] != 3:
             raise InputError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
         if rgb.shape[0] == 0:
@@ -190,7 +201,7 @@ class Colorizer:
         ab_low = ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
         # ab to full resolution (guided by L) and Lab -> RGB, fused strip by strip: no full-size ab or temporaries
         up = ABUpsampler(ab_low, lightness, mode=self.upsample)
-        out = torch.empty((rgb.shape[0], 3, *lightness.shape[-2:]), dtype=torch.float32, device=self.device)
+        out = torch.empty((rgb.shape[0], 3, *lightness.shape[-2:]), dtype=out_dtype, device=self.device)
         ws = Workspace(self.device)
         for rows in image_strips(lightness):
             l_strip = lightness[:, :, rows]
@@ -206,16 +217,39 @@ class Colorizer:
         self, references: Sequence[Any], weights: Sequence[float] | None = None
     ) -> GlobalPrior:
         """Encode reference photos and mix them (weighted average of their fusion vectors) into one prior."""
-        priors = [self.prior_from_rgb(_to_batch(to_rgb_image(ref))) for ref in references]
+        priors = [self.prior_from_rgb(_to_batch(self._load(ref))) for ref in references]
         return mix_priors(priors, weights)
+
+    def _load(self, image: Any) -> RGBImage:
+        """Any image kind, 8-bit sources kept uint8 (the lean path); files above ``max_megapixels`` refused."""
+        return to_rgb_image(image, keep_uint8=True, max_megapixels=self.max_megapixels)
 
     def colorize_image(
         self, image: Any, prior: GlobalPrior | None = None, *, strength: float = DEFAULT_STRENGTH
     ) -> RGBImage:
-        """One image of any kind -> colour ``RGBImage`` (alpha, if any, passed through unchanged)."""
-        src = to_rgb_image(image)
-        rgb = self.colorize_rgb(_to_batch(src), prior, strength=strength)
-        return RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
+        """One image of any kind -> colour ``RGBImage`` (alpha, if any, passed through unchanged).
+
+        The result's ``rgb`` is uint8 for an 8-bit source (files, PIL images, uint8 arrays), float32 in [0, 1]
+        otherwise. Running out of memory is an ``OutOfMemoryError`` for this image (a batch can go on)."""
+        src = self._load(image)
+        try:
+            rgb = _to_batch(src)
+            out_dtype = torch.uint8 if rgb.dtype == torch.uint8 else torch.float32
+            out = self.colorize_rgb(rgb, prior, strength=strength, out_dtype=out_dtype)
+        except (MemoryError, RuntimeError) as err:
+            if not _is_out_of_memory(err):
+                raise
+            width, height = src.size
+            raise OutOfMemoryError(
+                f"{src.source}: not enough memory to colorize {width}x{height} px ({width * height / 1e6:.0f} MP); "
+                f"downscale it, lower --max-megapixels to skip such files, or free memory."
+            ) from None
+        return RGBImage(out[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
+
+
+def _is_out_of_memory(err: BaseException) -> bool:
+    """A ``MemoryError``, or torch's out-of-memory ``RuntimeError`` (CPU allocator, CUDA)."""
+    return isinstance(err, MemoryError) or "out of memory" in str(err).lower() or "can't allocate memory" in str(err)
 
 
 def _to_batch(image: RGBImage) -> torch.Tensor:
@@ -273,7 +307,12 @@ def _like_input(original: Any, out: RGBImage) -> Any:
 
 
 def _with_alpha(out: RGBImage) -> np.ndarray:
-    return out.rgb if out.alpha is None else np.dstack((out.rgb, out.alpha))
+    """``[H, W, 3|4]`` in the result's own dtype (uint8 for 8-bit inputs, else float32)."""
+    rgb = np.ascontiguousarray(out.rgb)
+    if out.alpha is None:
+        return rgb
+    alpha = to_uint8(out.alpha) if rgb.dtype == np.uint8 else out.alpha.astype(rgb.dtype)
+    return np.dstack((rgb, alpha))
 
 
 def to_output_image(out: RGBImage) -> Image.Image:

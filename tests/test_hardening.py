@@ -245,3 +245,58 @@ def test_integer_or_non_finite_weights_are_refused(tmp_path, damage):
     path = _write(tmp_path / "m.safetensors", state, _document())
     with pytest.raises(CheckpointError, match="floating point" if damage == "integer" else "NaN or infinite"):
         load_checkpoint(path)
+
+
+# ------------------------------------------------------------------------------------------------ 10.2: memory
+
+
+def _png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header says ``width x height`` but which holds no pixel data: only a header check can judge it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    return path
+
+
+def test_the_budget_is_decided_from_the_header_before_decoding(tmp_path):
+    from colornet.errors import ImageLoadError
+    from colornet.images import DEFAULT_MAX_MEGAPIXELS, load_image
+
+    path = _png_header_only(tmp_path / "huge.png", 16000, 16000)  # 256 MP: under Pillow's own bomb limit
+    with pytest.raises(ImageLoadError, match=f"256 megapixels, above the {DEFAULT_MAX_MEGAPIXELS:g} MP limit"):
+        load_image(path)
+
+
+def test_a_file_over_the_budget_is_one_failed_input_and_the_batch_goes_on(tmp_path, weights, capsys):
+    _png_header_only(tmp_path / "a_huge.png", 16000, 16000)
+    Image.fromarray(np.full((20, 30, 3), 120, np.uint8)).save(tmp_path / "b_small.png")
+    code = cli_main(["colorize", str(tmp_path / "a_huge.png"), str(tmp_path / "b_small.png"), "-o",
+                     str(tmp_path / "out"), "--weights", str(weights), "-q", "--max-megapixels", "50"])
+    assert code == 1 and (tmp_path / "out" / "b_small.png").is_file()
+    assert "above the 50 MP limit" in capsys.readouterr().err
+
+
+def test_running_out_of_memory_is_one_failed_input(tmp_path, weights):
+    """A real MemoryError (the child is limited to 2 GB of address space; a 144 MP photo needs more) fails that
+    photo only; the next one is still written. Before: a numpy MemoryError traceback ended the run."""
+    import subprocess
+    import sys
+
+    Image.new("L", (12000, 12000), 128).save(tmp_path / "a_big.png")
+    Image.fromarray(np.full((20, 30, 3), 120, np.uint8)).save(tmp_path / "b_small.png")
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "from colornet.cli import main\n"
+        f"sys.exit(main(['colorize', {str(tmp_path / 'a_big.png')!r}, {str(tmp_path / 'b_small.png')!r}, '-o', "
+        f"{str(tmp_path / 'out')!r}, '--weights', {str(weights)!r}, '-q', '--max-megapixels', '0']))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert "not enough memory" in out.stderr and "Traceback" not in out.stderr
+    assert (tmp_path / "out" / "b_small.png").is_file() and not (tmp_path / "out" / "a_big.png").exists()
