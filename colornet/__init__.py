@@ -4,19 +4,42 @@ Importing the package is cheap: the network, the Lab conversion and priors are p
 imported when weights are resolved.
 """
 
+from .errors import (
+    CheckpointError,
+    CheckpointMismatchError,
+    ChecksumMismatchError,
+    ColorNetError,
+    ImageLoadError,
+    InputError,
+    ManifestError,
+    OutOfMemoryError,
+    WeightsNotFoundError,
+)
+from .images import RGBImage, load_image
 from .lab import lab_to_rgb, rgb_to_lab
 from .model import ColorNet, ColorNetConfig, compact_config, paper_config
 from .pipeline import Colorizer, colorize
 from .prior import GlobalPrior, mix_priors
 
 __all__ = [
+    "CheckpointError",
+    "CheckpointMismatchError",
+    "ChecksumMismatchError",
     "ColorNet",
+    "ColorNetError",
     "ColorNetConfig",
     "Colorizer",
     "GlobalPrior",
+    "ImageLoadError",
+    "InputError",
+    "ManifestError",
+    "OutOfMemoryError",
+    "RGBImage",
+    "WeightsNotFoundError",
     "colorize",
     "compact_config",
     "lab_to_rgb",
+    "load_image",
     "mix_priors",
     "paper_config",
     "rgb_to_lab",

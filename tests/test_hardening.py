@@ -300,3 +300,50 @@ def test_running_out_of_memory_is_one_failed_input(tmp_path, weights):
     assert out.returncode == 1, out.stderr[-3000:]
     assert "not enough memory" in out.stderr and "Traceback" not in out.stderr
     assert (tmp_path / "out" / "b_small.png").is_file() and not (tmp_path / "out" / "a_big.png").exists()
+
+
+# ------------------------------------------------------------------------------------------- 10.12: API and docs
+
+
+def test_public_errors_are_exported_from_colornet():
+    import colornet
+
+    for name in ("ColorNetError", "InputError", "ImageLoadError", "OutOfMemoryError", "CheckpointError",
+                 "CheckpointMismatchError", "WeightsNotFoundError", "ChecksumMismatchError", "ManifestError"):
+        assert issubclass(getattr(colornet, name), colornet.ColorNetError) and name in colornet.__all__
+
+
+def test_colorize_returns_the_kind_and_dtype_it_was_given(weights):
+    rng = np.random.default_rng(0)
+    u8 = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    out = colorize(u8, weights=str(weights))
+    assert isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == (24, 32, 3)
+    rgba = colorize(np.dstack((u8, np.full((24, 32), 200, np.uint8))), weights=str(weights))
+    assert rgba.dtype == np.uint8 and rgba.shape == (24, 32, 4) and (rgba[..., 3] == 200).all()
+    f32 = colorize(u8.astype(np.float32) / 255, weights=str(weights))
+    assert f32.dtype == np.float32 and np.abs(f32 * 255 - out).max() <= 1.0  # the same colours, as floats
+    t = colorize(torch.from_numpy(u8), weights=str(weights))
+    assert isinstance(t, torch.Tensor) and t.dtype == torch.uint8 and torch.equal(t, torch.from_numpy(out))
+    pil = colorize(Image.fromarray(u8), weights=str(weights))
+    assert isinstance(pil, Image.Image) and np.array_equal(np.asarray(pil), out)
+
+
+def test_a_result_saves_with_to_pil_and_save(colorizer, tmp_path):
+    src = np.random.default_rng(1).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    Image.fromarray(src).save(tmp_path / "in.png")
+    result = colorizer.colorize_image(tmp_path / "in.png")
+    result.save(tmp_path / "out.png")
+    result.save(tmp_path / "out.jpg", quality=95)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), np.asarray(result.to_pil()))
+    assert Image.open(tmp_path / "out.jpg").size == (32, 24)
+
+
+def test_requirements_txt_matches_pyproject():
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    wanted = sorted(d for d in deps if not d.startswith("torch"))  # ComfyUI brings its own torch
+    lines = (root / "requirements.txt").read_text().splitlines()
+    assert sorted(ln.strip() for ln in lines if ln.strip() and not re.match(r"\s*#", ln)) == wanted
