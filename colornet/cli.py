@@ -18,6 +18,7 @@ from .atomic import atomic_write
 from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .errors import ColorNetError
 from .images import DEFAULT_MAX_MEGAPIXELS, is_image_file
+from .model import VividnessError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -70,6 +71,11 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     colorizer = Colorizer.from_pretrained(
         args.weights, device=args.device, working_size=args.working_size, max_megapixels=args.max_megapixels or None
     )
+    try:
+        colorizer.model.temperature(args.vividness)  # a usage error (wrong head, out of range) before any work
+    except VividnessError as err:
+        print(f"error: --vividness: {err}", file=sys.stderr)
+        return EXIT_USAGE
     prior = None
     if args.reference:
         prior = colorizer.prior_from_references(args.reference, args.reference_weight or None)
@@ -83,7 +89,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
                 failures.append((path, f"output {target} would overwrite an input; choose another -o folder"))
                 continue
             try:
-                result = colorizer.colorize_image(path, prior, strength=args.strength)
+                result = colorizer.colorize_image(path, prior, strength=args.strength, vividness=args.vividness)
                 image = to_output_image(result)
                 if args.format == "jpg":
                     image = image.convert("RGB")  # JPEG has no alpha
@@ -165,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="longer side the network sees; 0 = full size")
     col.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
                      help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
+    col.add_argument("--vividness", type=float, default=None,
+                     help="colour-distribution checkpoints (the default): 0 = the safest, muted colours, 1 = the "
+                          "boldest; default: the checkpoint's own (0.62)")
     col.add_argument("--format", choices=("png", "jpg"), default="png", help="output format (png keeps alpha)")
     col.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_MEGAPIXELS,
                      help="skip (as a failed input) files larger than this, judged from their header before decoding, "

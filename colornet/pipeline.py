@@ -173,15 +173,22 @@ class Colorizer:
         prior: GlobalPrior | None = None,
         *,
         strength: float = DEFAULT_STRENGTH,
+        vividness: float | None = None,
         out_dtype: torch.dtype = torch.float32,
     ) -> torch.Tensor:
         """Colorize a batch of same-sized images (float in [0, 1] or uint8); returns RGB ``[B,3,H,W]`` on the
-        input's device: float32 in [0, 1], or uint8 with ``out_dtype=torch.uint8`` (a quarter of the memory)."""
+        input's device: float32 in [0, 1], or uint8 with ``out_dtype=torch.uint8`` (a quarter of the memory).
+
+        ``vividness`` (checkpoints with a colour-distribution head only; None = the checkpoint's default) picks how
+        boldly the predicted colour distribution is decoded: 0 its mean (muted, safest), 1 its mode (most vivid).
+        ``strength`` then scales the chroma of whatever was decoded (any checkpoint).
+        """
         if rgb.dim() != 4 or rgb.shape[1] != 3:
             raise InputError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
         if rgb.shape[0] == 0:
             raise InputError("colorize_rgb got an empty batch")
         strength = check_strength(strength)
+        self.model.temperature(vividness)  # checks vividness before any work (raises VividnessError)
         if prior is not None:
             prior.fusion_for_batch(rgb.shape[0])  # one prior, or one per image: else an InputError before any work
             finite(prior.fusion, "The global prior")
@@ -195,9 +202,9 @@ class Colorizer:
             prior = net.encode_global(lightness)
         prior = prior.to(self.device, torch.float32)
         if self.tile is not None:
-            ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile)  # (B, 2, ~h/2, ~w/2)
+            ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile, vividness=vividness)  # (B,2,~h/2,~w/2)
         else:
-            ab_low = net.predict_ab_half(l_work, prior)
+            ab_low = net.predict_ab_half(l_work, prior, vividness)
         ab_low = ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
         # ab to full resolution (guided by L) and Lab -> RGB, fused strip by strip: no full-size ab or temporaries
         up = ABUpsampler(ab_low, lightness, mode=self.upsample)
@@ -225,7 +232,12 @@ class Colorizer:
         return to_rgb_image(image, keep_uint8=True, max_megapixels=self.max_megapixels)
 
     def colorize_image(
-        self, image: Any, prior: GlobalPrior | None = None, *, strength: float = DEFAULT_STRENGTH
+        self,
+        image: Any,
+        prior: GlobalPrior | None = None,
+        *,
+        strength: float = DEFAULT_STRENGTH,
+        vividness: float | None = None,
     ) -> RGBImage:
         """One image of any kind -> colour ``RGBImage`` (alpha, if any, passed through unchanged).
 
@@ -235,7 +247,7 @@ class Colorizer:
         try:
             rgb = _to_batch(src)
             out_dtype = torch.uint8 if rgb.dtype == torch.uint8 else torch.float32
-            out = self.colorize_rgb(rgb, prior, strength=strength, out_dtype=out_dtype)
+            out = self.colorize_rgb(rgb, prior, strength=strength, vividness=vividness, out_dtype=out_dtype)
         except (MemoryError, RuntimeError) as err:
             if not _is_out_of_memory(err):
                 raise
@@ -269,12 +281,14 @@ def colorize(
     device: str | torch.device | None = None,
     working_size: int | None = DEFAULT_WORKING_SIZE,
     strength: float = DEFAULT_STRENGTH,
+    vividness: float | None = None,
     progress: Progress | None = None,
 ) -> Any:
     """Colorize one image or a list of them; returns the same kind as given (PIL, numpy float, or tensor).
 
     ``reference``: one image or a list whose (weighted) global prior replaces each photo's own -- the paper's style
     transfer. ``prior`` may be given directly instead. The model is loaded once and cached per weights/device.
+    ``vividness``: see ``Colorizer.colorize_rgb`` (distribution-head checkpoints only).
     """
     if prior is not None and reference is not None:
         raise InputError("Pass either prior= or reference=, not both")
@@ -291,7 +305,7 @@ def colorize(
     items = [image] if single else list(image)
     results = []
     for i, item in enumerate(items):
-        out = colorizer.colorize_image(item, prior, strength=strength)
+        out = colorizer.colorize_image(item, prior, strength=strength, vividness=vividness)
         results.append(_like_input(item, out))
         if progress is not None:
             progress(i + 1, len(items))

@@ -71,6 +71,7 @@ def predict_ab_half_tiled(
     tile: int = 1024,
     halo: int = DEFAULT_HALO,
     ramp: int = DEFAULT_RAMP,
+    vividness: float | None = None,
 ) -> torch.Tensor:
     """``model.predict_ab_half(lightness, prior)`` computed in tiles of at most ``tile`` x ``tile`` input pixels.
 
@@ -83,7 +84,7 @@ def predict_ab_half_tiled(
     margin = halo + 2 * ramp  # input px past the core: context + the part of the cross-fade outside the core
     rows, cols = _spans(height, tile, margin), _spans(width, tile, margin)
     if len(rows) == 1 and len(cols) == 1:
-        return model.predict_ab_half(lightness, prior)
+        return model.predict_ab_half(lightness, prior, vividness)
     out_h, out_w = half_size(height), half_size(width)
     out = None
     weight_sum = torch.zeros(out_h, out_w, device=lightness.device, dtype=torch.float32)
@@ -92,7 +93,7 @@ def predict_ab_half_tiled(
             # input window: the core plus the margin, clipped to the photo (r0 - margin stays a multiple of 8)
             y0, y1 = max(0, r0 - margin), min(height, r1 + margin)
             x0, x1 = max(0, c0 - margin), min(width, c1 + margin)
-            ab = model.predict_ab_half(lightness[:, :, y0:y1, x0:x1], prior)  # (B, 2, ~(y1-y0)/2, ~(x1-x0)/2)
+            ab = model.predict_ab_half(lightness[:, :, y0:y1, x0:x1], prior, vividness)  # (B, 2, ~(y1-y0)/2, ~(x1-x0)/2)
             # keep the core plus the ramp (half-resolution coordinates), never the halo
             oy0 = max(y0 // 2, r0 // 2 - ramp) if r0 > 0 else 0
             oy1 = min(r1 // 2 + ramp, y0 // 2 + ab.shape[-2]) if r1 < height else out_h

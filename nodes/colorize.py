@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, each_image, expect_model, expect_prior, image_to_rgb,
-                      rgb_to_image)
+from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, each_image, expect_model, expect_prior,
+                      image_to_rgb, rgb_to_image)
 
 
 class ColorNetFuseColorize:
@@ -47,6 +47,13 @@ class ColorNetFuseColorize:
                                "prediction and the colour is upsampled guided by the full-size lightness. 0 = run "
                                "at full resolution (slow, more memory).",
                 }),
+                "vividness": ("FLOAT", {
+                    "default": -1.0, "min": -1.0, "max": 1.0, "step": 0.01,
+                    "tooltip": "Checkpoints with a colour-distribution head (the default): how boldly the predicted "
+                               "colours are chosen, 0 = the safest muted average, 1 = the most likely colour, full "
+                               "strength. -1 = the checkpoint's own default. Paper (regression) checkpoints: leave "
+                               "at -1 and use strength.",
+                }),
                 "global_prior": (PRIOR_TYPE, {
                     "tooltip": "Optional global prior (GlobalPrior / PriorMix) replacing each image's own: one prior "
                                "for the whole batch, or one per image. Not connected = each image's own prior.",
@@ -56,7 +63,7 @@ class ColorNetFuseColorize:
         }
 
     def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float | None = None,
-                 working_size: int | None = None, global_prior: Any = None,
+                 working_size: int | None = None, global_prior: Any = None, vividness: float = -1.0,
                  working_resolution: int | None = None) -> tuple[torch.Tensor]:
         from colornet.defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 
@@ -66,6 +73,11 @@ class ColorNetFuseColorize:
             working_size = DEFAULT_WORKING_SIZE if working_resolution is None else working_resolution
         colorizer = model.colorizer.with_working_size(working_size)  # the library checks it (0 = full size)
         strength = DEFAULT_STRENGTH if strength is None else strength
+        vivid = None if float(vividness) == -1.0 else float(vividness)
+        try:
+            colorizer.model.temperature(vivid)
+        except ValueError as exc:
+            raise ColorNetInputError(f"vividness: {exc} (in this node, -1 means unset)") from exc
         batch = rgb.shape[0]
         if global_prior is not None:
             global_prior = expect_prior(global_prior, "global_prior")
@@ -76,7 +88,8 @@ class ColorNetFuseColorize:
                 prior = None
                 if global_prior is not None:
                     prior = global_prior.select(i) if len(global_prior) > 1 else global_prior
-                out[i : i + 1] = rgb_to_image(colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=strength))
+                out[i : i + 1] = rgb_to_image(colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=strength,
+                                                                     vividness=vivid))
         if alpha is not None:
             out = torch.cat((out, alpha), dim=-1)
         return (out,)

@@ -31,6 +31,7 @@ class TrainConfig:
     crop_size: int = 112  # training crop side (local path); validation uses a centre crop of the same side
     crop_min_scale: float = 0.6  # random rescale: the crop window side is U(min_scale, 1) x the photo's shorter side
     flip: bool = True  # random horizontal flip (the global path sees the same flipped photo)
+    degrade: float = 0.0  # probability that a photo's L input is aged like an old print (training/degrade.py); 0 = off
     grey_chroma: float = 3.0  # photos whose mean Lab chroma is below this are greyscale: skipped (nothing to learn)
     table_max_photos: int = 0  # training photos used to fit the mean-colour floor (0 = all preloaded, 3000 streamed)
     num_workers: int = 0  # DataLoader workers; 0 = load in the training process (best on a 2-core CPU)
@@ -39,10 +40,14 @@ class TrainConfig:
     width: float = 0.0  # override the architecture's channel multiplier (0 = the preset's)
     global_size: int = 0  # override the global path's input side (0 = the preset's)
     batch_norm: bool = True  # the paper uses batch normalisation
+    head: str = "regression"  # regression (paper: ab + MSE) | distribution (ab-bin logits + soft cross-entropy)
+    vividness: float = 0.62  # distribution head: the decoding used for validation metrics and stored as the default
     # --- loss ---
     alpha: float = 1.0 / 300.0  # weight of the scene cross-entropy (paper: 1/300); forced to 0 for unlabelled data
     chroma_weight: float = 0.0  # not in the paper: > 0 up-weights saturated pixels in the MSE (against greyish output)
     balance_classes: bool = True  # weight the cross-entropy by inverse class frequency (classes are unbalanced)
+    rebalance: float = 0.5  # distribution head: mix of the uniform distribution in the colour-rarity weights (0 = off)
+    rebalance_photos: int = 3000  # training photos used to count ab-bin frequencies for the rebalancing weights
     # --- optimisation ---
     optimizer: str = "adadelta"  # adadelta (paper) | adam
     learning_rate: float = 1.0  # AdaDelta's multiplier is 1.0 in the paper; use ~1e-3 for adam
@@ -169,6 +174,14 @@ def parse_args(argv: list[str]) -> TrainConfig:
 def validate(config: TrainConfig) -> None:
     if config.optimizer not in ("adadelta", "adam"):
         raise ConfigError(f"optimizer must be 'adadelta' or 'adam', got {config.optimizer!r}")
+    if config.head not in ("regression", "distribution"):
+        raise ConfigError(f"head must be 'regression' or 'distribution', got {config.head!r}")
+    if not 0.0 <= config.vividness <= 1.0:
+        raise ConfigError("vividness must be in [0, 1]")
+    if not 0.0 <= config.degrade <= 1.0:
+        raise ConfigError("degrade is a probability: it must be in [0, 1]")
+    if not 0.0 < config.rebalance <= 1.0 and config.rebalance != 0.0:
+        raise ConfigError("rebalance must be in [0, 1] (0 = no rebalancing)")
     if config.model not in ("compact", "paper"):
         raise ConfigError(f"model must be 'compact' or 'paper', got {config.model!r}")
     if not 0.0 <= config.val_fraction < 1.0:

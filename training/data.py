@@ -6,7 +6,7 @@
   existing ones between train and validation.
 * Photos are kept as uint8 with the shorter side at most ``store_side``; an optional ``.npz`` cache (no pickle) lets
   the next start skip JPEG decoding entirely.
-* Augmentation (random crop + rescale, horizontal flip) is a function of a per-sample seed chosen by the sampler from
+* Augmentation (random crop + rescale, horizontal flip, optional ageing of the L input) is a function of a per-sample seed chosen by the sampler from
   (seed, epoch, index): any worker count, and a resume mid-epoch, see exactly the same batches.
 """
 
@@ -28,6 +28,8 @@ from torch.utils.data import Dataset, DistributedSampler
 from colornet.errors import ImageLoadError
 from colornet.images import is_image_file, load_image
 from colornet.lab import rgb_to_lab
+
+from .degrade import apply_degradation, sample_degradation
 
 CACHE_VERSION = 1
 
@@ -309,10 +311,10 @@ class ColorizationDataset(Dataset):
     """
 
     def __init__(self, photos: PhotoSet, indices: list[int], *, crop: int, global_size: int, train: bool,
-                 min_scale: float = 0.6, flip: bool = True):
+                 min_scale: float = 0.6, flip: bool = True, degrade: float = 0.0):
         self.photos, self.indices = photos, list(indices)
         self.crop, self.global_size, self.train = crop, global_size, train
-        self.min_scale, self.flip = min_scale, flip
+        self.min_scale, self.flip, self.degrade = min_scale, flip, degrade
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -324,16 +326,20 @@ class ColorizationDataset(Dataset):
             rgb_u8 = self.photos.image(self.indices[index])
         except SkipPhoto as skip:
             return skip.reason
+        rng = np.random.default_rng(seed)
         if self.train:
-            crop, whole = random_crop(rgb_u8, self.crop, self.min_scale, self.flip, np.random.default_rng(seed))
+            crop, whole = random_crop(rgb_u8, self.crop, self.min_scale, self.flip, rng)
         else:
             crop, whole = center_crop(rgb_u8, self.crop)
         g = self.global_size
         global_rgb = _resize(whole, (g, g))  # the global path sees the whole photo squashed to g x g (paper)
         lab = rgb_to_lab(crop)
-        global_l = rgb_to_lab(global_rgb)[:1]
+        lightness, global_l = lab[:1], rgb_to_lab(global_rgb)[:1]
+        if self.train and self.degrade and rng.random() < self.degrade:
+            ageing = sample_degradation(rng)  # the same ageing on both views of the photo; the target stays clean
+            lightness, global_l = apply_degradation(lightness, ageing), apply_degradation(global_l, ageing)
         label = int(self.photos.labels[self.indices[index]])
-        return lab[:1], lab[1:], global_l, label
+        return lightness, lab[1:], global_l, label
 
 
 def collate_skipping(batch):

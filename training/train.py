@@ -16,15 +16,18 @@ import os
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
 from colornet.checkpoint import check_state_dict, save_checkpoint
-from colornet.lab import lab_from_l_ab, lab_to_rgb, normalize_ab
+from colornet.colorbins import ABQuantizer, decode_annealed_mean, smoothed_rebalance_weights
+from colornet.lab import lab_from_l_ab, lab_to_rgb, normalize_ab, rgb_to_lab, unnormalize_ab
 from colornet.model import CONFIGS, ColorNet, ColorNetConfig
 
 from .checkpoints import latest_checkpoint, load_training_checkpoint, save_training_checkpoint
@@ -51,8 +54,8 @@ class TrainingForward(nn.Module):
 
     def forward(self, lightness: torch.Tensor, global_l: torch.Tensor):
         prior = self.model.encode_global(global_l)  # (B, 256) fusion vector + (B, n_classes) logits
-        ab_half = self.model.predict_ab_half(lightness, prior)  # (B, 2, H/2, W/2), the paper's output resolution
-        return ab_half, prior.logits
+        # the head's raw output at half resolution (the paper's): ab in [0, 1], or (B, Q, H/2, W/2) bin logits
+        return self.model.predict_head_half(lightness, prior), prior.logits
 
 
 def get_lr(it: int, config: TrainConfig) -> float:
@@ -74,6 +77,8 @@ def build_model_config(config: TrainConfig, class_names: list[str]) -> ColorNetC
     if config.global_size:
         arch.global_size = config.global_size
     arch.batch_norm = config.batch_norm
+    arch.head = config.head
+    arch.vividness = config.vividness
     arch.name = config.model if not (config.width or config.global_size) else f"{config.model}-custom"
     return arch
 
@@ -86,24 +91,94 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
                                 weight_decay=config.weight_decay)
 
 
-def compute_loss(ab_half, logits, target_ab, labels, alpha, ce_weight, chroma_weight: float = 0.0):
-    """MSE on normalised ab at the output's (half) resolution + alpha x (class-balanced) cross-entropy.
+@dataclass
+class ColourLoss:
+    """The colour term of the loss, for either head.
 
-    ``chroma_weight`` > 0 (not in the paper; default 0) weights each pixel's squared error by
-    1 + chroma_weight x chroma / 50, normalised to mean 1 over the batch: a plain MSE regressor learns the
-    conditional mean, which is greyish wherever colours are ambiguous; up-weighting the saturated pixels counters it.
+    * regression (the paper): MSE on normalised ab at the output's (half) resolution. ``chroma_weight`` > 0 (not in
+      the paper) weights each pixel's squared error by 1 + chroma_weight x chroma / 50, normalised to mean 1: a plain
+      MSE regressor learns the conditional mean, greyish wherever colours are ambiguous.
+    * distribution: cross-entropy against soft-encoded targets (``ABQuantizer.soft_encode``), each pixel weighted by
+      the rarity of its colour (``bin_weight``, Zhang et al.'s class rebalancing; None = unweighted).
     """
-    target_half = F.interpolate(target_ab, size=ab_half.shape[-2:], mode="area")
-    err = (normalize_ab(ab_half.float()) - normalize_ab(target_half.float())).pow(2)
-    if chroma_weight:
-        weight = 1.0 + chroma_weight * target_half.float().pow(2).sum(1, keepdim=True).sqrt() / 50.0
-        mse = (err * (weight / weight.mean())).mean()
-    else:
-        mse = err.mean()
+
+    head: str = "regression"
+    chroma_weight: float = 0.0
+    quantizer: ABQuantizer | None = None
+    bin_weight: torch.Tensor | None = None
+
+    def __call__(self, out: torch.Tensor, target_ab: torch.Tensor) -> torch.Tensor:
+        target_half = F.interpolate(target_ab.float(), size=out.shape[-2:], mode="area")
+        if self.head == "distribution":
+            bins, weight = self.quantizer.soft_encode(target_half)  # (B, 9, h, w) each
+            log_p = F.log_softmax(out.float(), dim=1)  # (B, Q, h, w)
+            ce = -(weight * log_p.gather(1, bins)).sum(1)  # (B, h, w)
+            if self.bin_weight is not None:
+                ce = ce * self.bin_weight[self.quantizer.hard_encode(target_half)]
+            return ce.mean()
+        err = (out.float() - normalize_ab(target_half)).pow(2)
+        if self.chroma_weight:
+            weight = 1.0 + self.chroma_weight * target_half.pow(2).sum(1, keepdim=True).sqrt() / 50.0
+            return (err * (weight / weight.mean())).mean()
+        return err.mean()
+
+
+def compute_loss(out: torch.Tensor, logits: torch.Tensor | None, target_ab: torch.Tensor, labels: torch.Tensor,
+                 alpha: float, ce_weight: torch.Tensor | None, colour_loss: ColourLoss):
+    """colour term + alpha x (class-balanced) scene cross-entropy. Returns (total, colour term, class term)."""
+    colour = colour_loss(out, target_ab)
     if logits is None or alpha == 0.0:
-        return mse, mse, torch.zeros((), device=mse.device)
+        return colour, colour, torch.zeros((), device=colour.device)
     ce = F.cross_entropy(logits.float(), labels, weight=ce_weight)
-    return mse + alpha * ce, mse, ce
+    return colour + alpha * ce, colour, ce
+
+
+def ab_bin_counts(images, quantizer: ABQuantizer, stride: int = 2) -> torch.Tensor:
+    """How often each ab bin occurs among the pixels of ``images`` (uint8 RGB), for the rebalancing weights."""
+    counts = torch.zeros(quantizer.n_bins, dtype=torch.float64)
+    for rgb in images:
+        x = torch.from_numpy(np.ascontiguousarray(rgb[::stride, ::stride])).permute(2, 0, 1).float() / 255.0
+        ab = rgb_to_lab(x)[None, 1:]  # (1, 2, h, w)
+        counts += torch.bincount(quantizer.hard_encode(ab).reshape(-1), minlength=quantizer.n_bins).double()
+    return counts
+
+
+def rebalance_weights(photos, train_idx: list[int], quantizer: ABQuantizer, config: TrainConfig, out_dir: Path,
+                      master: bool, log) -> torch.Tensor:
+    """Per-bin rarity weights from the training split's ab-bin counts (kept in out_dir/ab_bin_counts.json)."""
+    path = out_dir / "ab_bin_counts.json"
+    counts = None
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        if len(stored.get("counts", [])) == quantizer.n_bins:
+            counts = torch.tensor(stored["counts"], dtype=torch.float64)
+    if counts is None:
+        limit = max(1, min(config.rebalance_photos, len(train_idx)))
+        step = max(1, len(train_idx) // limit)
+        counts = ab_bin_counts(_decodable(photos, train_idx[::step][:limit]), quantizer)
+        if master:
+            path.write_text(json.dumps({"grid": quantizer.grid, "photos": limit, "counts": counts.tolist()}) + "\n")
+    weight = smoothed_rebalance_weights(counts, quantizer.centres.cpu(), mix=config.rebalance)
+    log(f"rebalancing: {int((counts > 0).sum())}/{quantizer.n_bins} bins seen; weights {float(weight.min()):.2f}"
+        f"..{float(weight.max()):.2f} (mix {config.rebalance})")
+    return weight
+
+
+def init_matching(model: ColorNet, weights: str) -> str:
+    """Start from another checkpoint: copy every tensor whose name and shape match (fine-tuning, a new head).
+
+    Layers that differ (a new output head, another number of scene classes) keep their fresh initialisation;
+    the returned line names them, so a run never silently starts from less than it seems.
+    """
+    from colornet.checkpoint import load_state_dict
+
+    source = load_state_dict(weights)
+    own = model.state_dict()
+    taken = {k: v.to(own[k].dtype) for k, v in source.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(taken, strict=False)
+    fresh = sorted(set(own) - set(taken))
+    return f"init_from: {weights}: {len(taken)}/{len(own)} tensors copied" + (
+        f"; fresh: {', '.join(fresh)}" if fresh else "")
 
 
 def _stack_val(dataset: ColorizationDataset, limit: int) -> dict[str, torch.Tensor]:
@@ -150,8 +225,8 @@ def compute_floors(val: dict[str, torch.Tensor], table: MeanColourTable, batch_s
 
 
 @torch.no_grad()
-def evaluate(model: ColorNet, val: dict[str, torch.Tensor], config: TrainConfig, device, ctx, ce_weight,
-             alpha: float, batch_size: int = 64) -> dict[str, float]:
+def evaluate(model: ColorNet, val: dict[str, torch.Tensor], device, ctx, ce_weight, alpha: float,
+             colour_loss: ColourLoss, batch_size: int = 64) -> dict[str, float]:
     """Average the loss and the metrics over the whole validation split (estimate_loss in nanoGPT's terms)."""
     was_training = model.training
     model.eval()
@@ -164,8 +239,12 @@ def evaluate(model: ColorNet, val: dict[str, torch.Tensor], config: TrainConfig,
         y = val["y"][i : i + batch_size].to(device)
         with ctx:
             prior = model.encode_global(g)
-            ab_half = model.predict_ab_half(l, prior)
-        loss, mse, ce = compute_loss(ab_half, prior.logits, ab, y, alpha, ce_weight, config.chroma_weight)
+            out = model.predict_head_half(l, prior)
+        loss, mse, ce = compute_loss(out, prior.logits, ab, y, alpha, ce_weight, colour_loss)
+        if model.has_distribution_head:
+            ab_half = decode_annealed_mean(out, model.colorization.ab_centres, model.temperature())
+        else:
+            ab_half = unnormalize_ab(out.float())
         ab_full = F.interpolate(ab_half.float(), size=l.shape[-2:], mode="bilinear", align_corners=False)
         metrics = _summarise(l.float(), ab_full, ab.float())
         if prior.logits is not None and (y >= 0).all():
@@ -271,11 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         model = ColorNet(arch)
         if config.init_from:
-            from colornet.checkpoint import load_checkpoint
-
-            init, _ = load_checkpoint(config.init_from)
-            model.load_state_dict(init.state_dict())
-            log(f"init_from: {config.init_from}")
+            log(init_matching(model, config.init_from))
     torch.manual_seed(config.seed + rank)  # per-rank seed for anything random from here on
     model.to(device)
     if channels_last:
@@ -296,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{config.optimizer} lr={config.learning_rate}; world={world} device={device}")
 
     train_set = ColorizationDataset(photos, train_idx, crop=config.crop_size, global_size=arch.global_size,
-                                    train=True, min_scale=config.crop_min_scale, flip=config.flip)
+                                    train=True, min_scale=config.crop_min_scale, flip=config.flip,
+                                    degrade=config.degrade)
     sampler = SeededDistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
     loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, drop_last=True,
                         num_workers=config.num_workers, pin_memory=device.type == "cuda",
@@ -306,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     ce_weight = None
     if class_names and config.balance_classes:
         ce_weight = class_weights(photos.labels[train_idx], len(class_names)).to(device)
+
+    colour_loss = ColourLoss(arch.head, config.chroma_weight)
+    if arch.head == "distribution":
+        colour_loss.quantizer = ABQuantizer(model.colorization.ab_centres.detach().cpu(), arch.ab_grid).to(device)
+        if config.rebalance:
+            colour_loss.bin_weight = rebalance_weights(photos, train_idx, colour_loss.quantizer, config, out_dir,
+                                                       master, log).to(device)
 
     # --- validation set and the two floors (master only) --------------------------------------------------
     val, floors, table = None, None, None
@@ -369,8 +452,8 @@ def main(argv: list[str] | None = None) -> int:
                 lightness = lightness.contiguous(memory_format=torch.channels_last)
                 global_l = global_l.contiguous(memory_format=torch.channels_last)
             with ctx:
-                ab_half, logits = forward(lightness, global_l)
-            loss, mse, ce = compute_loss(ab_half, logits, target_ab, labels, alpha, ce_weight, config.chroma_weight)
+                out, logits = forward(lightness, global_l)
+            loss, mse, ce = compute_loss(out, logits, target_ab, labels, alpha, ce_weight, colour_loss)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip:
@@ -393,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
                 bar.set_postfix(loss=f"{loss.item():.4f}", ce=f"{ce.item():.2f}", lr=f"{lr:.2g}")
 
             if master and val is not None and (iter_num % eval_interval == 0 or iter_num == config.max_iters):
-                metrics = evaluate(model, val, config, device, ctx, ce_weight, alpha)
+                metrics = evaluate(model, val, device, ctx, ce_weight, alpha, colour_loss)
                 last_metrics = metrics
                 best_val_loss = min(best_val_loss, metrics["loss"])
                 write_log({"type": "eval", "iter": iter_num, "epoch": iter_num / per_epoch, "model": metrics,
