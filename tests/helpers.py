@@ -1,5 +1,6 @@
 """Shared test helpers."""
 
+import contextlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -46,3 +47,14 @@ def load_module(name: str, path: Path, package: bool = False):
 def load_pack(name: str = "colornet_comfy_pack_under_test"):
     """The node pack imported as ComfyUI imports it: its root ``__init__.py`` by file path (relative imports inside)."""
     return load_module(name, ROOT / "__init__.py", package=True)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """torch's intra-op thread count set to ``n`` for the block, then restored (tests share a small CPU)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

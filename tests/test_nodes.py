@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import ROOT, lively_model, load_pack
+from helpers import ROOT, lively_model, load_pack, torch_threads
 
 from colornet.checkpoint import save_checkpoint
 from colornet.model import compact_config
@@ -32,10 +32,8 @@ loader_mod = sys.modules[f"{PACK.__name__}.nodes.loader"]
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import lively_model, load_module, load_pack
+from helpers import lively_model, load_module, load_pack, torch_threads
 from PIL import Image
 
 from colornet.checkpoint import save_checkpoint
@@ -148,10 +148,8 @@ def in_comfy_models(monkeypatch, models_folder):
     loader = sys.modules[f"{PACK.__name__}.nodes.loader"]
     monkeypatch.setattr(comfy, "models_folders", lambda: [str(models_folder)])
     loader.clear_cache()
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(1):
+        yield
     loader.clear_cache()
 
 

@@ -21,11 +21,6 @@ from training.train import main
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    return make_photo_folder(tmp_path_factory.mktemp("photos"), per_class=8)
-
-
 def test_help_lists_every_key_with_its_default_and_meaning(capsys):
     assert main(["--help"]) == 0
     text = capsys.readouterr().out

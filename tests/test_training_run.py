@@ -21,11 +21,6 @@ from training.train import main
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    return make_photo_folder(tmp_path_factory.mktemp("photos"), per_class=8)
-
-
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_state_dict(folder / "model.safetensors")
 
