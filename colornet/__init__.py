@@ -16,10 +16,12 @@ from .errors import (
     WeightsNotFoundError,
 )
 from .images import RGBImage, load_image
+from .hints import HintLayer
 from .lab import lab_to_rgb, rgb_to_lab
 from .model import ColorNet, ColorNetConfig, compact_config, paper_config
 from .pipeline import Colorizer, colorize
 from .prior import GlobalPrior, mix_priors
+from .transfer import transfer_chroma
 
 __all__ = [
     "CheckpointError",
@@ -36,6 +38,7 @@ __all__ = [
     "OutOfMemoryError",
     "RGBImage",
     "WeightsNotFoundError",
+    "HintLayer",
     "colorize",
     "compact_config",
     "lab_to_rgb",
@@ -43,5 +46,6 @@ __all__ = [
     "mix_priors",
     "paper_config",
     "rgb_to_lab",
+    "transfer_chroma",
 ]
 __version__ = "0.1.0"

@@ -68,6 +68,11 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    try:  # loaded once, before any work: a bad hints/mask file is a usage error, not one failure per photo
+        hints, mask = _load_controls(args)
+    except ColorNetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     colorizer = Colorizer.from_pretrained(
         args.weights, device=args.device, working_size=args.working_size, max_megapixels=args.max_megapixels or None
     )
@@ -89,7 +94,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
                 failures.append((path, f"output {target} would overwrite an input; choose another -o folder"))
                 continue
             try:
-                result = colorizer.colorize_image(path, prior, strength=args.strength, vividness=args.vividness)
+                result = colorizer.colorize_image(path, prior, strength=args.strength, vividness=args.vividness,
+                                                  hints=hints, mask=mask)
                 image = to_output_image(result)
                 if args.format == "jpg":
                     image = image.convert("RGB")  # JPEG has no alpha
@@ -110,6 +116,16 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             print(f"  {path}: {why}", file=sys.stderr)
         return EXIT_SOME_FAILED
     return EXIT_OK
+
+
+def _load_controls(args: argparse.Namespace) -> tuple[object | None, object | None]:
+    """``--hints`` (RGBA picture) and ``--mask`` (white = colorize) loaded through the library, or None."""
+    from .hints import hint_layer_from_image
+    from .masking import mask_from_image
+
+    hints = hint_layer_from_image(args.hints) if args.hints else None
+    mask = mask_from_image(args.mask) if args.mask else None
+    return hints, mask
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -171,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="longer side the network sees; 0 = full size")
     col.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
                      help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
+    col.add_argument("--hints", default=None, metavar="H.png",
+                     help="RGBA picture of colour hints (any size, same aspect): opaque pixels ask for their colour")
+    col.add_argument("--mask", default=None, metavar="M.png",
+                     help="black-and-white picture: white = colorize, black = keep the input pixel unchanged")
     col.add_argument("--vividness", type=float, default=None,
                      help="colour-distribution checkpoints (the default): 0 = the safest, muted colours, 1 = the "
                           "boldest; default: the checkpoint's own (0.62)")

@@ -24,7 +24,9 @@ from .defaults import DEFAULT_STRENGTH, DEFAULT_TILE, DEFAULT_WORKING_SIZE
 from .errors import InputError, OutOfMemoryError
 from .fastlab import Workspace, compose_into, finite, image_strips, luminance
 from .fold import FoldedModelCache
+from .hints import HintLayer, apply_hints, hint_layer_from_image
 from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, to_pil, to_rgb_image, to_uint8
+from .masking import blend_masked, mask_from_image
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
 from .tiling import predict_ab_half_tiled
@@ -174,6 +176,8 @@ class Colorizer:
         *,
         strength: float = DEFAULT_STRENGTH,
         vividness: float | None = None,
+        hints: HintLayer | None = None,
+        mask: torch.Tensor | None = None,
         out_dtype: torch.dtype = torch.float32,
     ) -> torch.Tensor:
         """Colorize a batch of same-sized images (float in [0, 1] or uint8); returns RGB ``[B,3,H,W]`` on the
@@ -182,6 +186,9 @@ class Colorizer:
         ``vividness`` (checkpoints with a colour-distribution head only; None = the checkpoint's default) picks how
         boldly the predicted colour distribution is decoded: 0 its mean (muted, safest), 1 its mode (most vivid).
         ``strength`` then scales the chroma of whatever was decoded (any checkpoint).
+        ``hints``: colour hints propagated along L (``colornet.hints``; ``strength`` scales the prediction, not the
+        hints). ``mask`` ``[B or 1,1,H,W]`` in [0, 1]: 1 = colorize, 0 = keep the input pixel exactly
+        (``colornet.masking``).
         """
         if rgb.dim() != 4 or rgb.shape[1] != 3:
             raise InputError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
@@ -206,6 +213,8 @@ class Colorizer:
         else:
             ab_low = net.predict_ab_half(l_work, prior, vividness)
         ab_low = ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
+        if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
+            ab_low, strength = apply_hints(ab_low * strength, l_work, hints), 1.0
         # ab to full resolution (guided by L) and Lab -> RGB, fused strip by strip: no full-size ab or temporaries
         up = ABUpsampler(ab_low, lightness, mode=self.upsample)
         out = torch.empty((rgb.shape[0], 3, *lightness.shape[-2:]), dtype=out_dtype, device=self.device)
@@ -216,6 +225,10 @@ class Colorizer:
             if strength != 1.0:
                 ab.mul_(strength)
             compose_into(l_strip, ab, out[:, :, rows], ws)
+        if mask is not None:  # the input itself where the mask is 0 (float in [0, 1] whatever it came as)
+            original = rgb.to(self.device, torch.float32)
+            original = original.mul_(1.0 / 255.0) if rgb.dtype == torch.uint8 else original  # as images.as_float
+            out = blend_masked(original, out, mask.to(self.device))
         return out.to(out_device)
 
     # --- image API: paths, PIL images, numpy arrays ---------------------------------------------------------------
@@ -238,16 +251,23 @@ class Colorizer:
         *,
         strength: float = DEFAULT_STRENGTH,
         vividness: float | None = None,
+        hints: Any | None = None,
+        mask: Any | None = None,
     ) -> RGBImage:
         """One image of any kind -> colour ``RGBImage`` (alpha, if any, passed through unchanged).
 
-        The result's ``rgb`` is uint8 for an 8-bit source (files, PIL images, uint8 arrays), float32 in [0, 1]
-        otherwise. Running out of memory is an ``OutOfMemoryError`` for this image (a batch can go on)."""
+        ``hints``: an RGBA picture of any size (alpha > 0 = hint, its colour's a*b* wanted there) or a ``HintLayer``;
+        ``mask``: a black-and-white picture or tensor, white = colorize, black = keep the input pixel.
+        The result's ``rgb`` is uint8 for an 8-bit source (files, PIL images, uint8 arrays) without a mask, float32 in
+        [0, 1] otherwise. Running out of memory is an ``OutOfMemoryError`` for this image (a batch can go on)."""
         src = self._load(image)
+        hint_layer = hint_layer_from_image(hints) if hints is not None else None
+        mask_tensor = mask_from_image(mask) if mask is not None else None
         try:
             rgb = _to_batch(src)
-            out_dtype = torch.uint8 if rgb.dtype == torch.uint8 else torch.float32
-            out = self.colorize_rgb(rgb, prior, strength=strength, vividness=vividness, out_dtype=out_dtype)
+            out_dtype = torch.uint8 if rgb.dtype == torch.uint8 and mask_tensor is None else torch.float32
+            out = self.colorize_rgb(rgb, prior, strength=strength, vividness=vividness, hints=hint_layer,
+                                    mask=mask_tensor, out_dtype=out_dtype)
         except (MemoryError, RuntimeError) as err:
             if not _is_out_of_memory(err):
                 raise
@@ -282,13 +302,16 @@ def colorize(
     working_size: int | None = DEFAULT_WORKING_SIZE,
     strength: float = DEFAULT_STRENGTH,
     vividness: float | None = None,
+    hints: Any | None = None,
+    mask: Any | None = None,
     progress: Progress | None = None,
 ) -> Any:
     """Colorize one image or a list of them; returns the same kind as given (PIL, numpy float, or tensor).
 
     ``reference``: one image or a list whose (weighted) global prior replaces each photo's own -- the paper's style
     transfer. ``prior`` may be given directly instead. The model is loaded once and cached per weights/device.
-    ``vividness``: see ``Colorizer.colorize_rgb`` (distribution-head checkpoints only).
+    ``vividness``: see ``Colorizer.colorize_rgb`` (distribution-head checkpoints only). ``hints`` (RGBA picture) and
+    ``mask`` (white = colorize) apply to every image (see ``Colorizer.colorize_image``).
     """
     if prior is not None and reference is not None:
         raise InputError("Pass either prior= or reference=, not both")
@@ -301,11 +324,13 @@ def colorize(
     if reference is not None:
         refs = list(reference) if isinstance(reference, (list, tuple)) else [reference]
         prior = colorizer.prior_from_references(refs, reference_weights)
+    hints = hint_layer_from_image(hints) if hints is not None else None  # decoded once for all images
+    mask = mask_from_image(mask) if mask is not None else None
     single = not isinstance(image, (list, tuple))
     items = [image] if single else list(image)
     results = []
     for i, item in enumerate(items):
-        out = colorizer.colorize_image(item, prior, strength=strength, vividness=vividness)
+        out = colorizer.colorize_image(item, prior, strength=strength, vividness=vividness, hints=hints, mask=mask)
         results.append(_like_input(item, out))
         if progress is not None:
             progress(i + 1, len(items))

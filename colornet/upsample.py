@@ -59,7 +59,8 @@ class ABUpsampler:
             raise ValueError(f"Unknown upsample mode {mode!r}; use one of {UPSAMPLE_MODES}")
         self.size = tuple(l_full.shape[-2:])
         self.channels = ab_low.shape[1]
-        self.guided = mode == "guided"
+        # same size: nothing to bring up, and the guided detail term is exactly 0 (L minus itself): skip its filters
+        self.guided = mode == "guided" and tuple(ab_low.shape[-2:]) != self.size
         if self.guided:
             l_low = F.interpolate(l_full, size=ab_low.shape[-2:], mode="area")  # (B, 1, h, w), L in [0, 100]
             a, _ = guided_coefficients(l_low / 100.0, ab_low, radius=radius, eps=eps)

@@ -8,6 +8,23 @@ import torch
 
 from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, each_image, expect_model, expect_prior,
                       image_to_rgb, rgb_to_image)
+from ._controls import hint_layer_input, mask_input
+
+CONTROL_INPUTS = {  # optional artist controls (colornet.hints / colornet.masking)
+    "hints": ("IMAGE", {
+        "tooltip": "Colour hints: an image whose hinted pixels ask for their colour (its a*b*; the photo keeps its "
+                   "own lightness). The colour spreads through regions of similar lightness and stops at edges. "
+                   "Which pixels are hints: 'hints_mask', else the image's alpha. Any size with the photo's aspect.",
+    }),
+    "hints_mask": ("MASK", {
+        "tooltip": "Where the hints are (1 = hint, values = confidence), e.g. the area painted in the mask editor. "
+                   "For an RGBA hint file loaded with Load Image, invert its mask (Load Image's mask is 1 - alpha).",
+    }),
+    "mask": ("MASK", {
+        "tooltip": "Colorize only here: 1 = colorize, 0 = keep the input pixel exactly (colour stays colour, grey "
+                   "stays grey); soft values blend the colour, keeping lightness. One mask, or one per image.",
+    }),
+}
 
 
 class ColorNetFuseColorize:
@@ -16,7 +33,8 @@ class ColorNetFuseColorize:
         "(scene-level features fused into every pixel) comes from the image itself, or from the optional "
         "global_prior input: wire a GlobalPrior of another photo to transfer that photo's look. The output keeps "
         "the input's full-resolution lightness (colour is predicted at the working resolution and upsampled guided "
-        "by it). Batch in, batch out; RGBA alpha is passed through."
+        "by it). Batch in, batch out; RGBA alpha is passed through. Optional artist controls: colour 'hints' spread "
+        "along the image's edges, and a 'mask' limiting where colour is applied."
     )
     CATEGORY = CATEGORY
     FUNCTION = "colorize"
@@ -58,14 +76,17 @@ class ColorNetFuseColorize:
                     "tooltip": "Optional global prior (GlobalPrior / PriorMix) replacing each image's own: one prior "
                                "for the whole batch, or one per image. Not connected = each image's own prior.",
                 }),
+                **CONTROL_INPUTS,
             },
             "hidden": {"working_resolution": "INT"},  # the old name of working_size, in workflows saved before
         }
 
     def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float | None = None,
                  working_size: int | None = None, global_prior: Any = None, vividness: float = -1.0,
+                 hints: Any = None, hints_mask: Any = None, mask: Any = None,
                  working_resolution: int | None = None) -> tuple[torch.Tensor]:
         from colornet.defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
+        from colornet.hints import HintError
 
         model = expect_model(colornet_model)
         rgb, alpha = image_to_rgb(image)
@@ -82,14 +103,24 @@ class ColorNetFuseColorize:
         if global_prior is not None:
             global_prior = expect_prior(global_prior, "global_prior")
             global_prior.fusion_for_batch(batch)  # one prior, or one per image: else a clear error before any work
+        hint_layer = hint_layer_input(hints, hints_mask, batch)
+        masks = mask_input(mask, batch) if mask is not None else None
         out = torch.empty((batch, *rgb.shape[2:], 3), dtype=torch.float32)
         with model.precision():
             for i in each_image(batch):
                 prior = None
                 if global_prior is not None:
                     prior = global_prior.select(i) if len(global_prior) > 1 else global_prior
-                out[i : i + 1] = rgb_to_image(colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=strength,
-                                                                     vividness=vivid))
+                controls = {
+                    "hints": hint_layer.select(i) if hint_layer is not None else None,
+                    "mask": masks[min(i, masks.shape[0] - 1)][None] if masks is not None else None,
+                }
+                try:
+                    colour = colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=strength, vividness=vivid,
+                                                    **controls)
+                except HintError as exc:
+                    raise ColorNetInputError(f"hints/mask: {exc}") from exc
+                out[i : i + 1] = rgb_to_image(colour)
         if alpha is not None:
             out = torch.cat((out, alpha), dim=-1)
         return (out,)

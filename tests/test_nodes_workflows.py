@@ -24,7 +24,7 @@ from colornet.model import compact_config
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "example_workflows"
 SAMPLES = ROOT / "colornet" / "samples"
-CORE_NODES = {"LoadImage", "SaveImage", "PreviewImage", "PreviewAny"}
+CORE_NODES = {"LoadImage", "SaveImage", "PreviewImage", "PreviewAny", "InvertMask", "ImageToMask", "ImageScaleBy"}
 REQUIRED = {"colornet_auto_colorize", "colornet_reference_prior", "colornet_prior_mix", "colornet_scene_classify"}
 
 
@@ -44,10 +44,10 @@ class LoadImage:
     """ComfyUI's LoadImage: RGB float [1,H,W,3] (+ MASK = 1 - alpha); shrunk here to keep the test fast."""
 
     def run(self, image: str):
-        img = Image.open(SAMPLES / image).convert("RGB")
+        img = Image.open(SAMPLES / image).convert("RGBA")
         img.thumbnail((96, 96))
-        arr = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None]
-        return arr, torch.zeros(arr.shape[:3])
+        rgba = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None]
+        return rgba[..., :3].contiguous(), 1.0 - rgba[..., 3]
 
 
 class SaveImage:
@@ -75,7 +75,25 @@ class PreviewAny:
         return ()
 
 
-STAND_INS = {"LoadImage": LoadImage, "SaveImage": SaveImage, "PreviewImage": PreviewImage, "PreviewAny": PreviewAny}
+class InvertMask:
+    def run(self, mask: torch.Tensor):
+        return (1.0 - mask,)
+
+
+class ImageToMask:
+    def run(self, image: torch.Tensor, channel: str):
+        return (image[..., ["red", "green", "blue", "alpha"].index(channel)],)
+
+
+class ImageScaleBy:
+    def run(self, image: torch.Tensor, upscale_method: str, scale_by: float):
+        size = (round(image.shape[1] * scale_by), round(image.shape[2] * scale_by))
+        out = torch.nn.functional.interpolate(image.movedim(-1, 1), size=size, mode=upscale_method)
+        return (out.movedim(1, -1),)
+
+
+STAND_INS = {"LoadImage": LoadImage, "SaveImage": SaveImage, "PreviewImage": PreviewImage, "PreviewAny": PreviewAny,
+             "InvertMask": InvertMask, "ImageToMask": ImageToMask, "ImageScaleBy": ImageScaleBy}
 
 
 def check_widget(class_type: str, name: str, value, spec) -> None:

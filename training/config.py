@@ -54,6 +54,8 @@ class TrainConfig:
     # --- optimisation ---
     optimizer: str = "adadelta"  # adadelta (paper) | adam
     learning_rate: float = 1.0  # AdaDelta's multiplier is 1.0 in the paper; use ~1e-3 for adam
+    head_lr_mult: float = 1.0  # learning-rate multiplier of the output layers (colour head, scene logits); > 1 helps
+    # a fresh head learn on a trained trunk (fine-tuning)
     min_lr: float = 0.0  # cosine decay ends here (0 with decay_lr=False means constant lr)
     weight_decay: float = 0.0  # L2 penalty on every weight, applied by the optimiser (0 = none, as the paper)
     beta1: float = 0.9  # adam only
@@ -219,6 +221,8 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("batch_size must be at least 2 (batch normalisation needs more than one sample)")
     if config.dtype not in ("auto", "float32", "bfloat16"):
         raise ConfigError("dtype must be auto, float32 or bfloat16")
+    if not config.head_lr_mult > 0:
+        raise ConfigError("head_lr_mult must be > 0")
     if config.keep_last < 1:
         raise ConfigError("keep_last must be at least 1")
     if not config.data_dir.strip():

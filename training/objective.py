@@ -84,20 +84,22 @@ def ab_bin_counts(images, quantizer: ABQuantizer, stride: int = 2) -> torch.Tens
     return counts
 
 
-def rebalance_weights(images, n_photos: int, quantizer: ABQuantizer, mix: float, out_dir: Path, master: bool,
-                      log) -> torch.Tensor:
-    """Per-bin rarity weights from ``n_photos`` training photos' ab-bin counts (kept in out_dir/ab_bin_counts.json;
-    ``images`` is only read when that file is missing or was made for another grid)."""
+def training_bin_counts(images, n_photos: int, quantizer: ABQuantizer, out_dir: Path, master: bool) -> torch.Tensor:
+    """How often each ab bin occurs in ``n_photos`` training photos; kept in out_dir/ab_bin_counts.json (``images``
+    is only read when that file is missing or was made for another grid)."""
     path = out_dir / "ab_bin_counts.json"
-    counts = None
     if path.is_file():
         stored = json.loads(path.read_text())
         if len(stored.get("counts", [])) == quantizer.n_bins:
-            counts = torch.tensor(stored["counts"], dtype=torch.float64)
-    if counts is None:
-        counts = ab_bin_counts(images, quantizer)
-        if master:
-            path.write_text(json.dumps({"grid": quantizer.grid, "photos": n_photos, "counts": counts.tolist()}) + "\n")
+            return torch.tensor(stored["counts"], dtype=torch.float64)
+    counts = ab_bin_counts(images, quantizer)
+    if master:
+        path.write_text(json.dumps({"grid": quantizer.grid, "photos": n_photos, "counts": counts.tolist()}) + "\n")
+    return counts
+
+
+def rebalance_weights(counts: torch.Tensor, quantizer: ABQuantizer, mix: float, log) -> torch.Tensor:
+    """Per-bin rarity weights from the training split's ab-bin ``counts`` (Zhang et al.'s class rebalancing)."""
     weight = smoothed_rebalance_weights(counts, quantizer.centres.cpu(), mix=mix)
     log(f"rebalancing: {int((counts > 0).sum())}/{quantizer.n_bins} bins seen; weights {float(weight.min()):.2f}"
         f"..{float(weight.max()):.2f} (mix {mix})")

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from .data import (
     steps_per_epoch,
 )
 from .floors import MeanColourTable
-from .objective import ColourLoss, Objective, rebalance_weights
+from .objective import ColourLoss, Objective, rebalance_weights, training_bin_counts
 from .validation import ValidationSet, compute_floors, evaluate, format_table
 
 __all__ = ["ColourLoss", "Objective", "get_lr", "main", "train"]
@@ -96,15 +96,44 @@ def build_model_config(config: TrainConfig, class_names: list[str]) -> ColorNetC
     return arch
 
 
+OUTPUT_LAYERS = ("colorization.output.", "colorization.distribution.", "classifier.fc2.")
+
+
+def parameter_groups(model: nn.Module, head_lr_mult: float) -> list[dict]:
+    """One group, or two when the output layers (colour head, scene logits) learn at ``head_lr_mult`` x the rate.
+
+    Why: a fresh output layer on a trained trunk (fine-tuning, a new head) needs its weights to grow by whole units,
+    while Adam moves each weight by about the learning rate per step; at a trunk-friendly rate that takes thousands
+    of steps. Each group carries its ``lr_mult``; the loop sets ``lr = get_lr(step) x lr_mult``.
+    """
+    if head_lr_mult == 1.0:
+        return [{"params": list(model.parameters()), "lr_mult": 1.0}]
+    named = list(model.named_parameters())
+    return [{"params": [p for n, p in named if not n.startswith(OUTPUT_LAYERS)], "lr_mult": 1.0},
+            {"params": [p for n, p in named if n.startswith(OUTPUT_LAYERS)], "lr_mult": head_lr_mult}]
+
+
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    groups = parameter_groups(model, config.head_lr_mult)
     if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.learning_rate, betas=(config.beta1, config.beta2),
+        return torch.optim.Adam(groups, lr=config.learning_rate, betas=(config.beta1, config.beta2),
                                 weight_decay=config.weight_decay)
-    return torch.optim.Adadelta(model.parameters(), lr=config.learning_rate, rho=config.rho,
-                                weight_decay=config.weight_decay)
+    return torch.optim.Adadelta(groups, lr=config.learning_rate, rho=config.rho, weight_decay=config.weight_decay)
 
 
-def init_matching(model: ColorNet, weights: str) -> str:
+def init_distribution_head(model: ColorNet, counts: torch.Tensor) -> None:
+    """Start a fresh distribution head at the data's colour prior: bias = log p(bin), small weights.
+
+    A fresh head would otherwise predict a near-uniform distribution, whose mean is an arbitrary pinkish grey.
+    """
+    p = (counts.double() + 1.0) / (counts.sum() + counts.numel())  # add-one: every bin stays possible
+    head = model.colorization.distribution
+    with torch.no_grad():
+        head.bias.copy_(p.log().to(head.bias.dtype))
+        head.weight.mul_(0.1)
+
+
+def init_matching(model: ColorNet, weights: str) -> tuple[str, set[str]]:
     """Start from another checkpoint: copy every tensor whose name and shape match (fine-tuning, a new head).
 
     Layers that differ (a new output head, another number of scene classes) keep their fresh initialisation;
@@ -117,9 +146,9 @@ def init_matching(model: ColorNet, weights: str) -> str:
     taken = {k: v.to(own[k].dtype) for k, v in source.items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(taken, strict=False)
     fresh = sorted(set(own) - set(taken))
-    return f"init_from: {weights}: {len(taken)}/{len(own)} tensors copied" + (
+    line = f"init_from: {weights}: {len(taken)}/{len(own)} tensors copied" + (
         f"; fresh: {', '.join(fresh)}" if fresh else "")
-
+    return line, set(fresh)
 
 
 # ------------------------------------------------------------------------------------------------------- setup
@@ -223,6 +252,7 @@ class State:
     iter_num: int = 0
     best_val_loss: float = float("inf")
     resumed_from: str | None = None
+    fresh: set[str] = field(default_factory=set)  # tensors starting from their initialisation (not resumed/init_from)
 
 
 def _resume(config: TrainConfig, arch: ColorNetConfig, ckpt: Path, log) -> tuple[ColorNet, dict | None, dict]:
@@ -261,6 +291,7 @@ def build(config: TrainConfig, run: Setup, data: Data) -> State:
     """Model and optimiser: fresh, from ``init_from``, or resumed from the newest checkpoint in out_dir."""
     torch.manual_seed(config.seed)  # the same initial weights on every rank (DDP also broadcasts them)
     arch = build_model_config(config, data.class_names)
+    fresh: set[str] = set()  # tensors that start from their initialisation (not resumed, not from init_from)
     ckpt = latest_checkpoint(run.out_dir, run.log) if config.resume else None
     if config.resume and ckpt is None:
         run.log(f"resume: no checkpoint in {run.out_dir}, starting from scratch")
@@ -271,8 +302,10 @@ def build(config: TrainConfig, run: Setup, data: Data) -> State:
         run.log(f"resume: {ckpt} (step {int(document['training']['iter_num'])})")
     else:
         model = ColorNet(arch)
+        fresh = set(model.state_dict())
         if config.init_from:
-            run.log(init_matching(model, config.init_from))
+            line, fresh = init_matching(model, config.init_from)
+            run.log(line)
     torch.manual_seed(config.seed + run.rank)  # per-rank seed for anything random from here on
     model.to(run.device)
     if run.channels_last:
@@ -291,7 +324,7 @@ def build(config: TrainConfig, run: Setup, data: Data) -> State:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         forward = DDP(forward, device_ids=[run.device.index] if run.device.type == "cuda" else None)
-    state = State(arch, model, optimizer, forward)
+    state = State(arch, model, optimizer, forward, fresh=fresh)
     if document is not None:
         state.iter_num = int(document["training"]["iter_num"])
         state.best_val_loss = float(document["training"].get("best_val_loss", state.best_val_loss))
@@ -317,13 +350,16 @@ def build_objective(config: TrainConfig, run: Setup, data: Data, state: State) -
         ce_weight = class_weights(data.photos.labels[data.train_idx], len(data.class_names)).to(run.device)
     colour = ColourLoss(state.arch.head, config.chroma_weight)
     if state.arch.head == "distribution":
-        colour.quantizer = ABQuantizer(state.model.colorization.ab_centres.detach().cpu(),
-                                       state.arch.ab_grid).to(run.device)
+        quantizer = ABQuantizer(state.model.colorization.ab_centres.detach().cpu(), state.arch.ab_grid)
+        limit = max(1, min(config.rebalance_photos, len(data.train_idx)))
+        sample = data.train_idx[:: max(1, len(data.train_idx) // limit)][:limit]
+        counts = training_bin_counts(_decodable(data.photos, sample), limit, quantizer, run.out_dir, run.master)
+        if "colorization.distribution.bias" in state.fresh:
+            init_distribution_head(state.model, counts)
+            run.log("distribution head: starts at the training split's colour prior")
+        colour.quantizer = quantizer.to(run.device)
         if config.rebalance:
-            limit = max(1, min(config.rebalance_photos, len(data.train_idx)))
-            sample = data.train_idx[:: max(1, len(data.train_idx) // limit)][:limit]
-            colour.bin_weight = rebalance_weights(_decodable(data.photos, sample), limit, colour.quantizer,
-                                                  config.rebalance, run.out_dir, run.master, run.log).to(run.device)
+            colour.bin_weight = rebalance_weights(counts, quantizer, config.rebalance, run.log).to(run.device)
     return Objective(colour, data.alpha, ce_weight)
 
 
@@ -417,7 +453,7 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
                 continue  # every photo of this batch was skipped (batch norm needs two)
             lr = get_lr(state.iter_num, config)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_mult", 1.0)
             lightness, target_ab = lightness.to(device, non_blocking=True), target_ab.to(device, non_blocking=True)
             global_l, labels = global_l.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             if run.channels_last:
