@@ -306,7 +306,8 @@ def colorize(
     mask: Any | None = None,
     progress: Progress | None = None,
 ) -> Any:
-    """Colorize one image or a list of them; returns the same kind as given (PIL, numpy float, or tensor).
+    """Colorize one image or a list of them; returns the same kind as given: a PIL image for a path or PIL image, a
+    numpy array or tensor for one (uint8 for uint8 input, float32 in [0, 1] otherwise; H x W x 3, x 4 with alpha).
 
     ``reference``: one image or a list whose (weighted) global prior replaces each photo's own -- the paper's style
     transfer. ``prior`` may be given directly instead. The model is loaded once and cached per weights/device.
