@@ -4,6 +4,18 @@ Importing the package is cheap: the network, the Lab conversion and priors are p
 imported when weights are resolved.
 """
 
+from .errors import (
+    CheckpointError,
+    CheckpointMismatchError,
+    ChecksumMismatchError,
+    ColorNetError,
+    ImageLoadError,
+    InputError,
+    ManifestError,
+    OutOfMemoryError,
+    WeightsNotFoundError,
+)
+from .images import RGBImage, load_image
 from .hints import HintLayer
 from .lab import lab_to_rgb, rgb_to_lab
 from .model import ColorNet, ColorNetConfig, compact_config, paper_config
@@ -12,14 +24,25 @@ from .prior import GlobalPrior, mix_priors
 from .transfer import transfer_chroma
 
 __all__ = [
+    "CheckpointError",
+    "CheckpointMismatchError",
+    "ChecksumMismatchError",
     "ColorNet",
+    "ColorNetError",
     "ColorNetConfig",
     "Colorizer",
     "GlobalPrior",
+    "ImageLoadError",
+    "InputError",
+    "ManifestError",
+    "OutOfMemoryError",
+    "RGBImage",
+    "WeightsNotFoundError",
     "HintLayer",
     "colorize",
     "compact_config",
     "lab_to_rgb",
+    "load_image",
     "mix_priors",
     "paper_config",
     "rgb_to_lab",

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import argparse
 import glob
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .atomic import atomic_write
+from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .cli_sequence import add_sequence_options, add_video_parser
 from .errors import ColorNetError
+from .images import DEFAULT_MAX_MEGAPIXELS, is_image_file
 from .model import VividnessError
-from .images import is_image_file
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -28,7 +28,9 @@ def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
     """Files, folders (recursively) and globs -> sorted (path, output path relative to -o) pairs, no duplicates."""
     found: dict[Path, Path] = {}
     for pattern in patterns:
-        matches = [Path(p) for p in sorted(glob.glob(pattern, recursive=True))] or [Path(pattern)]
+        matches = [Path(p) for p in sorted(glob.glob(pattern, recursive=True))]
+        if not matches and not glob.has_magic(pattern):
+            matches = [Path(pattern)]  # a missing file is reported as a failed input; an empty glob is no input
         for match in matches:
             if match.is_dir():
                 for path in sorted(match.rglob("*")):
@@ -47,18 +49,6 @@ def expand_inputs(patterns: Sequence[str]) -> list[tuple[Path, Path]]:
         taken.add(candidate)
         result.append((path, candidate))
     return result
-
-
-def _save_atomic(image, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    try:
-        image.save(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
@@ -92,7 +82,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     colorizer = Colorizer.from_pretrained(
-        args.weights, device=args.device, working_size=args.working_size or None
+        args.weights, device=args.device, working_size=args.working_size, max_megapixels=args.max_megapixels or None
     )
     try:
         colorizer.model.temperature(args.vividness)  # a usage error (wrong head, out of range) before any work
@@ -117,7 +107,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
                 image = to_output_image(result)
                 if args.format == "jpg":
                     image = image.convert("RGB")  # JPEG has no alpha
-                _save_atomic(image, target)
+                atomic_write(target, image.save, fsync=False)
                 written += 1
             except ColorNetError as err:
                 failures.append((path, str(err)))
@@ -201,8 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("-o", "--output", required=True, help="output folder (created; inputs are never overwritten)")
     col.add_argument("--reference", action="append", help="use this photo's global prior (repeat to mix several)")
     col.add_argument("--reference-weight", action="append", type=float, help="weight of each --reference, in order")
-    col.add_argument("--working-size", type=int, default=512, help="longer side the network sees; 0 = full size")
-    col.add_argument("--strength", type=float, default=1.0, help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
+    col.add_argument("--working-size", type=int, default=DEFAULT_WORKING_SIZE,
+                     help="longer side the network sees; 0 = full size")
+    col.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
+                     help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
     col.add_argument("--hints", default=None, metavar="H.png",
                      help="RGBA picture of colour hints (any size, same aspect): opaque pixels ask for their colour")
     col.add_argument("--mask", default=None, metavar="M.png",
@@ -211,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="colour-distribution checkpoints (the default): 0 = the safest, muted colours, 1 = the "
                           "boldest; default: the checkpoint's own (0.62)")
     col.add_argument("--format", choices=("png", "jpg"), default="png", help="output format (png keeps alpha)")
+    col.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_MEGAPIXELS,
+                     help="skip (as a failed input) files larger than this, judged from their header before decoding, "
+                          "so memory stays bounded; 0 = no limit (default: %(default)g)")
     col.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     col.add_argument("--sequence", action="store_true",
                      help="the inputs, in name order, are the frames of one clip: one look per shot, no flicker")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .errors import ColorNetError
 from .images import load_image
 from .sequence import CUT_THRESHOLD, PRIOR_MODES, check_prior_mode
@@ -85,7 +86,7 @@ def cmd_colorize_sequence(args: argparse.Namespace, inputs: list[tuple[Path, Pat
     """``colornet colorize ... --sequence``: the inputs (in name order) are the frames of one clip."""
     from tqdm import tqdm
 
-    from .cli import _save_atomic
+    from .atomic import atomic_write
     from .images import to_pil
     from .pipeline import Colorizer
     from .sequence import colorize_frames, plan_shots
@@ -123,7 +124,7 @@ def cmd_colorize_sequence(args: argparse.Namespace, inputs: list[tuple[Path, Pat
             image = to_pil(rgb[0].permute(1, 2, 0).cpu().numpy(), alpha)  # type: ignore[arg-type]
             if args.format == "jpg":
                 image = image.convert("RGB")
-            _save_atomic(image, (out_dir / rel).with_suffix("." + args.format))
+            atomic_write((out_dir / rel).with_suffix("." + args.format), image.save, fsync=False)
             written += 1
             bar.update(1)
         bar.close()
@@ -198,8 +199,10 @@ def add_video_parser(sub, model_options) -> None:
     add_sequence_options(vid, default_mode="per_shot")
     vid.add_argument("--reference", action="append", help="use this photo's global prior (repeat to mix several)")
     vid.add_argument("--reference-weight", action="append", type=float, help="weight of each --reference, in order")
-    vid.add_argument("--working-size", type=int, default=512, help="longer side the network sees; 0 = full size")
-    vid.add_argument("--strength", type=float, default=1.0, help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
+    vid.add_argument("--working-size", type=int, default=DEFAULT_WORKING_SIZE,
+                     help="longer side the network sees; 0 = full size")
+    vid.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
+                     help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
     vid.add_argument("--vividness", type=float, default=None,
                      help="colour-distribution checkpoints: 0 = the safest, muted colours, 1 = the boldest; "
                           "default: the checkpoint's own")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .fastlab import strip_rows
+from .fastlab import image_strips
 from .hints import HintError, check_aspect
 from .lab import lab_to_rgb, rgb_to_lab
 
@@ -53,11 +53,8 @@ def blend_masked(original: torch.Tensor, colorized: torch.Tensor, mask: torch.Te
     if mask.shape[0] not in (1, batch):
         raise HintError(f"{mask.shape[0]} masks for {batch} images: give one for all, or one per image")
     mask = mask.expand(batch, 1, height, width)
-    rows = strip_rows(width, original.device)
-    for top in range(0, height, rows):
-        m = mask[:, :, top : top + rows]
-        src = original[:, :, top : top + rows]
-        dst = colorized[:, :, top : top + rows]
+    for rows in image_strips(original):
+        m, src, dst = mask[:, :, rows], original[:, :, rows], colorized[:, :, rows]
         soft = (m > 0) & (m < 1)
         if bool(soft.any()):
             lab_src = rgb_to_lab(src)

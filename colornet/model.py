@@ -238,6 +238,14 @@ class ColorizationNetwork(nn.Module):
         return torch.sigmoid(self.output(x))  # (B, 2, H/2, W/2) in [0, 1]
 
 
+def resize_for_global(lightness: torch.Tensor, size: int) -> torch.Tensor:
+    """L ``[B,1,H,W]`` squashed to ``size`` x ``size`` in one antialiased bilinear resize: the global path's input, the
+    same in training (``training.data``) and at inference."""
+    if lightness.shape[-2:] == (size, size):
+        return lightness
+    return F.interpolate(lightness, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
 class VividnessError(ColorNetError, ValueError):
     """``vividness`` was given for a checkpoint whose head cannot use it, or is out of range."""
 
@@ -257,10 +265,7 @@ class ColorNet(nn.Module):
 
     def resize_for_global(self, lightness: torch.Tensor) -> torch.Tensor:
         """The global path sees the whole photo squashed to ``global_size`` squared, as in the paper."""
-        size = self.config.global_size
-        if lightness.shape[-2:] == (size, size):
-            return lightness
-        return F.interpolate(lightness, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        return resize_for_global(lightness, self.config.global_size)
 
     def encode_global(self, lightness: torch.Tensor) -> GlobalPrior:
         """Global path: L of any size (resized here) -> the 256-d fusion vector and the scene logits."""

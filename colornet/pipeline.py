@@ -8,6 +8,8 @@ L (``colornet.upsample``). Memory therefore grows only with the per-pixel Lab ar
 
 from __future__ import annotations
 
+import copy
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,68 +20,80 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .fastlab import Workspace, compose_into, luminance_into, strip_rows
+from .defaults import DEFAULT_STRENGTH, DEFAULT_TILE, DEFAULT_WORKING_SIZE
+from .errors import InputError, OutOfMemoryError
+from .fastlab import Workspace, compose_into, finite, image_strips, luminance
 from .fold import FoldedModelCache
 from .hints import HintLayer, apply_hints, hint_layer_from_image
-from .images import RGBImage, to_pil, to_rgb_image
-from .lab import rgb_to_lab
+from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, to_pil, to_rgb_image, to_uint8
 from .masking import blend_masked, mask_from_image
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
 from .tiling import predict_ab_half_tiled
 from .upsample import ABUpsampler
 
-DEFAULT_WORKING_SIZE = 512
-DEFAULT_TILE = 1024  # full-resolution mode: the network sees at most 1024 x 1024 px at once (bounded memory)
 
 Progress = Callable[[int, int], None]
 
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/"auto" -> CUDA when present, else CPU; anything else is taken as given."""
+    """``None``/"auto" -> CUDA when present, else CPU; otherwise the device named, if this machine has it.
+
+    An unknown name or a GPU this torch cannot see is an ``InputError`` saying what to pass instead, not a crash
+    at the first tensor moved there."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(f"Unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps.") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise InputError(
+                f"Device {device!r} was asked for, but torch sees no CUDA GPU (torch {torch.__version__}, {build}). "
+                f"Use device 'cpu' or 'auto', or install a CUDA build of torch (see the README)."
+            )
+        if dev.index is not None and dev.index >= count:
+            raise InputError(f"Device {device!r} does not exist: this machine has {count} CUDA GPU(s), cuda:0..{count - 1}.")
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise InputError(f"Device {device!r} (Apple GPU) is not available here: use 'cpu' or 'auto'.")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"Device {device!r} is not supported: use auto, cpu, cuda, cuda:N or mps.")
+    return dev
+
+
+def check_working_size(working_size: int | None) -> int | None:
+    """The one rule for ``working_size``: a positive longer side in px; 0 or None = the photo's full size (the
+    paper's mode, returned as None). Anything else is an ``InputError``."""
+    if working_size is None:
+        return None
+    if isinstance(working_size, bool) or not isinstance(working_size, int | np.integer):
+        raise InputError(f"working_size must be a whole number of pixels (0 = full size), got {working_size!r}")
+    if working_size < 0:
+        raise InputError(f"working_size must be >= 0 (0 = full size), got {working_size}")
+    return int(working_size) or None
+
+
+def check_strength(strength: float) -> float:
+    """``strength`` as a float: finite and >= 0 (0 = greyscale, 1 = as predicted), else an ``InputError``."""
+    try:
+        value = float(strength)
+    except (TypeError, ValueError):
+        raise InputError(f"strength must be a number >= 0, got {strength!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"strength must be a finite number >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+    return value
 
 
 def working_shape(height: int, width: int, working_size: int | None) -> tuple[int, int]:
     """Size the network runs at: the photo scaled down (never up) so its longer side is ``working_size``."""
+    working_size = check_working_size(working_size)
     if working_size is None or max(height, width) <= working_size:
         return height, width
     scale = working_size / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def luminance(rgb: torch.Tensor) -> torch.Tensor:
-    """L ``[B,1,H,W]`` of RGB ``[B,3,H,W]``: fused, in cache-sized strips (``colornet.fastlab``)."""
-    out = torch.empty((rgb.shape[0], 1, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
-    ws = Workspace(rgb.device)
-    rows = strip_rows(rgb.shape[-1], rgb.device)
-    for i in range(0, rgb.shape[-2], rows):
-        luminance_into(rgb[:, :, i : i + rows], out[:, :, i : i + rows], ws)
-    return out
-
-
-def split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """RGB ``[B,3,H,W]`` -> (L ``[B,1,H,W]``, ab ``[B,2,H,W]``), in strips; ``compose_rgb`` is its inverse."""
-    rows = strip_rows(rgb.shape[-1], rgb.device)
-    lightness = torch.empty((rgb.shape[0], 1, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
-    ab = torch.empty((rgb.shape[0], 2, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
-    for i in range(0, rgb.shape[-2], rows):
-        lab = rgb_to_lab(rgb[:, :, i : i + rows])
-        lightness[:, :, i : i + rows] = lab[:, :1]
-        ab[:, :, i : i + rows] = lab[:, 1:]
-    return lightness, ab
-
-
-def compose_rgb(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-    """Lab -> RGB in strips: full-res L + full-res ab -> ``[B,3,H,W]`` in [0, 1]."""
-    out = torch.empty((lightness.shape[0], 3, *lightness.shape[-2:]), dtype=torch.float32, device=lightness.device)
-    ws = Workspace(lightness.device)
-    rows = strip_rows(lightness.shape[-1], lightness.device)
-    for i in range(0, lightness.shape[-2], rows):
-        compose_into(lightness[:, :, i : i + rows], ab[:, :, i : i + rows], out[:, :, i : i + rows], ws)
-    return out
 
 
 @dataclass
@@ -91,10 +105,19 @@ class Colorizer:
     working_size: int | None = DEFAULT_WORKING_SIZE
     upsample: str = "guided"
     tile: int | None = DEFAULT_TILE  # network input above tile x tile px runs in overlapping tiles (None: never)
+    max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS  # larger files are refused from their header (None: any)
     optimize: bool = True  # run a batch-norm-folded copy of the model (``colornet.fold``); False: the model as given
 
     def __post_init__(self) -> None:
+        self.working_size = check_working_size(self.working_size)
         self._folded = FoldedModelCache()
+
+    def with_working_size(self, working_size: int | None) -> "Colorizer":
+        """A Colorizer sharing this one's model and folded copy but running at ``working_size`` (0/None: full size).
+        A shallow copy, so a cached Colorizer is never changed by one run."""
+        runner = copy.copy(self)
+        runner.working_size = check_working_size(working_size)
+        return runner
 
     @property
     def mode(self) -> str:
@@ -127,9 +150,13 @@ class Colorizer:
 
     # --- tensor API (used by the ComfyUI nodes): RGB [B,3,H,W] in [0,1] -------------------------------------------
 
+    def _rgb_on_device(self, rgb: torch.Tensor) -> torch.Tensor:
+        """uint8 stays uint8 (converted strip by strip); any float becomes float32."""
+        return rgb.to(self.device) if rgb.dtype == torch.uint8 else rgb.to(self.device, torch.float32)
+
     def _lightness(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Full-resolution L and L at the working size (what the network sees), both ``[B,1,*,*]``."""
-        lightness = luminance(rgb.to(self.device, torch.float32))
+        lightness = luminance(self._rgb_on_device(rgb))
         return lightness, self._working_l(lightness)
 
     def _working_l(self, lightness: torch.Tensor) -> torch.Tensor:
@@ -141,7 +168,7 @@ class Colorizer:
     def prior_from_rgb(self, rgb: torch.Tensor) -> GlobalPrior:
         """One prior row per image of ``rgb``: exactly the prior ``colorize_rgb`` computes for that image itself."""
         # float32 whatever precision the network ran in (autocast), so priors mix and compare exactly
-        return self.prior_from_lightness(luminance(rgb.to(self.device, torch.float32)))
+        return self.prior_from_lightness(luminance(self._rgb_on_device(rgb)))
 
     @torch.inference_mode()
     def prior_from_lightness(self, lightness: torch.Tensor) -> GlobalPrior:
@@ -154,12 +181,14 @@ class Colorizer:
         rgb: torch.Tensor,
         prior: GlobalPrior | None = None,
         *,
-        strength: float = 1.0,
+        strength: float = DEFAULT_STRENGTH,
         vividness: float | None = None,
         hints: HintLayer | None = None,
         mask: torch.Tensor | None = None,
+        out_dtype: torch.dtype = torch.float32,
     ) -> torch.Tensor:
-        """Colorize a batch of same-sized images; returns RGB ``[B,3,H,W]`` in [0, 1] on the input's device.
+        """Colorize a batch of same-sized images (float in [0, 1] or uint8); returns RGB ``[B,3,H,W]`` on the
+        input's device: float32 in [0, 1], or uint8 with ``out_dtype=torch.uint8`` (a quarter of the memory).
 
         ``vividness`` (checkpoints with a colour-distribution head only; None = the checkpoint's default) picks how
         boldly the predicted colour distribution is decoded: 0 its mean (muted, safest), 1 its mode (most vivid).
@@ -168,13 +197,15 @@ class Colorizer:
         hints). ``mask`` ``[B or 1,1,H,W]`` in [0, 1]: 1 = colorize, 0 = keep the input pixel exactly
         (``colornet.masking``).
         """
-        _check_strength(strength)  # before the network runs, not after
+        strength = check_strength(strength)  # before the network runs, not after
         lightness, ab_low = self.predict_ab_low(rgb, prior, vividness=vividness)
         if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
             ab_low, strength = apply_hints(ab_low * strength, self._working_l(lightness), hints), 1.0
-        out = self.compose_ab_low(lightness, ab_low, strength=strength)
-        if mask is not None:
-            out = blend_masked(rgb.to(self.device, torch.float32), out, mask.to(self.device))
+        out = self.compose_ab_low(lightness, ab_low, strength=strength, out_dtype=out_dtype)
+        if mask is not None:  # the input itself where the mask is 0 (float in [0, 1] whatever it came as)
+            original = rgb.to(self.device, torch.float32)
+            original = original.mul_(1.0 / 255.0) if rgb.dtype == torch.uint8 else original  # as images.as_float
+            out = blend_masked(original, out, mask.to(self.device))
         return out.to(rgb.device)
 
     @torch.inference_mode()
@@ -186,10 +217,13 @@ class Colorizer:
         Split out so a sequence can work on the small ab between the two halves (``colornet.sequence``).
         """
         if rgb.dim() != 4 or rgb.shape[1] != 3:
-            raise ValueError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
+            raise InputError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
         if rgb.shape[0] == 0:
-            raise ValueError("colorize_rgb got an empty batch")
+            raise InputError("colorize_rgb got an empty batch")
         self.model.temperature(vividness)  # checks vividness before any work (raises VividnessError)
+        if prior is not None:
+            prior.fusion_for_batch(rgb.shape[0])  # one prior, or one per image: else an InputError before any work
+            finite(prior.fusion, "The global prior")
         net = self._net()
         lightness, l_work = self._lightness(rgb)  # (B, 1, H, W) full resolution, (B, 1, h, w) working size
         if prior is None:
@@ -205,22 +239,26 @@ class Colorizer:
         return lightness, ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
 
     @torch.inference_mode()
-    def compose_ab_low(self, lightness: torch.Tensor, ab_low: torch.Tensor, *, strength: float = 1.0) -> torch.Tensor:
+    def compose_ab_low(
+        self,
+        lightness: torch.Tensor,
+        ab_low: torch.Tensor,
+        *,
+        strength: float = DEFAULT_STRENGTH,
+        out_dtype: torch.dtype = torch.float32,
+    ) -> torch.Tensor:
         """Second half of ``colorize_rgb``: L + low-resolution ab -> RGB ``[B,3,H,W]`` on the model's device."""
-        _check_strength(strength)
+        strength = check_strength(strength)
         # ab to full resolution (guided by L) and Lab -> RGB, fused strip by strip: no full-size ab or temporaries
         up = ABUpsampler(ab_low, lightness, mode=self.upsample)
-        batch = lightness.shape[0]
-        out = torch.empty((batch, 3, *lightness.shape[-2:]), dtype=torch.float32, device=self.device)
+        out = torch.empty((lightness.shape[0], 3, *lightness.shape[-2:]), dtype=out_dtype, device=self.device)
         ws = Workspace(self.device)
-        rows = strip_rows(lightness.shape[-1], self.device)
-        for top in range(0, lightness.shape[-2], rows):
-            bottom = min(top + rows, lightness.shape[-2])
-            l_strip = lightness[:, :, top:bottom]
-            ab = up.strip(top, bottom, l_strip, out=ws.get("ab", (batch, ab_low.shape[1], bottom - top, out.shape[-1])))
+        for rows in image_strips(lightness):
+            l_strip = lightness[:, :, rows]
+            ab = up.strip(rows.start, rows.stop, l_strip, out=ws.get("ab", (*ab_low.shape[:2], *l_strip.shape[-2:])))
             if strength != 1.0:
                 ab.mul_(strength)
-            compose_into(l_strip, ab, out[:, :, top:bottom], ws)
+            compose_into(l_strip, ab, out[:, :, rows], ws)
         return out
 
     # --- image API: paths, PIL images, numpy arrays ---------------------------------------------------------------
@@ -231,14 +269,14 @@ class Colorizer:
         *,
         prior_mode: str = "per_shot",
         temporal_smoothing: float = 0.8,
-        strength: float = 1.0,
+        strength: float = DEFAULT_STRENGTH,
         prior: GlobalPrior | None = None,
         progress: Progress | None = None,
         **options: Any,
     ) -> Iterator[RGBImage]:
         """Colorize the frames of a clip (image-likes, in order), streamed: one ``RGBImage`` per frame, yielded as
         soon as it is done, so memory does not grow with the clip. One prior per shot, cuts detected from L,
-        a*b* smoothed along motion; see ``colornet.sequence`` (``cut_threshold=``, ``plan=``) for the details."""
+        a*b* smoothed along motion; see ``colornet.sequence`` (``cut_threshold=``, ``plan=``, ``vividness=``)."""
         from .sequence import colorize_image_sequence  # local import: sequence builds on this module
 
         return colorize_image_sequence(self, frames, prior_mode=prior_mode, temporal_smoothing=temporal_smoothing,
@@ -248,15 +286,19 @@ class Colorizer:
         self, references: Sequence[Any], weights: Sequence[float] | None = None
     ) -> GlobalPrior:
         """Encode reference photos and mix them (weighted average of their fusion vectors) into one prior."""
-        priors = [self.prior_from_rgb(_to_batch(to_rgb_image(ref))) for ref in references]
+        priors = [self.prior_from_rgb(_to_batch(self._load(ref))) for ref in references]
         return mix_priors(priors, weights)
+
+    def _load(self, image: Any) -> RGBImage:
+        """Any image kind, 8-bit sources kept uint8 (the lean path); files above ``max_megapixels`` refused."""
+        return to_rgb_image(image, keep_uint8=True, max_megapixels=self.max_megapixels)
 
     def colorize_image(
         self,
         image: Any,
         prior: GlobalPrior | None = None,
         *,
-        strength: float = 1.0,
+        strength: float = DEFAULT_STRENGTH,
         vividness: float | None = None,
         hints: Any | None = None,
         mask: Any | None = None,
@@ -265,18 +307,30 @@ class Colorizer:
 
         ``hints``: an RGBA picture of any size (alpha > 0 = hint, its colour's a*b* wanted there) or a ``HintLayer``;
         ``mask``: a black-and-white picture or tensor, white = colorize, black = keep the input pixel.
-        """
-        src = to_rgb_image(image)
+        The result's ``rgb`` is uint8 for an 8-bit source (files, PIL images, uint8 arrays) without a mask, float32 in
+        [0, 1] otherwise. Running out of memory is an ``OutOfMemoryError`` for this image (a batch can go on)."""
+        src = self._load(image)
         hint_layer = hint_layer_from_image(hints) if hints is not None else None
         mask_tensor = mask_from_image(mask) if mask is not None else None
-        rgb = self.colorize_rgb(_to_batch(src), prior, strength=strength, vividness=vividness, hints=hint_layer,
-                                mask=mask_tensor)
-        return RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
+        try:
+            rgb = _to_batch(src)
+            out_dtype = torch.uint8 if rgb.dtype == torch.uint8 and mask_tensor is None else torch.float32
+            out = self.colorize_rgb(rgb, prior, strength=strength, vividness=vividness, hints=hint_layer,
+                                    mask=mask_tensor, out_dtype=out_dtype)
+        except (MemoryError, RuntimeError) as err:
+            if not _is_out_of_memory(err):
+                raise
+            width, height = src.size
+            raise OutOfMemoryError(
+                f"{src.source}: not enough memory to colorize {width}x{height} px ({width * height / 1e6:.0f} MP); "
+                f"downscale it, lower --max-megapixels to skip such files, or free memory."
+            ) from None
+        return RGBImage(out[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
 
 
-def _check_strength(strength: float) -> None:
-    if strength < 0:
-        raise ValueError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+def _is_out_of_memory(err: BaseException) -> bool:
+    """A ``MemoryError``, or torch's out-of-memory ``RuntimeError`` (CPU allocator, CUDA)."""
+    return isinstance(err, MemoryError) or "out of memory" in str(err).lower() or "can't allocate memory" in str(err)
 
 
 def _to_batch(image: RGBImage) -> torch.Tensor:
@@ -295,13 +349,14 @@ def colorize(
     weights: str | os.PathLike | None = None,
     device: str | torch.device | None = None,
     working_size: int | None = DEFAULT_WORKING_SIZE,
-    strength: float = 1.0,
+    strength: float = DEFAULT_STRENGTH,
     vividness: float | None = None,
     hints: Any | None = None,
     mask: Any | None = None,
     progress: Progress | None = None,
 ) -> Any:
-    """Colorize one image or a list of them; returns the same kind as given (PIL, numpy float, or tensor).
+    """Colorize one image or a list of them; returns the same kind as given: a PIL image for a path or PIL image, a
+    numpy array or tensor for one (uint8 for uint8 input, float32 in [0, 1] otherwise; H x W x 3, x 4 with alpha).
 
     ``reference``: one image or a list whose (weighted) global prior replaces each photo's own -- the paper's style
     transfer. ``prior`` may be given directly instead. The model is loaded once and cached per weights/device.
@@ -309,7 +364,9 @@ def colorize(
     ``mask`` (white = colorize) apply to every image (see ``Colorizer.colorize_image``).
     """
     if prior is not None and reference is not None:
-        raise ValueError("Pass either prior= or reference=, not both")
+        raise InputError("Pass either prior= or reference=, not both")
+    working_size = check_working_size(working_size)
+    strength = check_strength(strength)
     key = (str(weights), str(select_device(device)), working_size)
     if key not in _DEFAULT:
         _DEFAULT[key] = Colorizer.from_pretrained(weights, device=device, working_size=working_size)
@@ -339,7 +396,12 @@ def _like_input(original: Any, out: RGBImage) -> Any:
 
 
 def _with_alpha(out: RGBImage) -> np.ndarray:
-    return out.rgb if out.alpha is None else np.dstack((out.rgb, out.alpha))
+    """``[H, W, 3|4]`` in the result's own dtype (uint8 for 8-bit inputs, else float32)."""
+    rgb = np.ascontiguousarray(out.rgb)
+    if out.alpha is None:
+        return rgb
+    alpha = to_uint8(out.alpha) if rgb.dtype == np.uint8 else out.alpha.astype(rgb.dtype)
+    return np.dstack((rgb, alpha))
 
 
 def to_output_image(out: RGBImage) -> Image.Image:

@@ -37,12 +37,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .images import RGBImage, to_rgb_image
-from .pipeline import Colorizer, luminance
+from .errors import InputError
+from .fastlab import luminance
 from .flow import estimate_flow, inside, warp
+from .images import RGBImage, to_rgb_image
+from .pipeline import Colorizer, check_strength
 from .prior import GlobalPrior, mix_priors
-from .upsample import box_filter
 from .temporal import DEFAULT_SMOOTHING, TemporalSmoother, check_smoothing
+from .upsample import box_filter
 
 PRIOR_MODES = ("per_image", "per_shot", "whole_batch")
 CUT_THRESHOLD = 0.30
@@ -57,7 +59,7 @@ Progress = Callable[[int, int], None]
 
 def check_prior_mode(mode: str) -> str:
     if mode not in PRIOR_MODES:
-        raise ValueError(f"prior_mode must be one of {', '.join(PRIOR_MODES)}; got {mode!r}")
+        raise InputError(f"prior_mode must be one of {', '.join(PRIOR_MODES)}; got {mode!r}")
     return mode
 
 
@@ -108,7 +110,7 @@ class CutDetector:
 
     def __init__(self, threshold: float = CUT_THRESHOLD) -> None:
         if not 0.0 < float(threshold) <= 1.0:
-            raise ValueError(f"cut_threshold must be in (0, 1] (histogram distance), got {threshold}")
+            raise InputError(f"cut_threshold must be in (0, 1] (histogram distance), got {threshold}")
         self.threshold = float(threshold)
         self._hist: torch.Tensor | None = None
         self._thumb: torch.Tensor | None = None
@@ -203,7 +205,7 @@ def plan_shots(
         if progress is not None:
             progress(n + 1, total)
     if not starts:
-        raise ValueError("The sequence has no frames")
+        raise InputError("The sequence has no frames")
     if current.prior is not None:
         shot_mixes.append(current.prior)
     priors: tuple[GlobalPrior, ...] = ()
@@ -242,12 +244,11 @@ def colorize_frames(
     """
     check_prior_mode(prior_mode)
     smoother = TemporalSmoother(check_smoothing(temporal_smoothing))
-    if strength < 0:
-        raise ValueError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+    strength = check_strength(strength)
     if plan is None and prior is None and prior_mode != "per_image" and is_reiterable(frames):
         plan = plan_shots(colorizer, frames, prior_mode=prior_mode, cut_threshold=cut_threshold)
     if plan is not None and plan.prior_mode != prior_mode:
-        raise ValueError(f"The shot plan was made for prior_mode={plan.prior_mode!r}, not {prior_mode!r}")
+        raise InputError(f"The shot plan was made for prior_mode={plan.prior_mode!r}, not {prior_mode!r}")
     detector = CutDetector(cut_threshold) if plan is None else None
     causal = _RunningMix()  # single-pass fallback (one-shot iterators): the shot's mix so far
     whole = _RunningMix()
@@ -256,7 +257,7 @@ def colorize_frames(
         frame_prior = prior
         if plan is not None:
             if i >= plan.frames:
-                raise ValueError(f"The frames changed between passes: the shot plan has {plan.frames} frames")
+                raise InputError(f"The frames changed between passes: the shot plan has {plan.frames} frames")
             cut = plan.is_cut(i)
             if frame_prior is None:
                 frame_prior = plan.prior_for(i)

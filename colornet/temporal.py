@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .errors import InputError
+
 from .flow import estimate_flow, inside, warp
 from .upsample import box_filter
 
@@ -26,7 +28,7 @@ L_TOLERANCE = 6.0  # L units (0..100) of mismatch after warping at which the ble
 def check_smoothing(value: float) -> float:
     value = float(value)
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"temporal_smoothing must be in 0..1 (0 = off, 1 = strongest), got {value}")
+        raise InputError(f"temporal_smoothing must be in 0..1 (0 = off, 1 = strongest), got {value}")
     return value
 
 

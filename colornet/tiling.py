@@ -5,8 +5,10 @@ exactly as in an untiled pass, so every tile is coloured with the same scene pri
 
 Why tiles can be exact: the local path (low-level + mid-level + fusion + colorization) is a stack of 3x3 convs with
 strides 2,1,2,1,2,1 then 1,1 at 1/8, nearest 2x upsamplings and 3x3 convs at 1/4 and 1/2. Its receptive field is
-115 input pixels, so an output pixel depends on input pixels at most ``RECEPTIVE_RADIUS`` = 57 px away. A tile whose
-input extends ``halo`` >= 57 px past the region it is trusted for computes that region exactly as the whole-image
+lopsided (the stride-2 grids and the nearest upsamplings shift it by up to a few pixels, depending on where the output
+pixel falls on them): an output pixel depends on input pixels at most ``RECEPTIVE_RADIUS`` = 63 px away (measured from
+the gradients in tests/test_tiling.py). A tile whose input extends ``halo`` >= 63 px past the region it is trusted
+for computes that region exactly as the whole-image
 pass does -- provided tile origins sit on multiples of 8 px, so the stride-2 grids and the nearest upsamplings line up
 with the whole image's. Tiles are then blended over ``ramp`` output pixels with linear weights that sum to one: where
 the halo covers the receptive field the blend is of equal values (no seam at all); with a smaller user-chosen halo it
@@ -22,7 +24,7 @@ import torch
 from .model import ColorNet
 from .prior import GlobalPrior
 
-RECEPTIVE_RADIUS = 57  # input pixels; see the module docstring (sum of 3x3 half-widths times each layer's stride)
+RECEPTIVE_RADIUS = 63  # input pixels, on the longer side of the lopsided field; see the module docstring
 ALIGN = 8  # the local path downsamples by 8: tile origins must be multiples of it
 DEFAULT_HALO = 64  # >= RECEPTIVE_RADIUS, rounded up to ALIGN
 DEFAULT_RAMP = 8  # half-resolution output pixels over which neighbouring tiles cross-fade (16 input px)

@@ -14,11 +14,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .fastlab import Workspace, compose_into, strip_rows
+from .errors import InputError
+from .fastlab import Workspace, compose_into, image_strips, luminance
 from .hints import check_aspect
 from .images import RGBImage, to_pil, to_rgb_image
 from .lab import rgb_to_lab
-from .pipeline import luminance
 from .upsample import ABUpsampler
 
 # The guided upsampler's regulariser for colour brought up from a much smaller picture: its local slope of ab against
@@ -34,9 +34,9 @@ def transfer_chroma_rgb(luma: torch.Tensor, color: torch.Tensor, *, mode: str = 
     larger (area-averaged down first) than ``luma``, but must show the same picture (same aspect ratio).
     """
     if luma.dim() != 4 or luma.shape[1] != 3 or color.dim() != 4 or color.shape[1] != 3:
-        raise ValueError(f"transfer_chroma_rgb expects RGB [B,3,H,W] tensors, got {tuple(luma.shape)} and {tuple(color.shape)}")
+        raise InputError(f"transfer_chroma_rgb expects RGB [B,3,H,W] tensors, got {tuple(luma.shape)} and {tuple(color.shape)}")
     if color.shape[0] not in (1, luma.shape[0]):
-        raise ValueError(f"{color.shape[0]} colour images for {luma.shape[0]} luma images: give one, or one per image")
+        raise InputError(f"{color.shape[0]} colour images for {luma.shape[0]} luma images: give one, or one per image")
     check_aspect(color.shape[-2:], luma.shape[-2:], "the colour image")
     luma = luma.float()
     height, width = luma.shape[-2:]
@@ -48,12 +48,10 @@ def transfer_chroma_rgb(luma: torch.Tensor, color: torch.Tensor, *, mode: str = 
     up = ABUpsampler(ab, lightness, mode=mode, eps=TRANSFER_EPS)
     out = torch.empty((luma.shape[0], 3, height, width), dtype=torch.float32, device=luma.device)
     ws = Workspace(luma.device)
-    rows = strip_rows(width, luma.device)
-    for top in range(0, height, rows):
-        bottom = min(top + rows, height)
-        l_strip = lightness[:, :, top:bottom]
-        ab_strip = up.strip(top, bottom, l_strip, out=ws.get("ab", (luma.shape[0], 2, bottom - top, width)))
-        compose_into(l_strip, ab_strip, out[:, :, top:bottom], ws)
+    for rows in image_strips(lightness):
+        l_strip = lightness[:, :, rows]
+        ab_strip = up.strip(rows.start, rows.stop, l_strip, out=ws.get("ab", (luma.shape[0], 2, *l_strip.shape[-2:])))
+        compose_into(l_strip, ab_strip, out[:, :, rows], ws)
     return out
 
 

@@ -3,14 +3,13 @@
 ``colorize_video`` decodes a file, hands its frames (streamed) to a sequence colorizer, and encodes the result with
 the input's frame size, frame timestamps (so the frame rate, constant or variable, is kept) and every audio stream
 copied packet for packet (no re-encoding). The output is written to a hidden temporary file beside the target and
-renamed over it only when complete, so Ctrl-C or an error never leaves a broken or half-written video behind.
+renamed over it only when complete (``colornet.atomic``), so Ctrl-C or an error never leaves a broken or half-written video behind.
 """
 
 from __future__ import annotations
 
 import collections
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import atomic_write
 from .errors import ColorNetError
 
 DEFAULT_CODEC = "libx264"
@@ -114,68 +114,72 @@ def colorize_video(
         raise VideoError(f"{target}: the output would overwrite the input; choose another -o")
     if codec not in av.codecs_available:
         raise VideoError(f"codec {codec!r} is not in this PyAV build; try libx264, mpeg4 or libvpx-vp9")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     written = 0
+
+    def write(tmp: str) -> None:
+        nonlocal written
+        written = _transcode(av, source, Path(tmp), target, colorize, codec, crf, progress)
+
     try:
-        with _open_input(source) as src:
-            vin = src.streams.video[0]
-            vin.thread_type = "AUTO"
-            try:
-                out = av.open(str(tmp), mode="w", format=_format_for(target))
-            except (av.FFmpegError, ValueError) as err:
-                raise VideoError(f"{target}: cannot write this kind of file ({err}); use .mp4 or .mkv") from err
-            with out:
-                vout = out.add_stream(codec, rate=vin.average_rate or Fraction(25))
-                vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
-                vout.pix_fmt = "yuv420p"
-                vout.time_base = vin.time_base
-                if codec == "libx264":
-                    vout.options = {"crf": str(crf), "preset": "medium"}
-                audio = {}
-                for ain in src.streams.audio:
-                    try:
-                        audio[ain.index] = out.add_stream_from_template(ain)
-                    except (av.FFmpegError, ValueError) as err:
-                        raise VideoError(f"{target}: its container cannot hold the {ain.codec_context.name} audio "
-                                         f"of the input ({err}); use .mkv") from err
-                stamps: collections.deque = collections.deque()
-
-                def frames() -> Iterator[torch.Tensor]:
-                    # demux everything once: audio packets are copied as they come (interleaved with the video)
-                    for packet in src.demux(vin, *src.streams.audio):
-                        if packet.stream.type == "audio":
-                            if packet.dts is not None:
-                                packet.stream = audio[packet.stream.index]
-                                out.mux(packet)
-                            continue
-                        for frame in packet.decode():
-                            stamps.append(frame.pts)
-                            yield _to_tensor(frame)
-
-                for rgb in colorize(frames()):
-                    arr = (rgb[0].permute(1, 2, 0).clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
-                    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
-                    pts = stamps.popleft()
-                    if pts is not None:
-                        frame.pts, frame.time_base = pts, vin.time_base
-                    out.mux(vout.encode(frame))
-                    written += 1
-                    if progress is not None:
-                        progress(written)
-                out.mux(vout.encode(None))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a finished video gets the usual permissions
-        os.replace(tmp, target)
+        atomic_write(target, write, fsync=True)  # temp file beside the target, renamed only when complete
     except av.FFmpegError as err:
-        tmp.unlink(missing_ok=True)
         raise VideoError(f"{source} -> {target}: {err}") from err
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    return written
+
+
+def _transcode(av, source: Path, tmp: Path, target: Path, colorize, codec: str, crf: int, progress) -> int:
+    """Decode ``source``, colorize, encode into ``tmp`` (the video in ``target``'s format), copying the audio;
+    returns the number of frames written."""
+    written = 0
+    with _open_input(source) as src:
+        vin = src.streams.video[0]
+        vin.thread_type = "AUTO"
+        try:
+            out = av.open(str(tmp), mode="w", format=_format_for(target))
+        except (av.FFmpegError, ValueError) as err:
+            raise VideoError(f"{target}: cannot write this kind of file ({err}); use .mp4 or .mkv") from err
+        with out:
+            vout = out.add_stream(codec, rate=vin.average_rate or Fraction(25))
+            vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
+            vout.pix_fmt = "yuv420p"
+            vout.time_base = vin.time_base
+            if codec == "libx264":
+                vout.options = {"crf": str(crf), "preset": "medium"}
+            audio = {}
+            for ain in src.streams.audio:
+                try:
+                    audio[ain.index] = out.add_stream_from_template(ain)
+                except (av.FFmpegError, ValueError) as err:
+                    raise VideoError(f"{target}: its container cannot hold the {ain.codec_context.name} audio "
+                                     f"of the input ({err}); use .mkv") from err
+            stamps: collections.deque = collections.deque()
+
+            def frames() -> Iterator[torch.Tensor]:
+                # demux everything once: audio packets are copied as they come (interleaved with the video)
+                for packet in src.demux(vin, *src.streams.audio):
+                    if packet.stream.type == "audio":
+                        if packet.dts is not None:
+                            packet.stream = audio[packet.stream.index]
+                            out.mux(packet)
+                        continue
+                    for frame in packet.decode():
+                        stamps.append(frame.pts)
+                        yield _to_tensor(frame)
+
+            for rgb in colorize(frames()):
+                arr = (rgb[0].permute(1, 2, 0).clamp(0, 1) * 255.0 + 0.5).to(torch.uint8).cpu().numpy()
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+                pts = stamps.popleft()
+                if pts is not None:
+                    frame.pts, frame.time_base = pts, vin.time_base
+                out.mux(vout.encode(frame))
+                written += 1
+                if progress is not None:
+                    progress(written)
+            out.mux(vout.encode(None))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a finished video gets the usual permissions
     return written
 
 

@@ -6,12 +6,9 @@ from typing import Any
 
 import torch
 
-from . import _comfy
-from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, expect_model, expect_prior,
-                      image_to_rgb, rgb_to_image, working_size_from_input)
+from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, each_image, expect_model, expect_prior,
+                      image_to_rgb, rgb_to_image)
 from ._controls import hint_layer_input, mask_input
-
-DEFAULT_WORKING_RESOLUTION = 512
 
 CONTROL_INPUTS = {  # optional artist controls (colornet.hints / colornet.masking)
     "hints": ("IMAGE", {
@@ -47,6 +44,7 @@ class ColorNetFuseColorize:
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
+        from colornet.defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
         from colornet.sequence import PRIOR_MODES  # lazy: importing the pack stays light
 
         return {
@@ -55,17 +53,19 @@ class ColorNetFuseColorize:
                 "image": ("IMAGE", {"tooltip": "Image(s) to colorize; any colour they already have is ignored "
                                                "(only lightness is used). Batches and RGBA are supported."}),
                 "strength": ("FLOAT", {
-                    "default": 1.0, "min": 0.0, "max": 4.0, "step": 0.05,
+                    "default": DEFAULT_STRENGTH, "min": 0.0, "max": 4.0, "step": 0.05,
                     "tooltip": "Chroma of the prediction: 0 = greyscale, 1 = as predicted, >1 boosts the colours.",
                 }),
-                "working_resolution": ("INT", {
-                    "default": DEFAULT_WORKING_RESOLUTION, "min": 0, "max": 8192, "step": 16,
+            },
+            "optional": {
+                # optional (it always has a value in the UI) so that API prompts saved before the rename, which carry
+                # the hidden ``working_resolution`` instead, still validate and keep their value
+                "working_size": ("INT", {
+                    "default": DEFAULT_WORKING_SIZE, "min": 0, "max": 8192, "step": 16,
                     "tooltip": "Longer side (px) the network runs at; larger images are scaled down for the "
                                "prediction and the colour is upsampled guided by the full-size lightness. 0 = run "
                                "at full resolution (slow, more memory).",
                 }),
-            },
-            "optional": {
                 "vividness": ("FLOAT", {
                     "default": -1.0, "min": -1.0, "max": 1.0, "step": 0.01,
                     "tooltip": "Checkpoints with a colour-distribution head (the default): how boldly the predicted "
@@ -91,22 +91,25 @@ class ColorNetFuseColorize:
                 }),
                 **CONTROL_INPUTS,
             },
+            "hidden": {"working_resolution": "INT"},  # the old name of working_size, in workflows saved before
         }
 
-    def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float = 1.0,
-                 working_resolution: int = DEFAULT_WORKING_RESOLUTION, global_prior: Any = None,
-                 vividness: float = -1.0, hints: Any = None, hints_mask: Any = None,
-                 mask: Any = None, prior_mode: str = "per_image",
+    def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float | None = None,
+                 working_size: int | None = None, global_prior: Any = None, vividness: float = -1.0,
+                 hints: Any = None, hints_mask: Any = None, mask: Any = None,
+                 working_resolution: int | None = None, prior_mode: str = "per_image",
                  temporal_smoothing: float = 0.0) -> tuple[torch.Tensor]:
+        from colornet.defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
         from colornet.hints import HintError
         from colornet.sequence import PRIOR_MODES
 
         model = expect_model(colornet_model)
         rgb, alpha = image_to_rgb(image)
-        if float(strength) < 0:
-            raise ColorNetInputError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+        if working_size is None:
+            working_size = DEFAULT_WORKING_SIZE if working_resolution is None else working_resolution
+        colorizer = model.colorizer.with_working_size(working_size)  # the library checks it (0 = full size)
+        strength = DEFAULT_STRENGTH if strength is None else strength
         vivid = None if float(vividness) == -1.0 else float(vividness)
-        colorizer = model.at_working_size(working_size_from_input(working_resolution))
         try:
             colorizer.model.temperature(vivid)
         except ValueError as exc:
@@ -114,10 +117,7 @@ class ColorNetFuseColorize:
         batch = rgb.shape[0]
         if global_prior is not None:
             global_prior = expect_prior(global_prior, "global_prior")
-            try:
-                global_prior.fusion_for_batch(batch)  # validates: one prior, or one per image
-            except ValueError as exc:
-                raise ColorNetInputError(f"global_prior: {exc}") from exc
+            global_prior.fusion_for_batch(batch)  # one prior, or one per image: else a clear error before any work
         hint_layer = hint_layer_input(hints, hints_mask, batch)
         masks = mask_input(mask, batch) if mask is not None else None
         if prior_mode not in PRIOR_MODES:
@@ -133,10 +133,8 @@ class ColorNetFuseColorize:
                                  float(strength), vivid)
             return (out if alpha is None else torch.cat((out, alpha), dim=-1),)
         out = torch.empty((batch, *rgb.shape[2:], 3), dtype=torch.float32)
-        bar = _comfy.progress_bar(batch)
         with model.precision():
-            for i in range(batch):
-                _comfy.check_interrupt()
+            for i in each_image(batch):
                 prior = None
                 if global_prior is not None:
                     prior = global_prior.select(i) if len(global_prior) > 1 else global_prior
@@ -145,12 +143,11 @@ class ColorNetFuseColorize:
                     "mask": masks[min(i, masks.shape[0] - 1)][None] if masks is not None else None,
                 }
                 try:
-                    colour = colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=float(strength),
-                                                    vividness=vivid, **controls)
+                    colour = colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=strength, vividness=vivid,
+                                                    **controls)
                 except HintError as exc:
                     raise ColorNetInputError(f"hints/mask: {exc}") from exc
                 out[i : i + 1] = rgb_to_image(colour)
-                bar.update(1)
         if alpha is not None:
             out = torch.cat((out, alpha), dim=-1)
         return (out,)

@@ -32,7 +32,7 @@ def clip(n_first=3, n_second=2, h=32, w=48) -> torch.Tensor:
 def test_default_is_per_image_as_before(model):
     batch = clip()
     out = run("ColorNetFuseColorize", model, batch, 1.0, 64)[0]
-    colorizer = model.at_working_size(64)
+    colorizer = model.colorizer.with_working_size(64)
     for i in range(batch.shape[0]):
         ref = colorizer.colorize_rgb(batch[i : i + 1].permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
         assert torch.allclose(out[i : i + 1], ref, atol=1e-6)
@@ -41,7 +41,7 @@ def test_default_is_per_image_as_before(model):
 def test_per_shot_gives_each_shot_the_mix_of_its_frames(model):
     batch = clip()
     out = run("ColorNetFuseColorize", model, batch, 1.0, 64, prior_mode="per_shot", temporal_smoothing=0.0)[0]
-    colorizer = model.at_working_size(64)
+    colorizer = model.colorizer.with_working_size(64)
     rgb = batch.permute(0, 3, 1, 2)
     for shot in (range(0, 3), range(3, 5)):
         mix = mix_priors([colorizer.prior_from_rgb(rgb[i : i + 1]) for i in shot])

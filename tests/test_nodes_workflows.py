@@ -8,7 +8,6 @@ The real ComfyUI run is tools/run_comfyui_examples.sh (needs a ComfyUI checkout;
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import lively_model
+from helpers import lively_model, load_module, load_pack, torch_threads
 from PIL import Image
 
 from colornet.checkpoint import save_checkpoint
@@ -30,20 +29,9 @@ CORE_NODES = {"LoadImage", "SaveImage", "PreviewImage", "PreviewAny", "InvertMas
 REQUIRED = {"colornet_auto_colorize", "colornet_reference_prior", "colornet_prior_mix", "colornet_scene_classify"}
 
 
-def _load(name: str, path: Path, package: bool = False):
-    if name in sys.modules:
-        return sys.modules[name]
-    locations = [str(path.parent)] if package else None
-    spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=locations)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-PACK = _load("colornet_comfy_pack_under_test", ROOT / "__init__.py", package=True)
+PACK = load_pack()
 N = PACK.NODE_CLASS_MAPPINGS
-BUILDER = _load("colornet_build_example_workflows", ROOT / "tools" / "build_example_workflows.py")
+BUILDER = load_module("colornet_build_example_workflows", ROOT / "tools" / "build_example_workflows.py")
 
 
 def api_files() -> list[Path]:
@@ -185,7 +173,7 @@ def run_api_workflow(graph: dict) -> dict:
 @pytest.fixture(scope="module")
 def models_folder(tmp_path_factory):
     """ComfyUI's models/colornet with a random-init checkpoint under the default name: the workflows' Loader
-    finds it there first (as a user's file), so this test does not depend on the bundled placeholder."""
+    finds it there first (as a user's file), so this test does not depend on the bundled checkpoint."""
     folder = tmp_path_factory.mktemp("models") / "colornet"
     net = lively_model(compact_config(["beach", "forest", "street", "kitchen", "mountain"]), seed=0)
     save_checkpoint(net, folder / BUILDER.DEFAULT_WEIGHTS)
@@ -198,10 +186,8 @@ def in_comfy_models(monkeypatch, models_folder):
     loader = sys.modules[f"{PACK.__name__}.nodes.loader"]
     monkeypatch.setattr(comfy, "models_folders", lambda: [str(models_folder)])
     loader.clear_cache()
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(1):
+        yield
     loader.clear_cache()
 
 

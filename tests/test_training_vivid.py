@@ -17,12 +17,7 @@ from colornet.model import ColorNet, compact_config
 from training.data import ColorizationDataset, load_photos
 from training.degrade import Degradation, apply_degradation, sample_degradation
 from training.train import ColourLoss, main
-from training_helpers import TINY_ARGS, make_photo_folder
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    return make_photo_folder(tmp_path_factory.mktemp("photos"), per_class=8)
+from training_helpers import TINY_ARGS
 
 
 def test_distribution_loss_equals_dense_cross_entropy():

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ class TrainConfig:
     data_dir: str = "data/train"  # one subfolder per scene class, or a flat folder (no labels -> alpha = 0, no head)
     out_dir: str = "runs/colornet"  # checkpoints, log.jsonl, floors.json, export/
     resume: bool = False  # continue from the newest complete checkpoint in out_dir
+    reset_optimizer: bool = False  # with resume: start the optimiser afresh (e.g. to switch adadelta -> adam)
     init_from: str = ""  # optional model.safetensors to start from (fine-tuning); ignored when resuming
     preload: bool = True  # decode every photo into RAM once (small sets); False streams from disk (Places365-sized)
     cache_data: bool = True  # decode every photo once into out_dir/data_cache.npz (uint8), reused on the next start
@@ -54,7 +57,7 @@ class TrainConfig:
     head_lr_mult: float = 1.0  # learning-rate multiplier of the output layers (colour head, scene logits); > 1 helps
     # a fresh head learn on a trained trunk (fine-tuning)
     min_lr: float = 0.0  # cosine decay ends here (0 with decay_lr=False means constant lr)
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # L2 penalty on every weight, applied by the optimiser (0 = none, as the paper)
     beta1: float = 0.9  # adam only
     beta2: float = 0.999  # adam only
     rho: float = 0.95  # adadelta only (paper: 0.95)
@@ -64,7 +67,7 @@ class TrainConfig:
     warmup_iters: int = 0  # linear warm-up steps
     decay_lr: bool = False  # cosine decay from learning_rate to min_lr over max_iters
     # --- evaluation / checkpoints / logging ---
-    eval_interval: int = 0  # validate every this many steps; 0 = once per epoch (as the issue asks)
+    eval_interval: int = 0  # validate every this many steps; 0 = once per epoch
     eval_max_photos: int = 0  # cap on validation photos (0 = the whole split)
     ckpt_interval: int = 500  # write a checkpoint every this many steps (and at the end)
     keep_last: int = 3  # keep the newest K checkpoints
@@ -77,7 +80,6 @@ class TrainConfig:
     dtype: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | float32 | bfloat16
     threads: int = 0  # torch.set_num_threads; 0 = leave torch's default
     compile: bool = False  # torch.compile the model
-    debug_dump_rank_weights: bool = False  # tests only: every rank writes its final weights (DDP equality test)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -85,6 +87,29 @@ class TrainConfig:
 
 class ConfigError(ValueError):
     """A config file or --key=value override is unknown or has the wrong type."""
+
+
+_FIELD_LINE = re.compile(r"^    (\w+): \w+ = (.+?)(?:  # (.*))?$")
+
+
+def help_text() -> str:
+    """``colornet-train --help``: every key with its default and meaning, read from the commented defaults above."""
+    lines = [
+        "usage: colornet-train [CONFIG.py|CONFIG.json ...] [--key=value ...] [--help]",
+        "",
+        "Defaults, then each config file, then each --key=value, left to right (a bool key alone means True).",
+        "Unknown keys and values of the wrong type are errors. Keys, with their defaults:",
+    ]
+    source = inspect.getsource(TrainConfig).splitlines()
+    for line in source:
+        if line.strip().startswith("# ---"):
+            lines.append("\n" + line.strip().strip("# -").strip() + ":")
+        elif m := _FIELD_LINE.match(line):
+            name, meaning = m.group(1), m.group(3) or ""
+            value = getattr(TrainConfig(), name)
+            default = value if isinstance(value, str) and value else repr(value)
+            lines.append(f"  --{name}={default}".ljust(36) + (f" {meaning}" if meaning else ""))
+    return "\n".join(lines)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -200,3 +225,5 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("head_lr_mult must be > 0")
     if config.keep_last < 1:
         raise ConfigError("keep_last must be at least 1")
+    if not config.data_dir.strip():
+        raise ConfigError("data_dir is empty: point --data_dir at a folder of photos")
