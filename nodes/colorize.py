@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from . import _comfy
 from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, each_image, expect_model, expect_prior,
                       image_to_rgb, rgb_to_image)
 from ._controls import hint_layer_input, mask_input
