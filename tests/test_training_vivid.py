@@ -51,6 +51,8 @@ def test_distribution_run_learns_and_exports(photos, tmp_path):
     model, _ = load_checkpoint(out / "export" / "model.safetensors")
     assert len(counts["counts"]) == model.config.ab_bins and sum(counts["counts"]) > 0
     assert model.config.head == "distribution" and model.config.vividness == 0.5
+    card = (out / "export" / "README.md").read_text()
+    assert f"colour distribution over {model.config.ab_bins}" in card and "temperature 0.50" in card
     evals = [r for r in log if r["type"] == "eval"]
     assert evals and evals[-1]["model"]["colorfulness"] > 0
 

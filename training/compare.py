@@ -156,7 +156,7 @@ def markdown(results: dict, floor: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("checkpoints", nargs="+", help="NAME=path/to/model.safetensors")
+    parser.add_argument("checkpoints", nargs="*", help="NAME=path/to/model.safetensors")
     parser.add_argument("--data_dir", required=True)
     parser.add_argument("--cache", default=None, help="a training run's data_cache.npz (skips JPEG decoding)")
     parser.add_argument("--table", default=None, help="a run's mean_colour_table.json (else fitted on 3000 photos)")
@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val_fraction", type=float, default=0.05)
     parser.add_argument("--out", required=True, help="output prefix: <out>.json, <out>.md, <out>.png")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--include", action="append", default=[],
+                        help="a previous run's <out>.json (same photos) whose checkpoints join the table and plot")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -184,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     floor = floors(photos, table)
 
     results = {}
+    for previous in args.include:
+        earlier = json.loads(Path(previous).read_text())
+        if earlier["photos"] != len(photos):
+            parser.error(f"{previous} was measured on {earlier['photos']} photos, this run has {len(photos)}")
+        results.update(earlier["results"])
     for spec in args.checkpoints:
         name, _, path = spec.partition("=")
         model, _ = load_checkpoint(path)

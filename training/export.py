@@ -50,6 +50,29 @@ def metrics_table(metrics: dict, floors: dict, n_classes: int) -> str:
     return "\n".join(lines) + ("\n\n" + "; ".join(extra) + "." if extra else "")
 
 
+def _head_lines(arch: dict, config: dict) -> str:
+    """The card's lines on the output head and its loss (the paper's regression, or the colour distribution)."""
+    alpha = config.get("alpha")
+    alpha_text = f"{alpha:.4g}" if isinstance(alpha, (int, float)) else "n/a"
+    scene = (f"α·cross-entropy on the scene class (α = {alpha_text}, class-balanced: "
+             f"{config.get('balance_classes', 'n/a')})")
+    if arch.get("head") == "distribution":
+        return (f"- Output head: a colour distribution over {arch.get('ab_bins')} in-gamut a*b* bins (grid "
+                f"{arch.get('ab_grid')}), decoded by an annealed mean; `vividness` (0 = the mean, muted; 1 = the mode, "
+                f"boldest) defaults to {arch.get('vividness')}, i.e. temperature {1 - float(arch.get('vividness', 0)):.2f}.\n"
+                f"- Loss: soft-encoded cross-entropy over the bins, weighted by colour rarity (rebalancing mix "
+                f"{config.get('rebalance', 'n/a')}) + {scene}.")
+    return f"- Output head: a*b* regression (sigmoid, ±110), the paper's.\n- Loss: MSE on ab + {scene}."
+
+
+def _ageing_line(config: dict) -> str:
+    p = float(config.get("degrade", 0.0) or 0.0)
+    if not p:
+        return "(no ageing augmentation)"
+    return (f"and, for {100 * p:.0f} % of the photos, the L input aged like an old print (fading, gamma, grain, blur, "
+            "dust, JPEG; `training/degrade.py`; the target colours stay clean)")
+
+
 def model_card(document: dict[str, Any], *, sources: str | None = None, title: str | None = None,
                extra_sections: str = "", license: str = DEFAULT_LICENSE, name: str | None = None,
                repo_id: str | None = None, sha256: str | None = None) -> str:
@@ -112,10 +135,11 @@ with Simultaneous Classification* (SIGGRAPH 2016), as implemented by the `colorn
   fusion vector {arch.get('global_dim')}-d, batch norm {arch.get('batch_norm')}); {n_classes} scene classes.
 - Input: Lab lightness L of a photo of any size; output: ab at half resolution, brought to full resolution
   guided by the photo's own L (guided detail transfer, `colornet.upsample`).
-- Loss: MSE on ab + α·cross-entropy on the scene class (α = {config.get('alpha', 'n/a')}, class-balanced:
-  {config.get('balance_classes', 'n/a')}); optimiser {config.get('optimizer')} (lr {config.get('learning_rate')}),
+{_head_lines(arch, config)}
+- Optimiser {config.get('optimizer')} (lr {config.get('learning_rate')}, output layers x{config.get('head_lr_mult', 1.0)}),
   {training.get('iter_num', '?')} steps of batch {config.get('batch_size')} ({training.get('world_size', 1)} process(es)),
-  {config.get('crop_size')} px random crops with rescale and horizontal flip.
+  {config.get('crop_size')} px random crops with rescale and horizontal flip
+  {_ageing_line(config)}.
 
 ## Usage
 
