@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .atomic import atomic_write
 from .errors import CheckpointError, CheckpointMismatchError
 from .model import ColorNet, ColorNetConfig
 
@@ -40,17 +40,7 @@ def checkpoint_document(config: ColorNetConfig, training: dict[str, Any] | None 
 
 def _atomic_write(path: Path, write) -> None:
     """Write via a temp file in the same folder + rename, so a crash never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, write)  # the mode follows the umask, like any file the user creates
 
 
 def save_checkpoint(

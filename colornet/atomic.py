@@ -1,0 +1,61 @@
+"""Atomic file writes that respect the umask: a temp file in the target folder, fsync, rename.
+
+A crash or Ctrl-C never leaves a half-written output under the final name (the rename is atomic on POSIX), and
+another process never sees a partial file -- which is what lets ``colornet colorize --skip-existing`` trust every
+output that exists. ``tempfile.mkstemp`` creates files 0600 whatever the umask; the final file gets the mode a plain
+``open()`` would have given it (0644 under umask 022), so outputs and exported checkpoints are readable as users
+expect.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (``/proc``), else set-and-restore."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:  # os.umask can only be read by setting it; restore at once
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The permission bits ``open(path, "w")`` would give a new file: 0666 minus the umask."""
+    return 0o666 & ~current_umask()
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None], *, fsync: bool = True) -> Path:
+    """Call ``write(tmp_path)`` to fill a temp file beside ``path``, then rename it over ``path``.
+
+    On any error (including KeyboardInterrupt and a full disk) the temp file is removed and the error re-raised;
+    an existing ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, new_file_mode())
+        write(tmp)
+        if fsync:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
