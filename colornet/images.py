@@ -68,11 +68,19 @@ def _pil_to_rgb(img: Image.Image, source: str) -> RGBImage:
             img = img.convert("RGBA")
         elif mode not in ("RGB", "RGBA"):
             img = img.convert("RGB")  # YCbCr, LAB, HSV, ...
-        arr = np.asarray(img, dtype=np.float32) / 255.0
+        arr = _unit_float(np.asarray(img))
         rgb = arr[..., :3]
         if arr.shape[2] == 4:
             alpha = np.ascontiguousarray(arr[..., 3])
     return RGBImage(np.ascontiguousarray(rgb, dtype=np.float32), alpha, bit_depth, source)
+
+
+def _unit_float(arr: np.ndarray) -> np.ndarray:
+    """uint8 -> float32 in [0, 1] with torch's threads (numpy's single-threaded astype + divide took 0.6 s at 4K)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Pillow's buffer is read-only; it is only read here
+        src = torch.from_numpy(np.ascontiguousarray(arr))
+    return src.to(torch.float32).div_(255.0).numpy()
 
 
 def load_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> RGBImage:
