@@ -49,8 +49,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], *, fsync
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        os.chmod(tmp, new_file_mode())
         write(tmp)
+        os.chmod(tmp, new_file_mode())  # after writing: some writers (safetensors) replace the file they are given
         if fsync:
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
