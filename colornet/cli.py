@@ -122,8 +122,6 @@ def _check_environment() -> None:
 
 def _prepare_output_folder(out_dir: Path) -> None:
     """Fail early, before the model loads, when results could not be written at all."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"-o {out_dir}: this is an existing file; -o names the output folder")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".colornet-write-test."):
@@ -155,13 +153,15 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise UsageError(str(err)) from None
     out_dir = Path(args.output)
-    _prepare_output_folder(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"-o {out_dir}: this is an existing file; -o names the output folder")
     plan = plan_inputs(args.inputs, exclude=out_dir)
     for where, why in plan.problems:
         print(f"skipped {where}: {why}", file=sys.stderr)
     if not plan.jobs:
         print("error: no input images found", file=sys.stderr)
         return EXIT_USAGE
+    _prepare_output_folder(out_dir)
     options = OutputOptions(args.format, args.png_compression, args.jpeg_quality, args.bit_depth)
     input_paths = {p for p, _ in plan.jobs}
     failed = len(plan.problems)
@@ -217,8 +217,9 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     if skipped:
         summary += f", {skipped} already there (--skip-existing)"
     print(summary)
-    if disk_full is not None:
-        print(f"{tag}error: {disk_full}", file=sys.stderr)
+    if disk_full is not None:  # already reported as that file's failure; say why the run stopped, once
+        print(f"{tag}stopped early because the disk is full; free some space, then re-run with --skip-existing",
+              file=sys.stderr)
         return EXIT_SOME_FAILED
     if failed:
         print(f"{tag}{failed} input(s) failed (see the messages above)", file=sys.stderr)

@@ -82,8 +82,5 @@ def save_result(result: RGBImage, target: Path, options: OutputOptions) -> None:
         atomic_write(target, write, fsync=False)
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFullError(
-                f"disk full while writing {target} ({os.strerror(err.errno)}); free some space, then re-run with "
-                "--skip-existing to continue"
-            ) from err
+            raise DiskFullError(f"disk full while writing {target} ({os.strerror(err.errno)})") from err
         raise
