@@ -178,7 +178,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             jobs.append(Job(source, target))
 
     tag = f"[{share.rank}/{share.world_size}] " if share.world_size > 1 else ""
-    bar = tqdm(total=len(jobs), desc=f"{tag}colorizing", unit="img", disable=args.quiet or not jobs)
+    bar = tqdm(total=len(jobs), desc=f"{tag}colorizing", unit="img", disable=args.quiet or not jobs,
+               position=share.local_rank if share.world_size > 1 else None)  # one line per process of a node
     written = 0
 
     def report(outcome: Outcome) -> None:
@@ -284,6 +285,15 @@ def cmd_weights(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------- parser
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: X)" after each option's help, except where there is no value to show (None, flags)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line (not the whole usage block) and exits with status 2."""
 
@@ -292,7 +302,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _HelpFormatter
     parser = _Parser(
         prog="colornet", description="Automatic photo colorization (Iizuka et al. 2016).", formatter_class=fmt
     )
@@ -300,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def model_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--weights", default=None, help="manifest name or path to a .safetensors file (None: bundled)")
+        p.add_argument("--weights", default=None, help="manifest name or path to a .safetensors file (default: the bundled checkpoint)")
         p.add_argument("--device", type=device_arg, default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1")
 
     col = sub.add_parser(
@@ -338,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     wts = sub.add_parser("weights", help="list, download or verify named checkpoints", formatter_class=fmt)
     wts.add_argument("action", choices=("list", "download", "verify"))
-    wts.add_argument("name", nargs="?", default=None, help="manifest name (None: the default checkpoint)")
+    wts.add_argument("name", nargs="?", default=None, help="manifest name (default: the default checkpoint)")
     wts.set_defaults(func=cmd_weights)
     return parser
 
