@@ -209,11 +209,11 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             jobs, load, save, report, prior=prior, strength=args.strength, batch_size=args.batch_size
         ) if jobs else None
     except KeyboardInterrupt:
-        bar.close()
         print(f"\n{tag}interrupted: {written} image(s) written to {out_dir}; re-run with --skip-existing to continue",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    bar.close()
+    finally:
+        bar.close()
     summary = f"{tag}{written} image(s) written to {out_dir}"
     if skipped:
         summary += f", {skipped} already there (--skip-existing)"

@@ -105,3 +105,20 @@ def test_two_processes_under_torchrun_write_each_input_once(tmp_path, weights, p
     for name in want:
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
     assert not [p for p in multi.iterdir() if p.name.startswith(".")]  # no temp files left behind
+
+
+def test_ctrl_c_keeps_finished_outputs_and_leaves_no_temp_files(tmp_path, weights, photos, monkeypatch):
+    real, calls = Colorizer.colorize_rgb, []
+
+    def interrupted(self, *args, **kw):  # Ctrl-C arrives while the network runs on the third photo
+        calls.append(1)
+        if len(calls) == 4:  # the warm-up pass, p0, p1, then p2
+            raise KeyboardInterrupt
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(Colorizer, "colorize_rgb", interrupted)
+    out = tmp_path / "out"
+    assert main(["colorize", str(photos), "-o", str(out), "--weights", str(weights), "-q"]) == 130
+    assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png"]  # finished ones written, nothing partial
+    for name in ("p0.png", "p1.png"):
+        Image.open(out / name).load()
