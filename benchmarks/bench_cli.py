@@ -63,22 +63,39 @@ def make_inputs(root: Path, batch: int) -> dict[str, list[Path]]:
     }
 
 
-def pipelines(python: str) -> dict[str, callable]:
-    """name -> function(inputs, out_dir) -> argv of one whole process."""
+def pipelines(python: str, baseline: Path | None = None) -> dict[str, tuple[callable, Path]]:
+    """name -> (function(inputs, out_dir) -> argv of one whole process, working folder it runs in)."""
     ours = [python, "-m", "colornet", "colorize", "-q"]
-    return {
-        "colornet (png level 1, default)": lambda files, out: [*ours, *map(str, files), "-o", str(out)],
-        "colornet --png-compression 6": lambda files, out: [*ours, *map(str, files), "-o", str(out),
-                                                              "--png-compression", "6"],
-        "peer: ECCV16-style (skimage Lab, Pillow PNG)": lambda files, out: [python, str(HERE / "peer_eccv16.py"),
-                                                                              str(out), *map(str, files)],
+    runs = {
+        "colornet (png level 1, default)": (lambda files, out: [*ours, *map(str, files), "-o", str(out)], HERE.parent),
+        "colornet --png-compression 6": (
+            lambda files, out: [*ours, *map(str, files), "-o", str(out), "--png-compression", "6"], HERE.parent
+        ),
+        "peer: ECCV16-style (skimage Lab, Pillow PNG)": (
+            lambda files, out: [python, str(HERE / "peer_eccv16.py"), str(out), *map(str, files)], HERE.parent
+        ),
     }
+    if baseline is not None:  # an earlier colornet, run from its own folder (the current folder wins on sys.path)
+        runs[f"colornet before the pipeline ({baseline.name})"] = (
+            lambda files, out: [*ours, *map(str, files), "-o", str(out)], baseline
+        )
+    return runs
 
 
-def run_process(argv: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MB) of one whole process."""
+def export_revision(rev: str, dest: Path) -> Path:
+    """``git archive`` of the ``colornet`` package at ``rev`` into ``dest/rev``."""
+    folder = dest / rev
+    folder.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", rev, "colornet"], capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def run_process(argv: list[str], cwd: Path) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds (user + system), peak RSS MB) of one whole process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ})
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
@@ -86,7 +103,7 @@ def run_process(argv: list[str]) -> tuple[float, float]:
         raise RuntimeError(f"{argv[:4]} failed: {err}")
     proc.stderr.close()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def model_timings() -> dict[str, float]:
@@ -111,7 +128,7 @@ res["warm-up pass (64x64, overlaps the first decode)"] = timed(lambda: warm_up(c
 res["first call after warm-up"] = timed(lambda: c2.colorize_rgb(rgb))
 print(json.dumps(res))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=HERE.parent)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -120,6 +137,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="rounds (each pipeline once per round); medians")
     parser.add_argument("--batch", type=int, default=100, help="greyscale 512^2 images in the batch row")
     parser.add_argument("--no-peer", action="store_true", help="skip the peer pipeline (it is slow)")
+    parser.add_argument("--baseline", default=None, help="also time the colornet package of this git revision")
     parser.add_argument("--out", default=None, help="also write the tables (markdown) to this file")
     args = parser.parse_args()
 
@@ -129,21 +147,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_cli_") as tmp:
         root = Path(tmp)
         inputs = make_inputs(root / "in", args.batch)
-        runs = pipelines(sys.executable)
+        baseline = export_revision(args.baseline, root) if args.baseline else None
+        runs = pipelines(sys.executable, baseline)
         if args.no_peer:
             runs = {k: v for k, v in runs.items() if not k.startswith("peer")}
         for rnd in range(args.repeats):
-            for name, argv_for in runs.items():
+            for name, (argv_for, cwd) in runs.items():
                 rec = rows.setdefault(name, {})
                 for case in ("512", "4k", "batch"):
                     out = root / "out" / f"{abs(hash(name))}-{case}"
                     shutil.rmtree(out, ignore_errors=True)
-                    wall, rss = run_process(argv_for(inputs[case], out))
+                    wall, cpu, rss = run_process(argv_for(inputs[case], out), cwd)
                     rec.setdefault(case, []).append(wall)
+                    rec.setdefault(case + " cpu", []).append(cpu)
                     rec.setdefault(case + " rss", []).append(rss)
                     if case == "4k":
                         sizes[name] = sum(p.stat().st_size for p in out.glob("*.png")) / 1e6
-                    print(f"  round {rnd + 1}: {name:46s} {case:5s} {wall:7.2f} s {rss:6.0f} MB", file=sys.stderr)
+                    print(f"  round {rnd + 1}: {name[:46]:46s} {case:5s} {wall:7.2f} s {cpu:7.2f} s CPU {rss:6.0f} MB", file=sys.stderr)
         timings = model_timings()
     load_after = os.getloadavg()
 
@@ -152,17 +172,20 @@ def main() -> None:
         f"Machine: {os.cpu_count()} logical CPUs; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after "
         f"(other jobs share the machine: compare rows of one run). Medians of {args.repeats} round(s), whole processes.",
         "",
-        f"| pipeline | 512² (s) | 3840×2160 (s) | 4K marginal (s) | 4K PNG (MB) | {args.batch} grey 512² (s) | images/s "
-        "| batch peak RSS (MB) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| pipeline | 512² (s) | 3840×2160 (s) | 4K marginal (s) | 4K marginal CPU (s) | 4K PNG (MB) "
+        f"| {args.batch} grey 512² (s) | images/s | batch CPU (s) | batch peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, rec in rows.items():
         small, big, batch = med(rec["512"]), med(rec["4k"]), med(rec["batch"])
+        cpu_marginal = med(rec["4k cpu"]) - med(rec["512 cpu"])
         lines.append(
-            f"| {name} | {small:.2f} | {big:.2f} | {big - small:.2f} | {sizes.get(name, 0):.2f} | {batch:.2f} | "
-            f"{args.batch / batch:.1f} | {max(rec['batch rss']):.0f} |"
+            f"| {name} | {small:.2f} | {big:.2f} | {big - small:.2f} | {cpu_marginal:.2f} | {sizes.get(name, 0):.2f} "
+            f"| {batch:.2f} | {args.batch / batch:.1f} | {med(rec['batch cpu']):.1f} | {max(rec['batch rss']):.0f} |"
         )
-    lines += ["", "Targets: 4K marginal <= 1.0 s; >= 12 images/s; batch peak RSS <= 1024 MB.", "",
+    lines += ["", "Targets: 4K marginal <= 1.0 s; >= 12 images/s; batch peak RSS <= 1024 MB. CPU columns: user + "
+              "system seconds of the process (less sensitive to other jobs than wall time; 2 threads can use 2 s "
+              "of CPU per wall second).", "",
               "Model start-up, in process (default checkpoint, CPU, 512² input):", "",
               "| step | seconds |", "|---|---:|"]
     lines += [f"| {k} | {v:.3f} |" for k, v in timings.items()]
