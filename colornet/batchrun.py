@@ -88,14 +88,18 @@ def run_jobs(
     batch_size: int = 1,
     prefetch: int = 2,
     max_pixels: int | None = None,
+    workers: int = 1,
 ) -> DiskFullError | None:
     """Run every job through decode -> colorize -> save; ``report`` is called once per job, from the writer thread.
 
     ``colorizer`` may be a factory: it is then called *after* the reader has started, so loading the model overlaps
-    decoding the first files. Returns the ``DiskFullError`` that stopped the run early, if any.
+    decoding the first files. ``workers`` > 1 runs that many forward passes at once (one thread each, sharing the
+    model): on a CPU, two single-threaded passes side by side do ~25 % more work per second than one two-threaded
+    pass (``colornet.cli`` picks this for CPU runs of several files). Returns the ``DiskFullError`` that stopped the
+    run early, if any.
     """
     stop = threading.Event()
-    decoded: queue.Queue = queue.Queue(maxsize=max(1, prefetch) * max(1, batch_size))
+    decoded: queue.Queue = queue.Queue(maxsize=max(1, prefetch) * max(1, batch_size) * max(1, workers))
     results: queue.Queue = queue.Queue(maxsize=2 * max(1, batch_size))
     disk_full: list[DiskFullError] = []
 
@@ -139,28 +143,35 @@ def run_jobs(
     writer = _Stage(write, "colornet-writer")
     reader.start()
     writer.start()
+    extra: list[_Stage] = []
     try:
         model = colorizer() if callable(colorizer) and not isinstance(colorizer, Colorizer) else colorizer
         the_prior = prior(model) if callable(prior) else prior
-        warm_up(model)
-        for batch in _batches(decoded, batch_size, stop):
-            if isinstance(batch, Outcome):
-                if not _put(results, batch, stop):
-                    break
-                continue
-            for item in _colorize_batch(model, batch, the_prior, strength):
-                if not _put(results, item, stop):
-                    break
-            if stop.is_set():
-                break
+        warm_up(model)  # also folds batch norm once, before several threads use the folded copy
+
+        def colorize_loop() -> None:
+            for batch in _batches(decoded, batch_size, stop):
+                items = [batch] if isinstance(batch, Outcome) else _colorize_batch(model, batch, the_prior, strength)
+                for item in items:
+                    if not _put(results, item, stop):
+                        return
+
+        extra = [_Stage(colorize_loop, f"colornet-worker-{i}") for i in range(1, max(1, workers))]
+        for stage in extra:
+            stage.start()
+        colorize_loop()
+        for stage in extra:
+            stage.join()
     except BaseException:
         stop.set()
         raise
     finally:
+        for stage in extra:
+            stage.join(timeout=30)
         _finish(results, writer)  # the writer saves what is already colorized, then ends
         stop.set()
         reader.join(timeout=5)
-    for stage in (reader, writer):
+    for stage in (reader, writer, *extra):
         if stage.error is not None:
             raise stage.error
     return disk_full[0] if disk_full else None
@@ -185,6 +196,7 @@ def _batches(decoded: queue.Queue, batch_size: int, stop: threading.Event) -> It
         except queue.Empty:
             continue
         if item is _DONE:
+            decoded.put(_DONE)  # for the other workers (a slot is free: this one was just taken)
             break
         if isinstance(item, Outcome):
             yield item

