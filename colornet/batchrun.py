@@ -77,6 +77,17 @@ def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
     return False
 
 
+def _put_while(q: queue.Queue, item: object, alive: Callable[[], bool]) -> bool:
+    """Put while the consumer is alive (its death must not hang the producer)."""
+    while alive():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def run_jobs(
     jobs: Sequence[Job],
     colorizer: Colorizer | Callable[[], Colorizer],
@@ -150,11 +161,15 @@ def run_jobs(
         warm_up(model)  # also folds batch norm once, before several threads use the folded copy
 
         def colorize_loop() -> None:
-            for batch in _batches(decoded, batch_size, stop):
-                items = [batch] if isinstance(batch, Outcome) else _colorize_batch(model, batch, the_prior, strength)
-                for item in items:
-                    if not _put(results, item, stop):
-                        return
+            try:
+                for batch in _batches(decoded, batch_size, stop):
+                    items = [batch] if isinstance(batch, Outcome) else _colorize_batch(model, batch, the_prior, strength)
+                    for item in items:  # a finished result is always handed on (and written), even when stopping
+                        if not _put_while(results, item, writer.is_alive):
+                            return
+            except BaseException:
+                stop.set()  # one worker failing (or interrupted) stops them all
+                raise
 
         extra = [_Stage(colorize_loop, f"colornet-worker-{i}") for i in range(1, max(1, workers))]
         for stage in extra:
