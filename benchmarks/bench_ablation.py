@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from colornet.fastlab import Workspace, compose_into, luminance_into, strip_rows
+from colornet.fastlab import Workspace, compose_into, image_strips, luminance
 from colornet.fold import fold_batchnorm
 from colornet.lab import lab_to_rgb, rgb_to_luminance
 from colornet.model import ColorNet, compact_config, paper_config
@@ -48,16 +48,12 @@ def reference_lab_path(rgb: torch.Tensor, ab_low: torch.Tensor) -> torch.Tensor:
 
 def fused_lab_path(rgb: torch.Tensor, ab_low: torch.Tensor) -> torch.Tensor:
     ws = Workspace(rgb.device)
-    rows = strip_rows(rgb.shape[-1], rgb.device)
-    lightness = torch.empty((1, 1, *rgb.shape[-2:]))
-    for i in range(0, rgb.shape[-2], rows):
-        luminance_into(rgb[:, :, i : i + rows], lightness[:, :, i : i + rows], ws)
+    lightness = luminance(rgb)
     up = ABUpsampler(ab_low, lightness)
     out = torch.empty_like(rgb)
-    for top in range(0, rgb.shape[-2], rows):
-        bottom = min(top + rows, rgb.shape[-2])
-        ab = up.strip(top, bottom, lightness[:, :, top:bottom], out=ws.get("ab", (1, 2, bottom - top, rgb.shape[-1])))
-        compose_into(lightness[:, :, top:bottom], ab, out[:, :, top:bottom], ws)
+    for rows in image_strips(rgb):
+        ab = up.strip(rows.start, rows.stop, lightness[:, :, rows], out=ws.get("ab", (1, 2, *out[:, :, rows].shape[-2:])))
+        compose_into(lightness[:, :, rows], ab, out[:, :, rows], ws)
     return out
 
 

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from colornet.defaults import DEFAULT_TILE, DEFAULT_WORKING_SIZE
+
 SIZES = [(224, 224), (512, 512), (1024, 1024), (2048, 2048), (2160, 3840), (4320, 7680)]
 CONFIGS = ["default", "paper"]
 MODES = ["full", "bounded"]
@@ -233,8 +235,8 @@ def main() -> None:
     parser.add_argument("--slow", type=float, default=20.0, help="rows whose warm-up exceeds this many s run once more")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda: GPU rows in addition to the CPU rows")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--working-size", type=int, default=512)
-    parser.add_argument("--tile", type=int, default=1024, help="full mode: tile size (0: never tile)")
+    parser.add_argument("--working-size", type=int, default=DEFAULT_WORKING_SIZE)
+    parser.add_argument("--tile", type=int, default=DEFAULT_TILE, help="full mode: tile size (0: never tile)")
     parser.add_argument("--upsample", default="guided", choices=["guided", "bilinear"])
     parser.add_argument("--no-fold", action="store_true", help="run the model as loaded (no BN folding)")
     parser.add_argument("--timeout", type=float, default=900.0, help="per row, seconds")

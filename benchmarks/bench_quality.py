@@ -32,7 +32,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from colornet.lab import rgb_to_lab
-from colornet.pipeline import Colorizer, compose_rgb, working_shape
+from colornet.fastlab import compose_rgb
+from colornet.pipeline import Colorizer, working_shape
 from colornet.upsample import upsample_ab
 
 PREFIXES = ("urban100_", "sunhays_", "wall_")

@@ -1,10 +1,10 @@
-"""Atomic file writes that respect the umask: a temp file in the target folder, fsync, rename.
+"""The one way colornet writes a file: a temp file in the same folder, then a rename, with the user's umask.
 
-A crash or Ctrl-C never leaves a half-written output under the final name (the rename is atomic on POSIX), and
-another process never sees a partial file -- which is what lets ``colornet colorize --skip-existing`` trust every
-output that exists. ``tempfile.mkstemp`` creates files 0600 whatever the umask; the final file gets the mode a plain
-``open()`` would have given it (0644 under umask 022), so outputs and exported checkpoints are readable as users
-expect.
+A crash, Ctrl-C or a full disk mid-write therefore never leaves a half-written checkpoint, manifest or image under
+the real name: readers see the old file or the new one, never a mix -- which is also what lets
+``colornet colorize --skip-existing`` trust every output that exists. ``tempfile.mkstemp`` creates files 0600
+whatever the umask; the final file gets the mode a plain ``open()`` would have given it (0644 under umask 022), so
+outputs and exported checkpoints are readable as users expect.
 """
 
 from __future__ import annotations
@@ -38,15 +38,13 @@ def new_file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None], *, fsync: bool = True) -> Path:
-    """Call ``write(tmp_path)`` to fill a temp file beside ``path``, then rename it over ``path``.
-
-    On any error (including KeyboardInterrupt and a full disk) the temp file is removed and the error re-raised;
-    an existing ``path`` is left as it was.
-    """
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object], *, fsync: bool = True) -> Path:
+    """Call ``write(temp_path)`` then rename the temp file onto ``path`` (its folder is created). The temp file keeps
+    ``path``'s suffix, so writers that pick a format from the name (Pillow) see the real one. ``fsync``: flush the
+    bytes to disk before the rename (checkpoints, manifests; a batch of images may skip it). Returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)

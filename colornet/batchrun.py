@@ -16,11 +16,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from .errors import ColorNetError
-from .images import RGBImage, load_image
+from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, load_image
 from .outputs import DiskFullError
 from .pipeline import Colorizer
 from .prior import GlobalPrior
@@ -95,16 +96,19 @@ def run_jobs(
     report: Callable[[Outcome], None],
     *,
     prior: GlobalPrior | Callable[[Colorizer], GlobalPrior | None] | None = None,
-    strength: float = 1.0,
+    settings: dict[str, Any] | None = None,
     batch_size: int = 1,
     prefetch: int = 2,
-    max_pixels: int | None = None,
+    max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS,
+    lean: bool = True,
     workers: int = 1,
 ) -> DiskFullError | None:
     """Run every job through decode -> colorize -> save; ``report`` is called once per job, from the writer thread.
 
     ``colorizer`` may be a factory: it is then called *after* the reader has started, so loading the model overlaps
-    decoding the first files. ``workers`` > 1 runs that many forward passes at once (one thread each, sharing the
+    decoding the first files. ``settings``: keyword arguments of ``Colorizer.colorize_rgb`` (strength, vividness,
+    hints, mask). ``lean``: 8-bit files stay uint8 from decoder to encoder (the colorizer converts in strips); False
+    keeps float results (for 16-bit output of 8-bit inputs). ``workers`` > 1 runs that many forward passes at once (one thread each, sharing the
     model): on a CPU, two single-threaded passes side by side do ~25 % more work per second than one two-threaded
     pass (``colornet.cli`` picks this for CPU runs of several files). Returns the ``DiskFullError`` that stopped the
     run early, if any.
@@ -119,8 +123,7 @@ def run_jobs(
             if stop.is_set():
                 return
             try:
-                image = load_image(job.source) if max_pixels is None else load_image(job.source, max_pixels=max_pixels)
-                item: object = (job, image)
+                item: object = (job, load_image(job.source, max_megapixels=max_megapixels, keep_uint8=lean))
             except (ColorNetError, ValueError, OSError, MemoryError) as err:
                 item = Outcome(job, _message(err, job))
             if not _put(decoded, item, stop):
@@ -158,12 +161,13 @@ def run_jobs(
     try:
         model = colorizer() if callable(colorizer) and not isinstance(colorizer, Colorizer) else colorizer
         the_prior = prior(model) if callable(prior) else prior
+        options = dict(settings or {})
         warm_up(model)  # also folds batch norm once, before several threads use the folded copy
 
         def colorize_loop() -> None:
             try:
                 for batch in _batches(decoded, batch_size, stop):
-                    items = [batch] if isinstance(batch, Outcome) else _colorize_batch(model, batch, the_prior, strength)
+                    items = [batch] if isinstance(batch, Outcome) else _colorize_batch(model, batch, the_prior, options)
                     for item in items:  # a finished result is always handed on (and written), even when stopping
                         if not _put_while(results, item, writer.is_alive):
                             return
@@ -216,7 +220,7 @@ def _batches(decoded: queue.Queue, batch_size: int, stop: threading.Event) -> It
         if isinstance(item, Outcome):
             yield item
             continue
-        if pending and item[1].rgb.shape != pending[0][1].rgb.shape:
+        if pending and (item[1].rgb.shape, item[1].rgb.dtype) != (pending[0][1].rgb.shape, pending[0][1].rgb.dtype):
             yield pending
             pending = []
         pending.append(item)
@@ -228,7 +232,7 @@ def _batches(decoded: queue.Queue, batch_size: int, stop: threading.Event) -> It
 
 
 def _colorize_batch(
-    colorizer: Colorizer, batch: list[tuple[Job, RGBImage]], prior: GlobalPrior | None, strength: float
+    colorizer: Colorizer, batch: list[tuple[Job, RGBImage]], prior: GlobalPrior | None, settings: dict[str, Any]
 ) -> list[object]:
     """(job, result) per image, or one failed ``Outcome`` per image when the batch cannot be colorized."""
     try:
@@ -236,14 +240,17 @@ def _colorize_batch(
             rgb = torch.from_numpy(batch[0][1].rgb).permute(2, 0, 1)[None]
         else:
             rgb = torch.stack([torch.from_numpy(img.rgb).permute(2, 0, 1) for _, img in batch])
-        out = colorizer.colorize_rgb(rgb, prior, strength=strength)
+        # 8-bit in, 8-bit out (a quarter of the memory, no float image), as Colorizer.colorize_image does
+        lean = rgb.dtype == torch.uint8 and settings.get("mask") is None
+        out = colorizer.colorize_rgb(rgb, prior, **settings, out_dtype=torch.uint8 if lean else torch.float32)
     except (ColorNetError, ValueError, MemoryError, RuntimeError) as err:
         if isinstance(err, RuntimeError) and not _out_of_memory(err):
             raise  # a bug, not a property of this input: let it surface
         if len(batch) > 1 and not isinstance(err, ValueError):  # maybe only too big together: one at a time
-            return [item for one in batch for item in _colorize_batch(colorizer, [one], prior, strength)]
+            return [item for one in batch for item in _colorize_batch(colorizer, [one], prior, settings)]
         if not isinstance(err, ValueError):
-            err = MemoryError(f"out of memory colorizing this image ({err}); try a smaller --working-size")
+            err = MemoryError(f"not enough memory to colorize this image ({err}); downscale it, or lower "
+                              "--max-megapixels to skip such files")
         return [Outcome(job, _message(err, job)) for job, _ in batch]
     items: list[object] = []
     for i, (job, img) in enumerate(batch):

@@ -21,7 +21,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .errors import ColorNetError
+from .images import DEFAULT_MAX_MEGAPIXELS
 from .inputs import expand_inputs, plan_inputs
 from .outputs import BIT_DEPTHS, DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESSION, OUTPUT_FORMATS
 
@@ -47,10 +49,29 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def library_check(check, convert=float):
+    """An argparse type that validates with the library's own rule (``pipeline.check_*``), so the CLI and the API
+    accept and refuse the same values with the same message."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if convert is int else ''}number") from None
+        try:
+            check(value)
+        except ValueError as err:  # InputError
+            raise argparse.ArgumentTypeError(str(err)) from None
+        return value
+
+    parse.__name__ = getattr(check, "__name__", "value")
+    return parse
+
+
 def non_negative_float(text: str) -> float:
     value = _finite_float(text)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative; use 0 or more (0 = greyscale, 1 = as predicted)")
+        raise argparse.ArgumentTypeError(f"{text} is negative; use 0 or more")
     return value
 
 
@@ -174,6 +195,10 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             f"{len(args.reference_weight)} --reference-weight for {len(args.reference or [])} --reference: "
             "give one weight per reference (or none for equal weights)"
         )
+    try:  # loaded once, before any work: a bad hints/mask file is a usage error, not one failure per photo
+        hints, mask = _load_controls(args)
+    except ColorNetError as err:
+        raise UsageError(str(err)) from None
     try:
         share = share_from_env()
     except ValueError as err:
@@ -218,11 +243,21 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         bar.update(1)
 
     device = device_for_share(args.device, share)
+    max_megapixels = args.max_megapixels or None
     threads = _torch_threads()
     workers = _cpu_workers(device, len(jobs))  # may lower torch's thread count until the run ends
 
     def load() -> Colorizer:
-        return Colorizer.from_pretrained(args.weights, device=device, working_size=args.working_size or None)
+        from .model import VividnessError
+
+        colorizer = Colorizer.from_pretrained(
+            args.weights, device=device, working_size=args.working_size, max_megapixels=max_megapixels
+        )
+        try:
+            colorizer.model.temperature(args.vividness)  # a usage error (wrong head, out of range) before any work
+        except VividnessError as err:
+            raise UsageError(f"--vividness: {err}") from None
+        return colorizer
 
     def prior(colorizer: Colorizer):
         if not args.reference:
@@ -234,8 +269,9 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
     try:
         disk_full = run_jobs(
-            jobs, load, save, report, prior=prior, strength=args.strength, batch_size=args.batch_size,
-            workers=workers,
+            jobs, load, save, report, prior=prior, batch_size=args.batch_size, workers=workers,
+            max_megapixels=max_megapixels, lean=options.bit_depth != "16",
+            settings={"strength": args.strength, "vividness": args.vividness, "hints": hints, "mask": mask},
         ) if jobs else None
     except KeyboardInterrupt:
         print(f"\n{tag}interrupted: {written} image(s) written to {out_dir}; re-run with --skip-existing to continue",
@@ -256,6 +292,16 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         print(f"{tag}{failed} input(s) failed (see the messages above)", file=sys.stderr)
         return EXIT_SOME_FAILED
     return EXIT_OK
+
+
+def _load_controls(args: argparse.Namespace) -> tuple[object | None, object | None]:
+    """``--hints`` (RGBA picture) and ``--mask`` (white = colorize) loaded through the library, or None."""
+    from .hints import hint_layer_from_image
+    from .masking import mask_from_image
+
+    hints = hint_layer_from_image(args.hints) if args.hints else None
+    mask = mask_from_image(args.mask) if args.mask else None
+    return hints, mask
 
 
 # ------------------------------------------------------------------------------------------- other commands
@@ -325,13 +371,14 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line (not the whole usage block) and exits with status 2."""
+    """argparse, but a usage mistake is one line (not the whole usage block) and ``main`` returns status 2."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .pipeline import check_strength, check_working_size
     fmt = _HelpFormatter
     parser = _Parser(
         prog="colornet", description="Automatic photo colorization (Iizuka et al. 2016).", formatter_class=fmt
@@ -352,9 +399,17 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--reference", action="append", help="use this photo's global prior (repeat to mix several)")
     col.add_argument("--reference-weight", action="append", type=positive_float,
                      help="weight (> 0) of each --reference, in order; default: equal")
-    col.add_argument("--working-size", type=int_range(0), default=512, help="longer side the network sees; 0 = full size")
-    col.add_argument("--strength", type=non_negative_float, default=1.0,
+    col.add_argument("--working-size", type=library_check(check_working_size, int), default=DEFAULT_WORKING_SIZE,
+                     help="longer side the network sees; 0 = full size")
+    col.add_argument("--strength", type=library_check(check_strength), default=DEFAULT_STRENGTH,
                      help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
+    col.add_argument("--hints", default=None, metavar="H.png",
+                     help="RGBA picture of colour hints (any size, same aspect): opaque pixels ask for their colour")
+    col.add_argument("--mask", default=None, metavar="M.png",
+                     help="black-and-white picture: white = colorize, black = keep the input pixel unchanged")
+    col.add_argument("--vividness", type=_finite_float, default=None,
+                     help="colour-distribution checkpoints (the default): 0 = the safest, muted colours, 1 = the "
+                          "boldest; default: the checkpoint's own (0.62)")
     col.add_argument("--format", choices=OUTPUT_FORMATS, default="png", help="output format (png keeps alpha)")
     col.add_argument("--png-compression", type=int_range(0, 9), default=DEFAULT_PNG_COMPRESSION,
                      help="zlib level 0-9: 1 is ~4x faster than 6 on a 4K photo for files ~10-30%% larger")
@@ -362,6 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="JPEG quality 1-100 (with --format jpg)")
     col.add_argument("--bit-depth", choices=BIT_DEPTHS, default="auto",
                      help="PNG bits per channel: auto = 16 for inputs with more than 8 bits, else 8")
+    col.add_argument("--max-megapixels", type=non_negative_float, default=DEFAULT_MAX_MEGAPIXELS,
+                     help="skip (as a failed input) files larger than this, judged from their header before decoding, "
+                          "so memory stays bounded; 0 = no limit (default: %(default)g)")
     col.add_argument("--batch-size", type=int_range(1), default=1,
                      help="same-size images per forward pass (helps on GPUs)")
     col.add_argument("--skip-existing", action="store_true",
@@ -384,7 +442,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         _check_environment()
         return args.func(args)

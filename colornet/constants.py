@@ -25,9 +25,15 @@ MANIFEST_NAME = "weights_manifest.json"
 PACKAGE_MANIFEST = PACKAGE_DIR / MANIFEST_NAME
 
 
+def expand_path(path: str | os.PathLike) -> Path:
+    """``~`` expanded. Unlike ``Path.expanduser`` it never raises: ``~nouser/x`` (no such user, or no home folder)
+    stays as written, and so shows up in messages as a folder that does not exist."""
+    return Path(os.path.expanduser(os.fspath(path)))
+
+
 def _path_from_env(name: str) -> Path | None:
     value = os.environ.get(name, "").strip()
-    return Path(os.path.expandvars(os.path.expanduser(value))) if value else None
+    return expand_path(os.path.expandvars(value)) if value else None
 
 
 _default_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")

@@ -12,8 +12,16 @@ class ColorNetError(Exception):
     """Base class of every error raised on purpose by colornet."""
 
 
+class InputError(ColorNetError, ValueError):
+    """An argument or input the library cannot use (a negative strength, a NaN pixel, a wrong shape, ...)."""
+
+
 class ImageLoadError(ColorNetError, ValueError):
     """An input image could not be decoded (corrupt, truncated, unsupported, or too large)."""
+
+
+class OutOfMemoryError(ColorNetError, MemoryError):
+    """One image needed more memory than there is; the others of a batch can still be processed."""
 
 
 class CheckpointError(ColorNetError, OSError):

@@ -19,12 +19,18 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import ImageLoadError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".tga")
-DEFAULT_MAX_PIXELS = 16384 * 16384  # ~268 MP: beyond 8K x 8K, well above anything a user means to colorize
+# Files larger than this are refused from their header, before decoding, so that colorizing one stays under ~2.5 GB
+# of peak memory. Measured by benchmarks/bench_memory.py (peak RSS above the loaded model): an 8-bit photo costs about
+# 13.5 bytes a pixel on the lean path (uint8 in and out, L in float32), a 16-bit or float file about 29 (it is kept
+# in float32). At 75 MP that is ~1.3 GB (8-bit) and ~2.3 GB (16-bit) with the default model loaded; 8K x 8K (67 MP)
+# fits. ``max_megapixels=None`` (``--max-megapixels 0``) lifts the limit.
+DEFAULT_MAX_MEGAPIXELS = 75.0
 
 
 @dataclass
 class RGBImage:
-    """Decoded pixels: ``rgb`` float32 ``[H, W, 3]`` in [0, 1]; ``alpha`` float32 ``[H, W]`` or None."""
+    """Decoded pixels: ``rgb`` ``[H, W, 3]``, float32 in [0, 1] -- or uint8 in 0..255 where an 8-bit source was
+    kept lean (``keep_uint8``; the colorizer's results for 8-bit inputs); ``alpha`` float32 ``[H, W]`` or None."""
 
     rgb: np.ndarray
     alpha: np.ndarray | None = None
@@ -36,8 +42,35 @@ class RGBImage:
         """(width, height), as Pillow reports sizes."""
         return self.rgb.shape[1], self.rgb.shape[0]
 
+    def as_float(self) -> np.ndarray:
+        """``rgb`` as float32 in [0, 1] whatever it is stored as."""
+        return self.rgb if self.rgb.dtype == np.float32 else _uint8_to_float(self.rgb)
 
-def _pil_to_rgb(img: Image.Image, source: str) -> RGBImage:
+    def to_pil(self) -> Image.Image:
+        """An 8-bit PIL image (RGBA when there is alpha), e.g. to show or save a result."""
+        return to_pil(self.rgb, self.alpha)
+
+    def save(self, path: str | os.PathLike, **params: object) -> None:
+        """Save as an 8-bit image file; the format follows the suffix (JPEG drops alpha). ``params`` go to Pillow
+        (e.g. ``quality=95``)."""
+        image = self.to_pil()
+        if Path(path).suffix.lower() in (".jpg", ".jpeg") and image.mode == "RGBA":
+            image = image.convert("RGB")
+        image.save(path, **params)
+
+
+def _uint8_to_float(arr: np.ndarray) -> np.ndarray:
+    """uint8 -> float32 / 255 with a single output allocation (no float temporary)."""
+    out = np.empty(arr.shape, np.float32)
+    np.multiply(arr, np.float32(1.0 / 255.0), out=out)
+    return out
+
+
+ImageLike = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor | RGBImage
+"""Anything ``to_rgb_image`` (and so ``colorize``) accepts as one image."""
+
+
+def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBImage:
     img = ImageOps.exif_transpose(img)  # photos from phones are stored sideways with an orientation tag
     mode = img.mode
     alpha = None
@@ -51,6 +84,8 @@ def _pil_to_rgb(img: Image.Image, source: str) -> RGBImage:
         rgb = np.repeat(grey[..., None], 3, axis=2)
     elif mode == "F":
         arr = np.asarray(img, dtype=np.float32)
+        if not np.isfinite(arr).all():
+            raise ImageLoadError(f"{source}: a floating-point image with NaN or infinite pixels; re-export it.")
         hi = float(arr.max(initial=1.0))
         grey = np.clip(arr / (hi if hi > 1.0 else 1.0), 0.0, 1.0)
         rgb = np.repeat(grey[..., None], 3, axis=2)
@@ -68,49 +103,44 @@ def _pil_to_rgb(img: Image.Image, source: str) -> RGBImage:
             img = img.convert("RGBA")
         elif mode not in ("RGB", "RGBA"):
             img = img.convert("RGB")  # YCbCr, LAB, HSV, ...
-        arr = _unit_float(np.asarray(img))
-        rgb = arr[..., :3]
+        arr = np.asarray(img)  # uint8 [H, W, 3|4]: 3-4 bytes a pixel, converted once below
         if arr.shape[2] == 4:
-            alpha = np.ascontiguousarray(arr[..., 3])
+            alpha = _uint8_to_float(arr[..., 3])
+        rgb = arr[..., :3].copy() if keep_uint8 else _uint8_to_float(arr[..., :3])  # writable, contiguous
+        return RGBImage(rgb, alpha, bit_depth, source)
     return RGBImage(np.ascontiguousarray(rgb, dtype=np.float32), alpha, bit_depth, source)
 
 
-def _unit_float(arr: np.ndarray) -> np.ndarray:
-    """uint8 -> float32 in [0, 1] with torch's threads, in cache-sized strips (numpy's single-threaded astype +
-    divide took up to 0.6 s of the CLI's time at 4K)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # Pillow's buffer is read-only; it is only read here
-        src = torch.from_numpy(np.ascontiguousarray(arr))
-    out = torch.empty(src.shape, dtype=torch.float32)
-    rows = max(1, (1 << 18) // max(src[0].numel(), 1))
-    for top in range(0, src.shape[0], rows):
-        torch.div(src[top : top + rows], 255.0, out=out[top : top + rows])
-    return out.numpy()
+def load_image(
+    path: str | os.PathLike, *, max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS, keep_uint8: bool = False
+) -> RGBImage:
+    """Decode an image file fully (so truncation is caught here, not halfway through a batch).
 
-
-def load_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> RGBImage:
-    """Decode an image file fully (so truncation is caught here, not halfway through a batch)."""
+    ``max_megapixels``: a larger file is refused from its header, before any decoding (None: no limit).
+    ``keep_uint8``: keep an 8-bit file's pixels as uint8 (a quarter of the memory; the colorizer converts in strips).
+    Every failure, running out of memory included, is an ``ImageLoadError`` naming the file.
+    """
     path = Path(path)
     if not path.is_file():
-        raise ImageLoadError(f"{path}: no such file")
+        raise ImageLoadError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             old_limit = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = max_pixels
+            Image.MAX_IMAGE_PIXELS = None  # the size is judged by check_size below, with a message naming the option
             try:
                 with Image.open(path) as img:
-                    if max_pixels is not None and img.width * img.height > max_pixels:
-                        raise ImageLoadError(
-                            f"{path}: {img.width}x{img.height} is larger than the {max_pixels:,}-pixel limit; "
-                            f"downscale it first or raise the limit (max_pixels / --max-pixels)."
-                        )
+                    check_size(img.width, img.height, max_megapixels, str(path))
                     img.load()
-                    return _pil_to_rgb(img, str(path))
+                    return _pil_to_rgb(img, str(path), keep_uint8)
             finally:
                 Image.MAX_IMAGE_PIXELS = old_limit
     except ImageLoadError:
         raise
+    except MemoryError:
+        raise ImageLoadError(
+            f"{path}: not enough memory to decode it; downscale it, or free memory and try again."
+        ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageLoadError(f"{path}: image too large to decode safely ({err}); downscale it first.") from err
     except UnidentifiedImageError as err:
@@ -121,22 +151,37 @@ def load_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_
         ) from err
 
 
-def to_rgb_image(image: "ImageLike") -> RGBImage:
-    """Accept a path, a PIL image, a numpy array (HxW, HxWx1/3/4; uint8, uint16 or float 0..1) or an RGBImage."""
+def check_size(width: int, height: int, max_megapixels: float | None, source: str) -> None:
+    """``ImageLoadError`` if ``width x height`` is above ``max_megapixels`` (None or 0: no limit)."""
+    if max_megapixels and width * height > max_megapixels * 1e6:
+        raise ImageLoadError(
+            f"{source}: {width}x{height} is {width * height / 1e6:,.0f} megapixels, above the {max_megapixels:g} MP "
+            f"limit that keeps memory bounded; downscale it, or raise the limit (--max-megapixels / max_megapixels; "
+            f"0 = no limit) if this machine has the memory."
+        )
+
+
+def to_rgb_image(
+    image: ImageLike, *, keep_uint8: bool = False, max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS
+) -> RGBImage:
+    """Accept a path, a PIL image, a numpy array (HxW, HxWx1/3/4; uint8, uint16 or float 0..1) or an RGBImage.
+
+    ``keep_uint8``: 8-bit sources keep uint8 pixels (see ``load_image``); ``max_megapixels`` applies to files."""
     if isinstance(image, RGBImage):
         return image
     if isinstance(image, (str, os.PathLike)):
-        return load_image(image)
+        return load_image(image, keep_uint8=keep_uint8, max_megapixels=max_megapixels)
     if isinstance(image, Image.Image):
-        return _pil_to_rgb(image, "<PIL image>")
+        return _pil_to_rgb(image, "<PIL image>", keep_uint8)
     if isinstance(image, torch.Tensor):
-        image = image.detach().cpu().float().numpy()
+        image = image.detach().cpu()
+        image = (image if image.dtype == torch.uint8 else image.float()).numpy()
     if isinstance(image, np.ndarray):
-        return _array_to_rgb(image)
+        return _array_to_rgb(image, keep_uint8)
     raise TypeError(f"Unsupported image type {type(image).__name__}: pass a path, PIL image, numpy array or tensor")
 
 
-def _array_to_rgb(arr: np.ndarray) -> RGBImage:
+def _array_to_rgb(arr: np.ndarray, keep_uint8: bool = False) -> RGBImage:
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
@@ -144,8 +189,13 @@ def _array_to_rgb(arr: np.ndarray) -> RGBImage:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ImageLoadError(f"Empty image (shape {arr.shape})")
     bit_depth = 8
+    if arr.dtype == np.uint8 and keep_uint8:
+        alpha = _uint8_to_float(arr[..., -1]) if arr.shape[2] in (2, 4) else None
+        data = arr[..., : 3 if arr.shape[2] >= 3 else 1]
+        data = np.repeat(data, 3, axis=2) if data.shape[2] == 1 else np.ascontiguousarray(data)
+        return RGBImage(data, alpha, bit_depth)
     if arr.dtype == np.uint8:
-        data = arr.astype(np.float32) / 255.0
+        data = _uint8_to_float(arr)
     elif arr.dtype == np.uint16:
         data = arr.astype(np.float32) / 65535.0
         bit_depth = 16
@@ -167,17 +217,25 @@ def _array_to_rgb(arr: np.ndarray) -> RGBImage:
     return RGBImage(np.ascontiguousarray(data), alpha, bit_depth)
 
 
+def to_uint8(x: np.ndarray) -> np.ndarray:
+    """float in [0, 1] -> uint8 (rounded), in row blocks so the float temporaries stay small; uint8 as it is."""
+    if x.dtype == np.uint8:
+        return np.ascontiguousarray(x)
+    out = np.empty(x.shape, np.uint8)
+    step = max(1, (1 << 20) // max(1, x[0].size))
+    for top in range(0, x.shape[0], step):
+        np.clip(x[top : top + step] * 255.0 + 0.5, 0, 255, out=out[top : top + step], casting="unsafe")
+    return out
+
+
 def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
-    """float RGB [H, W, 3] in [0, 1] (+ alpha) -> 8-bit PIL image (RGBA when alpha is given)."""
-    out = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """RGB [H, W, 3] (float in [0, 1] or uint8) + float alpha -> 8-bit PIL image (RGBA when alpha is given)."""
+    out = to_uint8(rgb)
     if alpha is not None:
-        a = np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(np.dstack((out, a)), "RGBA")
+        return Image.fromarray(np.dstack((out, to_uint8(alpha))), "RGBA")
     return Image.fromarray(out, "RGB")
 
 
 def is_image_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
-
-ImageLike = "str | os.PathLike | Image.Image | np.ndarray | torch.Tensor | RGBImage"

@@ -11,17 +11,20 @@ from __future__ import annotations
 import torch
 
 # sRGB -> XYZ (D65), as in scikit-image's ``xyz_from_rgb``.
-_XYZ_FROM_RGB = (
+XYZ_FROM_RGB = (
     (0.412453, 0.357580, 0.180423),
     (0.212671, 0.715160, 0.072169),
     (0.019334, 0.119193, 0.950227),
 )
 # Reference white D65, 2° observer.
-_WHITE_D65 = (0.95047, 1.0, 1.08883)
+WHITE_D65 = (0.95047, 1.0, 1.08883)
 
-_EPSILON = 0.008856  # (6/29)^3, where the Lab curve switches from cube root to linear
-_KAPPA = 7.787  # slope of the linear part
-_DELTA = 16.0 / 116.0
+EPSILON = 0.008856  # (6/29)^3, where the Lab curve switches from cube root to linear
+KAPPA = 7.787  # slope of the linear part
+DELTA = 16.0 / 116.0
+F_THRESHOLD = 0.2068966  # 6/29: the same switch on the inverse side (f^3 vs linear)
+SRGB_KNEE = 0.04045  # encoded sRGB below this is linear (/ 12.92), above it a 2.4 power
+LINEAR_KNEE = 0.0031308  # the same knee on the linear side
 
 L_RANGE = 100.0
 AB_SCALE = 110.0  # |a|, |b| of sRGB colours stay below ~110: the network's ab output spans [-110, 110]
@@ -46,12 +49,12 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     _channels_first(rgb, "rgb")
     rgb = rgb.float() if not rgb.is_floating_point() else rgb
     rgb = rgb.clamp(0.0, 1.0)
-    linear = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055).clamp_min(1e-12) ** 2.4, rgb / 12.92)
-    xyz = _apply_matrix(_matrix(_XYZ_FROM_RGB, rgb), linear)
-    white = torch.tensor(_WHITE_D65, dtype=rgb.dtype, device=rgb.device).view(3, 1, 1)
+    linear = torch.where(rgb > SRGB_KNEE, ((rgb + 0.055) / 1.055).clamp_min(1e-12) ** 2.4, rgb / 12.92)
+    xyz = _apply_matrix(_matrix(XYZ_FROM_RGB, rgb), linear)
+    white = torch.tensor(WHITE_D65, dtype=rgb.dtype, device=rgb.device).view(3, 1, 1)
     t = xyz / white
     # clamp inside the cube root so gradients stay finite in the linear branch
-    f = torch.where(t > _EPSILON, t.clamp_min(_EPSILON) ** (1.0 / 3.0), _KAPPA * t + _DELTA)
+    f = torch.where(t > EPSILON, t.clamp_min(EPSILON) ** (1.0 / 3.0), KAPPA * t + DELTA)
     fx, fy, fz = f.unbind(-3)
     lightness = 116.0 * fy - 16.0
     a = 500.0 * (fx - fy)
@@ -68,13 +71,13 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     fx = a / 500.0 + fy
     fz = (fy - b / 200.0).clamp_min(0.0)  # as scikit-image: negative Z is invalid and set to 0
     f = torch.stack((fx, fy, fz), dim=-3)
-    t = torch.where(f > 0.2068966, f**3, (f - _DELTA) / _KAPPA)
-    white = torch.tensor(_WHITE_D65, dtype=lab.dtype, device=lab.device).view(3, 1, 1)
+    t = torch.where(f > F_THRESHOLD, f**3, (f - DELTA) / KAPPA)
+    white = torch.tensor(WHITE_D65, dtype=lab.dtype, device=lab.device).view(3, 1, 1)
     xyz = t * white
-    rgb_from_xyz = torch.linalg.inv(_matrix(_XYZ_FROM_RGB, lab).double()).to(lab.dtype)
+    rgb_from_xyz = torch.linalg.inv(_matrix(XYZ_FROM_RGB, lab).double()).to(lab.dtype)
     linear = _apply_matrix(rgb_from_xyz, xyz)
     srgb = torch.where(
-        linear > 0.0031308, 1.055 * linear.clamp_min(0.0031308) ** (1.0 / 2.4) - 0.055, linear * 12.92
+        linear > LINEAR_KNEE, 1.055 * linear.clamp_min(LINEAR_KNEE) ** (1.0 / 2.4) - 0.055, linear * 12.92
     )
     return srgb.clamp(0.0, 1.0)
 

@@ -26,8 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .colorbins import decode_annealed_mean, gamut_bins
+from .errors import ColorNetError
 from .lab import normalize_l, unnormalize_ab
 from .prior import GlobalPrior
+
+
+HEADS = ("regression", "distribution")
 
 
 @dataclass
@@ -40,10 +45,20 @@ class ColorNetConfig:
     global_dim: int = 256  # size of the global feature fused at every pixel (paper: 256)
     batch_norm: bool = True  # BN after every conv / FC but the outputs (paper: yes, during training)
     class_names: list[str] = field(default_factory=list)  # scene classes; empty = no classification head
+    # output head: "regression" (the paper: sigmoid ab, MSE) or "distribution" (beyond the paper: logits over the
+    # in-gamut ab bins of colornet.colorbins, soft-encoded cross-entropy, decoded by an annealed mean)
+    head: str = "regression"
+    ab_grid: int = 10  # distribution head: lattice spacing of the ab bins
+    ab_bins: int = 0  # distribution head: number of bins (0 = derive from ab_grid when the network is built)
+    vividness: float = 0.62  # distribution head: default vividness, i.e. decoding temperature 1 - vividness (0.38)
 
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
+
+    def __post_init__(self) -> None:
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {', '.join(HEADS)}, got {self.head!r}")
 
     def ch(self, paper_channels: int) -> int:
         """Channels of a layer that has ``paper_channels`` in the paper, scaled by ``width`` (at least 8)."""
@@ -187,7 +202,11 @@ class FusionLayer(nn.Module):
 
 
 class ColorizationNetwork(nn.Module):
-    """Table 1, colorization: 128, up, 64, 64, up, 32, then 2 channels with a sigmoid (ab at half resolution)."""
+    """Table 1, colorization: 128, up, 64, 64, up, 32, then the output head at half resolution.
+
+    The paper's head is a 3x3 conv to 2 channels with a sigmoid (ab). The optional distribution head (beyond the
+    paper) is a 1x1 conv to one logit per in-gamut ab bin: per pixel it costs 32w x Q multiply-adds, small on a CPU.
+    """
 
     def __init__(self, config: ColorNetConfig):
         super().__init__()
@@ -196,12 +215,39 @@ class ColorizationNetwork(nn.Module):
         self.conv2 = conv_block(config, c(128), c(64))
         self.conv3 = conv_block(config, c(64), c(64))
         self.conv4 = conv_block(config, c(64), c(32))
-        self.output = nn.Conv2d(c(32), 2, 3, padding=1)
+        if config.head == "distribution":
+            # the bin centres travel with the weights, so a checkpoint decodes exactly as it was trained; a new
+            # network derives them (ab_bins = 0), a loaded one gets them from its file (no gamut search at load)
+            if config.ab_bins:
+                centres = torch.zeros(config.ab_bins, 2)
+            else:
+                centres = gamut_bins(config.ab_grid).clone()
+                config.ab_bins = centres.shape[0]
+            self.distribution = nn.Conv2d(c(32), config.ab_bins, 1)
+            self.register_buffer("ab_centres", centres)
+        else:
+            self.output = nn.Conv2d(c(32), 2, 3, padding=1)
 
     def forward(self, fused: torch.Tensor) -> torch.Tensor:
+        """The head's raw output at half resolution: ab in [0, 1] (regression) or ``[B, Q, H/2, W/2]`` logits."""
         x = F.interpolate(self.conv1(fused), scale_factor=2.0, mode="nearest")  # (B, 128w, H/4, W/4)
         x = F.interpolate(self.conv3(self.conv2(x)), scale_factor=2.0, mode="nearest")  # (B, 64w, H/2, W/2)
-        return torch.sigmoid(self.output(self.conv4(x)))  # (B, 2, H/2, W/2) in [0, 1]
+        x = self.conv4(x)  # (B, 32w, H/2, W/2)
+        if hasattr(self, "distribution"):
+            return self.distribution(x)  # (B, Q, H/2, W/2) logits over the ab bins
+        return torch.sigmoid(self.output(x))  # (B, 2, H/2, W/2) in [0, 1]
+
+
+def resize_for_global(lightness: torch.Tensor, size: int) -> torch.Tensor:
+    """L ``[B,1,H,W]`` squashed to ``size`` x ``size`` in one antialiased bilinear resize: the global path's input, the
+    same in training (``training.data``) and at inference."""
+    if lightness.shape[-2:] == (size, size):
+        return lightness
+    return F.interpolate(lightness, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+
+
+class VividnessError(ColorNetError, ValueError):
+    """``vividness`` was given for a checkpoint whose head cannot use it, or is out of range."""
 
 
 class ColorNet(nn.Module):
@@ -219,10 +265,7 @@ class ColorNet(nn.Module):
 
     def resize_for_global(self, lightness: torch.Tensor) -> torch.Tensor:
         """The global path sees the whole photo squashed to ``global_size`` squared, as in the paper."""
-        size = self.config.global_size
-        if lightness.shape[-2:] == (size, size):
-            return lightness
-        return F.interpolate(lightness, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        return resize_for_global(lightness, self.config.global_size)
 
     def encode_global(self, lightness: torch.Tensor) -> GlobalPrior:
         """Global path: L of any size (resized here) -> the 256-d fusion vector and the scene logits."""
@@ -231,15 +274,46 @@ class ColorNet(nn.Module):
         logits = self.classifier(hidden) if self.classifier is not None else None
         return GlobalPrior(fusion=global_vec, logits=logits, class_names=tuple(self.config.class_names))
 
-    def predict_ab_half(self, lightness: torch.Tensor, prior: GlobalPrior) -> torch.Tensor:
-        """Local path: ab in [-110, 110] at about half the input size, ``[B, 2, ~H/2, ~W/2]``."""
+    def predict_head_half(self, lightness: torch.Tensor, prior: GlobalPrior) -> torch.Tensor:
+        """Local path up to the head's raw output (what training's loss sees), at about half the input size."""
         mid = self.mid_level(self.low_level(normalize_l(lightness)))  # (B, 256w, H/8, W/8)
         global_vec = prior.fusion_for_batch(mid.shape[0]).to(mid.dtype)
-        return unnormalize_ab(self.colorization(self.fusion(mid, global_vec)))
+        return self.colorization(self.fusion(mid, global_vec))
 
-    def colorize(self, lightness: torch.Tensor, prior: GlobalPrior) -> torch.Tensor:
+    @property
+    def has_distribution_head(self) -> bool:
+        return self.config.head == "distribution"
+
+    def temperature(self, vividness: float | None = None) -> float:
+        """Decoding temperature for a ``vividness`` in [0, 1] (None: the checkpoint's default).
+
+        vividness 0 decodes the distribution's mean (temperature 1: the most cautious, muted colours), 1 its mode
+        (temperature -> 0: the most vivid); the scale runs that way round so that more vividness means more colour.
+        """
+        if vividness is None:
+            vividness = self.config.vividness if self.has_distribution_head else 0.0
+        elif not self.has_distribution_head:
+            raise VividnessError(
+                f"vividness only applies to checkpoints with a colour-distribution head; {self.config.name!r} has "
+                "the paper's regression head. Leave vividness unset (or use strength), or load a distribution "
+                "checkpoint such as the default"
+            )
+        if not 0.0 <= float(vividness) <= 1.0:  # also rejects NaN
+            raise VividnessError(f"vividness must be in [0, 1] (0 = muted mean, 1 = most vivid), got {vividness}")
+        return 1.0 - float(vividness)
+
+    def predict_ab_half(self, lightness: torch.Tensor, prior: GlobalPrior,
+                        vividness: float | None = None) -> torch.Tensor:
+        """Local path: ab in [-110, 110] at about half the input size, ``[B, 2, ~H/2, ~W/2]``."""
+        temperature = self.temperature(vividness)
+        out = self.predict_head_half(lightness, prior)
+        if self.has_distribution_head:
+            return decode_annealed_mean(out, self.colorization.ab_centres, temperature)
+        return unnormalize_ab(out)
+
+    def colorize(self, lightness: torch.Tensor, prior: GlobalPrior, vividness: float | None = None) -> torch.Tensor:
         """ab at the input's size (bilinear upsampling of the half-size prediction), ``[B, 2, H, W]``."""
-        ab = self.predict_ab_half(lightness, prior)
+        ab = self.predict_ab_half(lightness, prior, vividness)
         return F.interpolate(ab, size=lightness.shape[-2:], mode="bilinear", align_corners=False)
 
     def forward(self, lightness: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

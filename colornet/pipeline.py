@@ -8,6 +8,8 @@ L (``colornet.upsample``). Memory therefore grows only with the per-pixel Lab ar
 
 from __future__ import annotations
 
+import copy
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,66 +20,80 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .fastlab import Workspace, compose_into, luminance_into, strip_rows
+from .defaults import DEFAULT_STRENGTH, DEFAULT_TILE, DEFAULT_WORKING_SIZE
+from .errors import InputError, OutOfMemoryError
+from .fastlab import Workspace, compose_into, finite, image_strips, luminance
 from .fold import FoldedModelCache
-from .images import RGBImage, to_pil, to_rgb_image
-from .lab import rgb_to_lab
+from .hints import HintLayer, apply_hints, hint_layer_from_image
+from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, to_pil, to_rgb_image, to_uint8
+from .masking import blend_masked, mask_from_image
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
 from .tiling import predict_ab_half_tiled
 from .upsample import ABUpsampler
 
-DEFAULT_WORKING_SIZE = 512
-DEFAULT_TILE = 1024  # full-resolution mode: the network sees at most 1024 x 1024 px at once (bounded memory)
 
 Progress = Callable[[int, int], None]
 
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/"auto" -> CUDA when present, else CPU; anything else is taken as given."""
+    """``None``/"auto" -> CUDA when present, else CPU; otherwise the device named, if this machine has it.
+
+    An unknown name or a GPU this torch cannot see is an ``InputError`` saying what to pass instead, not a crash
+    at the first tensor moved there."""
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise InputError(f"Unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps.") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise InputError(
+                f"Device {device!r} was asked for, but torch sees no CUDA GPU (torch {torch.__version__}, {build}). "
+                f"Use device 'cpu' or 'auto', or install a CUDA build of torch (see the README)."
+            )
+        if dev.index is not None and dev.index >= count:
+            raise InputError(f"Device {device!r} does not exist: this machine has {count} CUDA GPU(s), cuda:0..{count - 1}.")
+    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise InputError(f"Device {device!r} (Apple GPU) is not available here: use 'cpu' or 'auto'.")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"Device {device!r} is not supported: use auto, cpu, cuda, cuda:N or mps.")
+    return dev
+
+
+def check_working_size(working_size: int | None) -> int | None:
+    """The one rule for ``working_size``: a positive longer side in px; 0 or None = the photo's full size (the
+    paper's mode, returned as None). Anything else is an ``InputError``."""
+    if working_size is None:
+        return None
+    if isinstance(working_size, bool) or not isinstance(working_size, int | np.integer):
+        raise InputError(f"working_size must be a whole number of pixels (0 = full size), got {working_size!r}")
+    if working_size < 0:
+        raise InputError(f"working_size must be >= 0 (0 = full size), got {working_size}")
+    return int(working_size) or None
+
+
+def check_strength(strength: float) -> float:
+    """``strength`` as a float: finite and >= 0 (0 = greyscale, 1 = as predicted), else an ``InputError``."""
+    try:
+        value = float(strength)
+    except (TypeError, ValueError):
+        raise InputError(f"strength must be a number >= 0, got {strength!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"strength must be a finite number >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+    return value
 
 
 def working_shape(height: int, width: int, working_size: int | None) -> tuple[int, int]:
     """Size the network runs at: the photo scaled down (never up) so its longer side is ``working_size``."""
+    working_size = check_working_size(working_size)
     if working_size is None or max(height, width) <= working_size:
         return height, width
     scale = working_size / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def luminance(rgb: torch.Tensor) -> torch.Tensor:
-    """L ``[B,1,H,W]`` of RGB ``[B,3,H,W]``: fused, in cache-sized strips (``colornet.fastlab``)."""
-    out = torch.empty((rgb.shape[0], 1, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
-    ws = Workspace(rgb.device)
-    rows = strip_rows(rgb.shape[-1], rgb.device)
-    for i in range(0, rgb.shape[-2], rows):
-        luminance_into(rgb[:, :, i : i + rows], out[:, :, i : i + rows], ws)
-    return out
-
-
-def split_lab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """RGB ``[B,3,H,W]`` -> (L ``[B,1,H,W]``, ab ``[B,2,H,W]``), in strips; ``compose_rgb`` is its inverse."""
-    rows = strip_rows(rgb.shape[-1], rgb.device)
-    lightness = torch.empty((rgb.shape[0], 1, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
-    ab = torch.empty((rgb.shape[0], 2, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
-    for i in range(0, rgb.shape[-2], rows):
-        lab = rgb_to_lab(rgb[:, :, i : i + rows])
-        lightness[:, :, i : i + rows] = lab[:, :1]
-        ab[:, :, i : i + rows] = lab[:, 1:]
-    return lightness, ab
-
-
-def compose_rgb(lightness: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
-    """Lab -> RGB in strips: full-res L + full-res ab -> ``[B,3,H,W]`` in [0, 1]."""
-    out = torch.empty((lightness.shape[0], 3, *lightness.shape[-2:]), dtype=torch.float32, device=lightness.device)
-    ws = Workspace(lightness.device)
-    rows = strip_rows(lightness.shape[-1], lightness.device)
-    for i in range(0, lightness.shape[-2], rows):
-        compose_into(lightness[:, :, i : i + rows], ab[:, :, i : i + rows], out[:, :, i : i + rows], ws)
-    return out
 
 
 @dataclass
@@ -89,10 +105,19 @@ class Colorizer:
     working_size: int | None = DEFAULT_WORKING_SIZE
     upsample: str = "guided"
     tile: int | None = DEFAULT_TILE  # network input above tile x tile px runs in overlapping tiles (None: never)
+    max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS  # larger files are refused from their header (None: any)
     optimize: bool = True  # run a batch-norm-folded copy of the model (``colornet.fold``); False: the model as given
 
     def __post_init__(self) -> None:
+        self.working_size = check_working_size(self.working_size)
         self._folded = FoldedModelCache()
+
+    def with_working_size(self, working_size: int | None) -> "Colorizer":
+        """A Colorizer sharing this one's model and folded copy but running at ``working_size`` (0/None: full size).
+        A shallow copy, so a cached Colorizer is never changed by one run."""
+        runner = copy.copy(self)
+        runner.working_size = check_working_size(working_size)
+        return runner
 
     @property
     def mode(self) -> str:
@@ -125,9 +150,13 @@ class Colorizer:
 
     # --- tensor API (used by the ComfyUI nodes): RGB [B,3,H,W] in [0,1] -------------------------------------------
 
+    def _rgb_on_device(self, rgb: torch.Tensor) -> torch.Tensor:
+        """uint8 stays uint8 (converted strip by strip); any float becomes float32."""
+        return rgb.to(self.device) if rgb.dtype == torch.uint8 else rgb.to(self.device, torch.float32)
+
     def _lightness(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Full-resolution L and L at the working size (what the network sees), both ``[B,1,*,*]``."""
-        lightness = luminance(rgb.to(self.device, torch.float32))
+        lightness = luminance(self._rgb_on_device(rgb))
         h, w = working_shape(*lightness.shape[-2:], self.working_size)
         l_work = lightness if (h, w) == lightness.shape[-2:] else F.interpolate(lightness, size=(h, w), mode="area")
         return lightness, l_work
@@ -136,20 +165,40 @@ class Colorizer:
     def prior_from_rgb(self, rgb: torch.Tensor) -> GlobalPrior:
         """One prior row per image of ``rgb``: exactly the prior ``colorize_rgb`` computes for that image itself."""
         # float32 whatever precision the network ran in (autocast), so priors mix and compare exactly
-        lightness = luminance(rgb.to(self.device, torch.float32))
+        lightness = luminance(self._rgb_on_device(rgb))
         return self._net().encode_global(lightness).to(self.device, torch.float32)
 
     @torch.inference_mode()
     def colorize_rgb(
-        self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, strength: float = 1.0
+        self,
+        rgb: torch.Tensor,
+        prior: GlobalPrior | None = None,
+        *,
+        strength: float = DEFAULT_STRENGTH,
+        vividness: float | None = None,
+        hints: HintLayer | None = None,
+        mask: torch.Tensor | None = None,
+        out_dtype: torch.dtype = torch.float32,
     ) -> torch.Tensor:
-        """Colorize a batch of same-sized images; returns RGB ``[B,3,H,W]`` in [0, 1] on the input's device."""
+        """Colorize a batch of same-sized images (float in [0, 1] or uint8); returns RGB ``[B,3,H,W]`` on the
+        input's device: float32 in [0, 1], or uint8 with ``out_dtype=torch.uint8`` (a quarter of the memory).
+
+        ``vividness`` (checkpoints with a colour-distribution head only; None = the checkpoint's default) picks how
+        boldly the predicted colour distribution is decoded: 0 its mean (muted, safest), 1 its mode (most vivid).
+        ``strength`` then scales the chroma of whatever was decoded (any checkpoint).
+        ``hints``: colour hints propagated along L (``colornet.hints``; ``strength`` scales the prediction, not the
+        hints). ``mask`` ``[B or 1,1,H,W]`` in [0, 1]: 1 = colorize, 0 = keep the input pixel exactly
+        (``colornet.masking``).
+        """
         if rgb.dim() != 4 or rgb.shape[1] != 3:
-            raise ValueError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
+            raise InputError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
         if rgb.shape[0] == 0:
-            raise ValueError("colorize_rgb got an empty batch")
-        if strength < 0:
-            raise ValueError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
+            raise InputError("colorize_rgb got an empty batch")
+        strength = check_strength(strength)
+        self.model.temperature(vividness)  # checks vividness before any work (raises VividnessError)
+        if prior is not None:
+            prior.fusion_for_batch(rgb.shape[0])  # one prior, or one per image: else an InputError before any work
+            finite(prior.fusion, "The global prior")
         out_device = rgb.device
         net = self._net()
         lightness, l_work = self._lightness(rgb)  # (B, 1, H, W) full resolution, (B, 1, h, w) working size
@@ -160,22 +209,26 @@ class Colorizer:
             prior = net.encode_global(lightness)
         prior = prior.to(self.device, torch.float32)
         if self.tile is not None:
-            ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile)  # (B, 2, ~h/2, ~w/2)
+            ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile, vividness=vividness)  # (B,2,~h/2,~w/2)
         else:
-            ab_low = net.predict_ab_half(l_work, prior)
+            ab_low = net.predict_ab_half(l_work, prior, vividness)
         ab_low = ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
+        if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
+            ab_low, strength = apply_hints(ab_low * strength, l_work, hints), 1.0
         # ab to full resolution (guided by L) and Lab -> RGB, fused strip by strip: no full-size ab or temporaries
         up = ABUpsampler(ab_low, lightness, mode=self.upsample)
-        out = torch.empty((rgb.shape[0], 3, *lightness.shape[-2:]), dtype=torch.float32, device=self.device)
+        out = torch.empty((rgb.shape[0], 3, *lightness.shape[-2:]), dtype=out_dtype, device=self.device)
         ws = Workspace(self.device)
-        rows = strip_rows(lightness.shape[-1], self.device)
-        for top in range(0, lightness.shape[-2], rows):
-            bottom = min(top + rows, lightness.shape[-2])
-            l_strip = lightness[:, :, top:bottom]
-            ab = up.strip(top, bottom, l_strip, out=ws.get("ab", (rgb.shape[0], ab_low.shape[1], bottom - top, out.shape[-1])))
+        for rows in image_strips(lightness):
+            l_strip = lightness[:, :, rows]
+            ab = up.strip(rows.start, rows.stop, l_strip, out=ws.get("ab", (*ab_low.shape[:2], *l_strip.shape[-2:])))
             if strength != 1.0:
                 ab.mul_(strength)
-            compose_into(l_strip, ab, out[:, :, top:bottom], ws)
+            compose_into(l_strip, ab, out[:, :, rows], ws)
+        if mask is not None:  # the input itself where the mask is 0 (float in [0, 1] whatever it came as)
+            original = rgb.to(self.device, torch.float32)
+            original = original.mul_(1.0 / 255.0) if rgb.dtype == torch.uint8 else original  # as images.as_float
+            out = blend_masked(original, out, mask.to(self.device))
         return out.to(out_device)
 
     # --- image API: paths, PIL images, numpy arrays ---------------------------------------------------------------
@@ -184,14 +237,51 @@ class Colorizer:
         self, references: Sequence[Any], weights: Sequence[float] | None = None
     ) -> GlobalPrior:
         """Encode reference photos and mix them (weighted average of their fusion vectors) into one prior."""
-        priors = [self.prior_from_rgb(_to_batch(to_rgb_image(ref))) for ref in references]
+        priors = [self.prior_from_rgb(_to_batch(self._load(ref))) for ref in references]
         return mix_priors(priors, weights)
 
-    def colorize_image(self, image: Any, prior: GlobalPrior | None = None, *, strength: float = 1.0) -> RGBImage:
-        """One image of any kind -> colour ``RGBImage`` (alpha, if any, passed through unchanged)."""
-        src = to_rgb_image(image)
-        rgb = self.colorize_rgb(_to_batch(src), prior, strength=strength)
-        return RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
+    def _load(self, image: Any) -> RGBImage:
+        """Any image kind, 8-bit sources kept uint8 (the lean path); files above ``max_megapixels`` refused."""
+        return to_rgb_image(image, keep_uint8=True, max_megapixels=self.max_megapixels)
+
+    def colorize_image(
+        self,
+        image: Any,
+        prior: GlobalPrior | None = None,
+        *,
+        strength: float = DEFAULT_STRENGTH,
+        vividness: float | None = None,
+        hints: Any | None = None,
+        mask: Any | None = None,
+    ) -> RGBImage:
+        """One image of any kind -> colour ``RGBImage`` (alpha, if any, passed through unchanged).
+
+        ``hints``: an RGBA picture of any size (alpha > 0 = hint, its colour's a*b* wanted there) or a ``HintLayer``;
+        ``mask``: a black-and-white picture or tensor, white = colorize, black = keep the input pixel.
+        The result's ``rgb`` is uint8 for an 8-bit source (files, PIL images, uint8 arrays) without a mask, float32 in
+        [0, 1] otherwise. Running out of memory is an ``OutOfMemoryError`` for this image (a batch can go on)."""
+        src = self._load(image)
+        hint_layer = hint_layer_from_image(hints) if hints is not None else None
+        mask_tensor = mask_from_image(mask) if mask is not None else None
+        try:
+            rgb = _to_batch(src)
+            out_dtype = torch.uint8 if rgb.dtype == torch.uint8 and mask_tensor is None else torch.float32
+            out = self.colorize_rgb(rgb, prior, strength=strength, vividness=vividness, hints=hint_layer,
+                                    mask=mask_tensor, out_dtype=out_dtype)
+        except (MemoryError, RuntimeError) as err:
+            if not _is_out_of_memory(err):
+                raise
+            width, height = src.size
+            raise OutOfMemoryError(
+                f"{src.source}: not enough memory to colorize {width}x{height} px ({width * height / 1e6:.0f} MP); "
+                f"downscale it, lower --max-megapixels to skip such files, or free memory."
+            ) from None
+        return RGBImage(out[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
+
+
+def _is_out_of_memory(err: BaseException) -> bool:
+    """A ``MemoryError``, or torch's out-of-memory ``RuntimeError`` (CPU allocator, CUDA)."""
+    return isinstance(err, MemoryError) or "out of memory" in str(err).lower() or "can't allocate memory" in str(err)
 
 
 def _to_batch(image: RGBImage) -> torch.Tensor:
@@ -210,16 +300,24 @@ def colorize(
     weights: str | os.PathLike | None = None,
     device: str | torch.device | None = None,
     working_size: int | None = DEFAULT_WORKING_SIZE,
-    strength: float = 1.0,
+    strength: float = DEFAULT_STRENGTH,
+    vividness: float | None = None,
+    hints: Any | None = None,
+    mask: Any | None = None,
     progress: Progress | None = None,
 ) -> Any:
-    """Colorize one image or a list of them; returns the same kind as given (PIL, numpy float, or tensor).
+    """Colorize one image or a list of them; returns the same kind as given: a PIL image for a path or PIL image, a
+    numpy array or tensor for one (uint8 for uint8 input, float32 in [0, 1] otherwise; H x W x 3, x 4 with alpha).
 
     ``reference``: one image or a list whose (weighted) global prior replaces each photo's own -- the paper's style
     transfer. ``prior`` may be given directly instead. The model is loaded once and cached per weights/device.
+    ``vividness``: see ``Colorizer.colorize_rgb`` (distribution-head checkpoints only). ``hints`` (RGBA picture) and
+    ``mask`` (white = colorize) apply to every image (see ``Colorizer.colorize_image``).
     """
     if prior is not None and reference is not None:
-        raise ValueError("Pass either prior= or reference=, not both")
+        raise InputError("Pass either prior= or reference=, not both")
+    working_size = check_working_size(working_size)
+    strength = check_strength(strength)
     key = (str(weights), str(select_device(device)), working_size)
     if key not in _DEFAULT:
         _DEFAULT[key] = Colorizer.from_pretrained(weights, device=device, working_size=working_size)
@@ -227,11 +325,13 @@ def colorize(
     if reference is not None:
         refs = list(reference) if isinstance(reference, (list, tuple)) else [reference]
         prior = colorizer.prior_from_references(refs, reference_weights)
+    hints = hint_layer_from_image(hints) if hints is not None else None  # decoded once for all images
+    mask = mask_from_image(mask) if mask is not None else None
     single = not isinstance(image, (list, tuple))
     items = [image] if single else list(image)
     results = []
     for i, item in enumerate(items):
-        out = colorizer.colorize_image(item, prior, strength=strength)
+        out = colorizer.colorize_image(item, prior, strength=strength, vividness=vividness, hints=hints, mask=mask)
         results.append(_like_input(item, out))
         if progress is not None:
             progress(i + 1, len(items))
@@ -247,7 +347,12 @@ def _like_input(original: Any, out: RGBImage) -> Any:
 
 
 def _with_alpha(out: RGBImage) -> np.ndarray:
-    return out.rgb if out.alpha is None else np.dstack((out.rgb, out.alpha))
+    """``[H, W, 3|4]`` in the result's own dtype (uint8 for 8-bit inputs, else float32)."""
+    rgb = np.ascontiguousarray(out.rgb)
+    if out.alpha is None:
+        return rgb
+    alpha = to_uint8(out.alpha) if rgb.dtype == np.uint8 else out.alpha.astype(rgb.dtype)
+    return np.dstack((rgb, alpha))
 
 
 def to_output_image(out: RGBImage) -> Image.Image:

@@ -9,10 +9,13 @@ tensors unchanged.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+
+from .errors import InputError
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,9 @@ class GlobalPrior:
 
     def __post_init__(self) -> None:
         if self.fusion.dim() != 2:
-            raise ValueError(f"GlobalPrior.fusion must be [N, D], got {tuple(self.fusion.shape)}")
+            raise InputError(f"GlobalPrior.fusion must be [N, D], got {tuple(self.fusion.shape)}")
         if self.logits is not None and self.logits.shape[0] != self.fusion.shape[0]:
-            raise ValueError("GlobalPrior.logits and fusion must have the same number of rows")
+            raise InputError("GlobalPrior.logits and fusion must have the same number of rows")
 
     def __len__(self) -> int:
         return self.fusion.shape[0]
@@ -39,7 +42,7 @@ class GlobalPrior:
             return self.fusion
         if n == 1:
             return self.fusion.expand(batch, -1)
-        raise ValueError(
+        raise InputError(
             f"The global prior holds {n} vectors but {batch} images were given: pass one prior (used for every "
             f"image) or exactly one per image; to combine several references into one prior, mix them first."
         )
@@ -61,7 +64,7 @@ class GlobalPrior:
     def concat(priors: Sequence["GlobalPrior"]) -> "GlobalPrior":
         """Stack priors row-wise (one per frame)."""
         if not priors:
-            raise ValueError("No priors to concatenate")
+            raise InputError("No priors to concatenate")
         fusion = torch.cat([p.fusion for p in priors])
         has_logits = all(p.logits is not None for p in priors)
         logits = torch.cat([p.logits for p in priors]) if has_logits else None  # type: ignore[misc]
@@ -71,21 +74,21 @@ class GlobalPrior:
 def mix_priors(priors: Sequence[GlobalPrior], weights: Sequence[float] | None = None) -> GlobalPrior:
     """Weighted average of single-row priors (weights >= 0, normalised to sum 1) on the fusion vector and logits."""
     if not priors:
-        raise ValueError("mix_priors needs at least one prior")
+        raise InputError("mix_priors needs at least one prior")
     weights = [1.0] * len(priors) if weights is None else [float(w) for w in weights]
     if len(weights) != len(priors):
-        raise ValueError(f"Got {len(priors)} priors but {len(weights)} weights: give one weight per prior")
-    if any(w < 0 or w != w for w in weights):
-        raise ValueError(f"Prior weights must be >= 0, got {weights}")
+        raise InputError(f"Got {len(priors)} priors but {len(weights)} weights: give one weight per prior")
+    if any(not math.isfinite(w) or w < 0 for w in weights):
+        raise InputError(f"Prior weights must be finite numbers >= 0, got {weights}")
     total = sum(weights)
     if total <= 0:
-        raise ValueError("At least one prior weight must be > 0")
+        raise InputError("At least one prior weight must be > 0")
     for p in priors:
         if len(p) != 1:
-            raise ValueError(f"mix_priors takes single-row priors; got one with {len(p)} rows (use .mean() or .select(i))")
+            raise InputError(f"mix_priors takes single-row priors; got one with {len(p)} rows (use .mean() or .select(i))")
     dims = {p.fusion.shape[1] for p in priors}
     if len(dims) != 1:
-        raise ValueError(f"Priors come from different models (fusion sizes {sorted(dims)}): mix priors of one model")
+        raise InputError(f"Priors come from different models (fusion sizes {sorted(dims)}): mix priors of one model")
     # Exactly one non-zero weight: return that prior's tensors bit for bit (no float round-off from the sum).
     nonzero = [i for i, w in enumerate(weights) if w > 0]
     if len(nonzero) == 1:
@@ -100,10 +103,25 @@ def mix_priors(priors: Sequence[GlobalPrior], weights: Sequence[float] | None = 
     return GlobalPrior(fusion, logits, priors[0].class_names)
 
 
+def mix_priors_per_row(priors: Sequence[GlobalPrior], weights: Sequence[float] | None = None) -> GlobalPrior:
+    """``mix_priors`` row by row: each prior holds one row (used for every row) or N rows (one per frame); row r of
+    the result mixes row r of each. Single-row inputs give exactly ``mix_priors``."""
+    if not priors:
+        raise InputError("mix_priors_per_row needs at least one prior")
+    rows = max(len(p) for p in priors)
+    if any(len(p) not in (1, rows) for p in priors):
+        raise InputError(
+            f"The priors hold {[len(p) for p in priors]} rows: each must hold one row or the same number of "
+            f"rows (one per frame). Mix a batch of references into one prior first to get a single row."
+        )
+    mixed = [mix_priors([p.select(r if len(p) > 1 else 0) for p in priors], weights) for r in range(rows)]
+    return mixed[0] if rows == 1 else GlobalPrior.concat(mixed)
+
+
 def top_classes(prior: GlobalPrior, k: int = 5) -> list[list[tuple[str, float]]]:
     """Scene classification read from a prior: for each row, the ``k`` most probable (class name, probability)."""
     if prior.logits is None or not prior.class_names:
-        raise ValueError(
+        raise InputError(
             "This prior carries no scene-class scores: its checkpoint was trained without a classification head "
             "(no class names in its config). Use a checkpoint with scene classes to classify."
         )

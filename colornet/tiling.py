@@ -5,8 +5,10 @@ exactly as in an untiled pass, so every tile is coloured with the same scene pri
 
 Why tiles can be exact: the local path (low-level + mid-level + fusion + colorization) is a stack of 3x3 convs with
 strides 2,1,2,1,2,1 then 1,1 at 1/8, nearest 2x upsamplings and 3x3 convs at 1/4 and 1/2. Its receptive field is
-115 input pixels, so an output pixel depends on input pixels at most ``RECEPTIVE_RADIUS`` = 57 px away. A tile whose
-input extends ``halo`` >= 57 px past the region it is trusted for computes that region exactly as the whole-image
+lopsided (the stride-2 grids and the nearest upsamplings shift it by up to a few pixels, depending on where the output
+pixel falls on them): an output pixel depends on input pixels at most ``RECEPTIVE_RADIUS`` = 63 px away (measured from
+the gradients in tests/test_tiling.py). A tile whose input extends ``halo`` >= 63 px past the region it is trusted
+for computes that region exactly as the whole-image
 pass does -- provided tile origins sit on multiples of 8 px, so the stride-2 grids and the nearest upsamplings line up
 with the whole image's. Tiles are then blended over ``ramp`` output pixels with linear weights that sum to one: where
 the halo covers the receptive field the blend is of equal values (no seam at all); with a smaller user-chosen halo it
@@ -22,7 +24,7 @@ import torch
 from .model import ColorNet
 from .prior import GlobalPrior
 
-RECEPTIVE_RADIUS = 57  # input pixels; see the module docstring (sum of 3x3 half-widths times each layer's stride)
+RECEPTIVE_RADIUS = 63  # input pixels, on the longer side of the lopsided field; see the module docstring
 ALIGN = 8  # the local path downsamples by 8: tile origins must be multiples of it
 DEFAULT_HALO = 64  # >= RECEPTIVE_RADIUS, rounded up to ALIGN
 DEFAULT_RAMP = 8  # half-resolution output pixels over which neighbouring tiles cross-fade (16 input px)
@@ -69,6 +71,7 @@ def predict_ab_half_tiled(
     tile: int = 1024,
     halo: int = DEFAULT_HALO,
     ramp: int = DEFAULT_RAMP,
+    vividness: float | None = None,
 ) -> torch.Tensor:
     """``model.predict_ab_half(lightness, prior)`` computed in tiles of at most ``tile`` x ``tile`` input pixels.
 
@@ -81,7 +84,7 @@ def predict_ab_half_tiled(
     margin = halo + 2 * ramp  # input px past the core: context + the part of the cross-fade outside the core
     rows, cols = _spans(height, tile, margin), _spans(width, tile, margin)
     if len(rows) == 1 and len(cols) == 1:
-        return model.predict_ab_half(lightness, prior)
+        return model.predict_ab_half(lightness, prior, vividness)
     out_h, out_w = half_size(height), half_size(width)
     out = None
     weight_sum = torch.zeros(out_h, out_w, device=lightness.device, dtype=torch.float32)
@@ -90,7 +93,7 @@ def predict_ab_half_tiled(
             # input window: the core plus the margin, clipped to the photo (r0 - margin stays a multiple of 8)
             y0, y1 = max(0, r0 - margin), min(height, r1 + margin)
             x0, x1 = max(0, c0 - margin), min(width, c1 + margin)
-            ab = model.predict_ab_half(lightness[:, :, y0:y1, x0:x1], prior)  # (B, 2, ~(y1-y0)/2, ~(x1-x0)/2)
+            ab = model.predict_ab_half(lightness[:, :, y0:y1, x0:x1], prior, vividness)  # (B, 2, ~(y1-y0)/2, ~(x1-x0)/2)
             # keep the core plus the ramp (half-resolution coordinates), never the halo
             oy0 = max(y0 // 2, r0 // 2 - ramp) if r0 > 0 else 0
             oy1 = min(r1 // 2 + ramp, y0 // 2 + ab.shape[-2]) if r1 < height else out_h

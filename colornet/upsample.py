@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .fastlab import strips
+
 UPSAMPLE_MODES = ("guided", "bilinear")
 
 
@@ -57,7 +59,8 @@ class ABUpsampler:
             raise ValueError(f"Unknown upsample mode {mode!r}; use one of {UPSAMPLE_MODES}")
         self.size = tuple(l_full.shape[-2:])
         self.channels = ab_low.shape[1]
-        self.guided = mode == "guided"
+        # same size: nothing to bring up, and the guided detail term is exactly 0 (L minus itself): skip its filters
+        self.guided = mode == "guided" and tuple(ab_low.shape[-2:]) != self.size
         if self.guided:
             l_low = F.interpolate(l_full, size=ab_low.shape[-2:], mode="area")  # (B, 1, h, w), L in [0, 100]
             a, _ = guided_coefficients(l_low / 100.0, ab_low, radius=radius, eps=eps)
@@ -102,12 +105,9 @@ def upsample_ab(
     if ab_low.shape[-2:] == size:
         return ab_low
     up = ABUpsampler(ab_low, l_full, mode=mode, radius=radius, eps=eps)
-    height = size[0]
-    step = rows_per_strip or height
     out = torch.empty((ab_low.shape[0], ab_low.shape[1], *size), dtype=ab_low.dtype, device=ab_low.device)
-    for top in range(0, height, step):
-        bottom = min(top + step, height)
-        up.strip(top, bottom, l_full[:, :, top:bottom], out=out[:, :, top:bottom])
+    for rows in strips(size[0], rows_per_strip or size[0]):
+        up.strip(rows.start, rows.stop, l_full[:, :, rows], out=out[:, :, rows])
     return out
 
 

@@ -16,196 +16,58 @@ A name from the manifest is resolved in this order, and the first hit wins:
 Files from the Hub cache and the bundled copy are checked against the manifest's sha256 *before* use; a mismatch
 raises ``ChecksumMismatchError`` (a bad cached file is removed, so the next call downloads it again). Files the user
 supplies (explicit path, models folder) are trusted as given: they may be the user's own fine-tunes.
+
+The manifest is parsed in ``colornet.manifest``; every call into huggingface_hub is in ``colornet.hub``. This module
+decides where a name resolves to and holds what ``colornet weights list|download|verify`` report.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 
-from . import constants
+from . import constants, hub
 from .checkpoint import WEIGHTS_NAME, load_checkpoint
-from .errors import ChecksumMismatchError, ManifestError, WeightsNotFoundError
+from .errors import ChecksumMismatchError, WeightsNotFoundError
+from .hub import ProgressCallback
+from .manifest import NAME_RE, ManifestEntry, PathLike, load_manifest, sha256_file
 from .model import ColorNet
 
 logger = logging.getLogger(__name__)
 
 Source = Literal["path", "models_dir", "hub_cache", "hub", "bundled"]
-ProgressCallback = Callable[[int, int | None], None]
-"""Called as ``progress(bytes_done, bytes_total_or_None)`` while the weights file downloads."""
-
-PathLike = str | os.PathLike
 ModelsDirs = PathLike | Sequence[PathLike] | None
 
-_COMMIT_RE = re.compile(r"[0-9a-f]{40}")  # what huggingface_hub treats as an immutable commit (lower-case only)
-_SHA256_RE = re.compile(r"[0-9a-f]{64}")
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_ENTRY_KEYS = ("repo_id", "revision", "filename", "config_filename", "sha256", "size", "config", "bundled")
+# -------------------------------------------------------------------------------------------------- verification
 
 
-# --------------------------------------------------------------------------------------------------------- manifest
+_WHERE = {"hub_cache": "Cached", "hub": "Downloaded", "bundled": "Bundled"}
 
 
-@dataclass(frozen=True)
-class ManifestEntry:
-    """One named checkpoint of ``weights_manifest.json``."""
-
-    name: str
-    repo_id: str
-    revision: str | None  # pinned 40-hex commit; None = not published on the Hub yet
-    filename: str
-    config_filename: str
-    sha256: str  # of ``filename`` (model.safetensors)
-    size: int
-    config: str  # "compact" / "paper"
-    bundled: str | None  # path of a copy shipped in the package, relative to the colornet package (or absolute)
-    description: str = ""
-    license: str = ""
-
-    @property
-    def published(self) -> bool:
-        return self.revision is not None
-
-    @property
-    def bundled_path(self) -> Path | None:
-        """Where the bundled copy should be (it may be missing from a broken install)."""
-        return constants.PACKAGE_DIR / self.bundled if self.bundled else None
-
-    @classmethod
-    def from_dict(cls, name: str, data: dict[str, Any], source: Path) -> "ManifestEntry":
-        missing = [k for k in _ENTRY_KEYS if k not in data]
-        if missing:
-            raise ManifestError(
-                f"{source}: model '{name}' lacks {', '.join(missing)}; every entry needs {', '.join(_ENTRY_KEYS)}."
-            )
-        revision, sha256 = data["revision"], data["sha256"]
-        if revision is not None and not (isinstance(revision, str) and _COMMIT_RE.fullmatch(revision)):
-            raise ManifestError(
-                f"{source}: model '{name}' has revision {revision!r}; it must be a full 40-hex lower-case commit id "
-                f"(a branch such as 'main' could change under users) or null while unpublished."
-            )
-        if not (isinstance(sha256, str) and _SHA256_RE.fullmatch(sha256)):
-            raise ManifestError(f"{source}: model '{name}' has sha256 {sha256!r}; expected 64 lower-case hex digits.")
-        if not isinstance(data["size"], int) or data["size"] <= 0:
-            raise ManifestError(f"{source}: model '{name}' has size {data['size']!r}; expected a positive byte count.")
-        return cls(
-            name=name,
-            repo_id=str(data["repo_id"]),
-            revision=revision,
-            filename=str(data["filename"]),
-            config_filename=str(data["config_filename"]),
-            sha256=sha256,
-            size=int(data["size"]),
-            config=str(data["config"]),
-            bundled=data["bundled"] or None,
-            description=str(data.get("description", "")),
-            license=str(data.get("license", "")),
-        )
-
-
-@dataclass(frozen=True)
-class Manifest:
-    path: Path
-    default: str
-    models: dict[str, ManifestEntry]
-
-    def find(self, name_or_repo_id: str) -> ManifestEntry | None:
-        """The entry called ``name_or_repo_id``, or whose ``repo_id`` it is; None if neither."""
-        if name_or_repo_id in self.models:
-            return self.models[name_or_repo_id]
-        return next((e for e in self.models.values() if e.repo_id == name_or_repo_id), None)
-
-    def get(self, name: str | None = None) -> ManifestEntry:
-        """The entry ``name`` (the default when None); ``ManifestError`` naming the known ones otherwise."""
-        entry = self.find(name or self.default)
-        if entry is None:
-            raise ManifestError(
-                f"Unknown checkpoint '{name}'. Known: {', '.join(sorted(self.models))} (from {self.path}). "
-                f"Check the spelling, or pass a path to a .safetensors file instead."
-            )
-        return entry
-
-
-def manifest_path() -> Path:
-    """``COLORNET_MANIFEST`` if set, else the copy shipped inside the package."""
-    return constants.COLORNET_MANIFEST or constants.PACKAGE_MANIFEST
-
-
-def load_manifest(path: PathLike | None = None) -> Manifest:
-    """Parse and validate a manifest (default: ``manifest_path()``). Raises ``ManifestError`` saying what is wrong."""
-    path = Path(path) if path is not None else manifest_path()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ManifestError(
-            f"Weights manifest {path} does not exist. Reinstall colornet, or unset/fix {constants.ENV_MANIFEST}."
-        ) from err
-    except (OSError, json.JSONDecodeError) as err:
-        raise ManifestError(f"Weights manifest {path} is unreadable or not JSON ({err}); restore it from git.") from err
-    if not (isinstance(data, dict) and isinstance(data.get("models"), dict) and isinstance(data.get("default"), str)):
-        raise ManifestError(f"{path} must be an object with 'default' (a name) and 'models' (name -> entry).")
-    models = {name: ManifestEntry.from_dict(name, entry, path) for name, entry in data["models"].items()}
-    if data["default"] not in models:
-        raise ManifestError(f"{path}: default '{data['default']}' is not one of its models {sorted(models)}.")
-    return Manifest(path=path, default=data["default"], models=models)
-
-
-# ------------------------------------------------------------------------------------------------------- checksums
-
-_sha_memo: dict[tuple[str, int, int], str] = {}
-
-
-def sha256_file(path: PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks. Memoised per (real path, size, mtime) within the process, so
-    loading the same verified file twice does not hash it twice."""
-    real = os.path.realpath(path)
-    stat = os.stat(real)
-    key = (real, stat.st_size, stat.st_mtime_ns)
-    if key not in _sha_memo:
-        digest = hashlib.sha256()
-        with open(real, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        _sha_memo[key] = digest.hexdigest()
-    return _sha_memo[key]
-
-
-def _evict_from_hub_cache(pointer: Path) -> str:
-    """Delete a cached file (the snapshot link and the blob it points to). Returns a sentence for the error."""
-    targets = [pointer.resolve(), pointer] if pointer.is_symlink() else [pointer]
-    try:
-        for target in targets:
-            target.unlink(missing_ok=True)
-    except OSError as err:
-        return f"It could not be removed ({err}): delete {targets[0]} by hand, then run `colornet weights download`."
-    return "It was removed from the cache; the next call downloads it again."
-
-
-def _check_sha(path: Path, entry: ManifestEntry, where: str, *, evict: bool) -> str:
+def _verified(path: Path, entry: ManifestEntry, source: Source) -> "ResolvedWeights":
+    """``path`` as the resolved ``entry`` once its sha256 matches the manifest's. A mismatching Hub file is evicted
+    from the cache (the next call downloads it again); a mismatching bundled copy is only refused."""
     actual = sha256_file(path)
     if actual == entry.sha256:
-        return actual
-    if evict:
-        cleanup = _evict_from_hub_cache(path)
+        return ResolvedWeights(path, entry.name, source, actual)
+    if source == "bundled":
+        cleanup = "It was not used."
+        advice = "The package install is inconsistent: reinstall colornet."
+    else:
+        cleanup = hub.evict(path)
         advice = (
             "The download was corrupted or the Hub file differs from the release this colornet pins; if it "
             "happens again, update colornet (its manifest may be stale) or report it."
         )
-    else:
-        cleanup = "It was not used."
-        advice = "The package install is inconsistent: reinstall colornet."
     raise ChecksumMismatchError(
-        f"{where} file {path} for '{entry.name}' has sha256 {actual}, but the manifest expects {entry.sha256}. "
-        f"{cleanup} {advice}"
+        f"{_WHERE[source]} file {path} for '{entry.name}' has sha256 {actual}, but the manifest expects "
+        f"{entry.sha256}. {cleanup} {advice}"
     )
 
 
@@ -256,7 +118,7 @@ def _models_dirs(models_dir: ModelsDirs) -> list[Path]:
         given = list(models_dir)
     dirs: list[Path] = []
     for d in [*given, constants.COLORNET_MODELS_DIR]:
-        p = Path(d).expanduser()
+        p = constants.expand_path(d)
         if p not in dirs:
             dirs.append(p)
     return dirs
@@ -289,118 +151,19 @@ def _explicit_path(path: Path) -> ResolvedWeights:
     raise WeightsNotFoundError(f"No such checkpoint file or folder: {path}. Check the path.")
 
 
-def _hub_place(entry: ManifestEntry) -> str:
-    rev = entry.revision[:12] if entry.revision else "unpublished"
-    return f"Hugging Face Hub {entry.repo_id}@{rev} ({constants.hf_endpoint()}, cache {constants.hf_hub_cache()})"
-
-
-def _cached_hub_file(entry: ManifestEntry) -> Path | None:
-    """The file from the local Hub cache at the pinned commit, without any network call."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.utils import EntryNotFoundError
-
-    if entry.revision is None:
-        return None
-    try:
-        path = hf_hub_download(entry.repo_id, entry.filename, revision=entry.revision, local_files_only=True)
-    except (EntryNotFoundError, FileNotFoundError):  # LocalEntryNotFoundError is both
-        return None
-    return Path(path)
-
-
-class _HubUnavailable(Exception):
-    """Internal: the Hub step failed; ``reason`` says why and what to do."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _describe_hub_error(err: BaseException, entry: ManifestEntry) -> str:
-    from huggingface_hub.utils import (
-        EntryNotFoundError,
-        HfHubHTTPError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    if isinstance(err, OfflineModeIsEnabled):
-        return "offline mode is on (HF_HUB_OFFLINE=1) and the file is not in the cache"
-    if isinstance(err, RepositoryNotFoundError):
-        return (
-            f"repository {entry.repo_id} not found (HTTP 404). If it is private, log in (`hf auth login` or "
-            f"HF_TOKEN); otherwise the manifest's repo_id is wrong: update colornet"
-        )
-    if isinstance(err, RevisionNotFoundError):
-        return f"the pinned commit {entry.revision} is not in {entry.repo_id}; the manifest is stale: update colornet"
-    if isinstance(err, EntryNotFoundError):
-        return f"{entry.filename} is not in {entry.repo_id} at commit {entry.revision}; the manifest is stale"
-    if isinstance(err, HfHubHTTPError):
-        status = getattr(err.response, "status_code", "?")
-        return f"the Hub answered HTTP {status} ({str(err).splitlines()[0]}); try again later"
-    return (
-        f"could not reach the Hub ({type(err).__name__}: {err}); check the network or HF_ENDPOINT, "
-        f"or set HF_HUB_OFFLINE=1 to skip the Hub"
-    )
-
-
-def _progress_class(callback: ProgressCallback) -> type:
-    """A huggingface_hub progress bar that also reports to ``callback`` (e.g. ComfyUI's own bar). The console bar
-    still follows HF_HUB_DISABLE_PROGRESS_BARS; the callback is called either way."""
-    from huggingface_hub.utils import tqdm as hf_tqdm
-
-    class _CallbackBar(hf_tqdm):  # type: ignore[misc, valid-type]
-        def __init__(self, *args: Any, **kwargs: Any):
-            super().__init__(*args, **kwargs)
-            self._cb_done = int(kwargs.get("initial") or 0)
-            self._cb_total = kwargs.get("total")
-            callback(self._cb_done, self._cb_total)
-
-        def update(self, n: float | None = 1) -> bool | None:
-            self._cb_done += int(n or 0)
-            callback(self._cb_done, self._cb_total)
-            return super().update(n)
-
-    return _CallbackBar
-
-
-def _download_from_hub(entry: ManifestEntry, *, force: bool, progress: ProgressCallback | None) -> Path:
-    """Download the pinned file (+ config.json) into the Hub cache. Raises ``_HubUnavailable`` with the reason.
-
-    A quick metadata request goes first: when the Hub is unreachable it fails on the first try, whereas
-    ``hf_hub_download`` retries a failed connection with back-off for ~20 s before giving up -- too long to make a
-    user wait for a fallback that is right here (the bundled copy).
-    """
-    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
-
-    assert entry.revision is not None
-    try:
-        get_hf_file_metadata(hf_hub_url(entry.repo_id, entry.filename, revision=entry.revision))
-        kwargs: dict[str, Any] = {"tqdm_class": _progress_class(progress)} if progress else {}
-        path = Path(
-            hf_hub_download(entry.repo_id, entry.filename, revision=entry.revision, force_download=force, **kwargs)
-        )
-    except Exception as err:  # any failure of this step is reported and the search goes on
-        raise _HubUnavailable(_describe_hub_error(err, entry)) from err
-    try:  # the weights carry their config in the safetensors header, so config.json is a convenience copy
-        hf_hub_download(entry.repo_id, entry.config_filename, revision=entry.revision, force_download=force)
-    except Exception as err:
-        logger.warning("Could not download %s of %s (%s); the weights load without it.", entry.config_filename,
-                       entry.name, err)
-    return path
-
-
 def _from_hub(
     entry: ManifestEntry, *, local_files_only: bool, progress: ProgressCallback | None, search: _Search
 ) -> ResolvedWeights | None:
-    place = _hub_place(entry)
+    place = hub.place(entry)
     if entry.revision is None:
         search.failed(place, "not published yet (revision is null in the manifest)")
         return None
-    cached = _cached_hub_file(entry)
+    cached = hub.cached_file(entry)
     if cached is not None:
-        return ResolvedWeights(cached, entry.name, "hub_cache", _check_sha(cached, entry, "Cached", evict=True))
+        try:
+            return _verified(cached, entry, "hub_cache")
+        except FileNotFoundError:  # another process evicted it (corrupt) between the look-up and the hash
+            logger.info("%s vanished from the Hub cache while being checked; fetching it again", cached)
     if constants.hf_hub_offline():
         search.failed(
             place,
@@ -416,11 +179,11 @@ def _from_hub(
         # the pinned Hub file and the bundled copy are the same bytes: downloading it again gains nothing
         return ResolvedWeights(bundled, entry.name, "bundled", entry.sha256)
     try:
-        path = _download_from_hub(entry, force=False, progress=progress)
-    except _HubUnavailable as err:
+        path = hub.download(entry, force=False, progress=progress)
+    except hub.HubUnavailable as err:
         search.failed(place, err.reason, err.__cause__)
         return None
-    return ResolvedWeights(path, entry.name, "hub", _check_sha(path, entry, "Downloaded", evict=True))
+    return _verified(path, entry, "hub")
 
 
 def _from_bundle(entry: ManifestEntry, search: _Search) -> ResolvedWeights | None:
@@ -431,7 +194,7 @@ def _from_bundle(entry: ManifestEntry, search: _Search) -> ResolvedWeights | Non
     if not bundled.is_file():
         search.failed("bundled copy", f"{bundled} is missing (a broken install?): reinstall colornet")
         return None
-    return ResolvedWeights(bundled, entry.name, "bundled", _check_sha(bundled, entry, "Bundled", evict=False))
+    return _verified(bundled, entry, "bundled")
 
 
 def resolve_weights(
@@ -457,12 +220,12 @@ def resolve_weights(
     manifest = load_manifest()
     text = os.fspath(name_or_path) if name_or_path is not None else manifest.default
     entry = manifest.find(text)
-    as_path = Path(text).expanduser()
+    as_path = constants.expand_path(text)
     if (entry is None or _looks_like_path(text)) and as_path.exists():
         return _explicit_path(as_path)
     if entry is None and _looks_like_path(text):
         return _explicit_path(as_path)  # raises "no such file"
-    if entry is None and not _NAME_RE.fullmatch(text):
+    if entry is None and not NAME_RE.fullmatch(text):
         raise WeightsNotFoundError(f"'{text}' is neither a checkpoint name nor an existing file.")
 
     name = entry.name if entry else text
@@ -523,29 +286,20 @@ def load_model(
 
 @dataclass(frozen=True)
 class WeightsInfo:
-    """One row of ``colornet weights list``. Manifest fields are None for files found only in a models folder."""
+    """One row of ``colornet weights list``: a manifest entry (None for a file found only in a models folder) and
+    where copies of it are on this machine."""
 
     name: str
-    repo_id: str | None
-    revision: str | None
-    sha256: str | None
-    size: int | None
-    config: str | None
-    description: str
-    license: str
+    entry: ManifestEntry | None
     default: bool
     local: Path | None  # first hit in the models folders
     cached: Path | None  # in the Hub cache at the pinned commit
     bundled: Path | None  # shipped in the package (None if not bundled or missing)
+    size: int | None = None  # bytes: the manifest's, else the local file's
 
     @property
     def published(self) -> bool:
-        return self.revision is not None
-
-    @property
-    def available(self) -> bool:
-        """Usable without a download."""
-        return any(p is not None for p in (self.local, self.cached, self.bundled))
+        return self.entry is not None and self.entry.published
 
     def __str__(self) -> str:
         """One line for ``colornet weights list``."""
@@ -554,8 +308,10 @@ class WeightsInfo:
             where = ["downloadable" if self.published else "not published"]
         size = f"{self.size / 1e6:.1f} MB" if self.size else "?"
         star = "*" if self.default else " "
-        origin = f"{self.repo_id}@{self.revision[:12]}" if self.repo_id and self.revision else (self.repo_id or "")
-        return f"{star} {self.name:<32} {self.config or '-':<8} {size:>9}  {', '.join(where):<16} {origin}".rstrip()
+        entry = self.entry
+        config = entry.config if entry else "-"
+        origin = "" if entry is None else entry.repo_id + (f"@{entry.revision[:12]}" if entry.revision else "")
+        return f"{star} {self.name:<32} {config:<8} {size:>9}  {', '.join(where):<16} {origin}".rstrip()
 
 
 def list_weights(*, models_dir: ModelsDirs = None) -> list[WeightsInfo]:
@@ -569,17 +325,12 @@ def list_weights(*, models_dir: ModelsDirs = None) -> list[WeightsInfo]:
         rows.append(
             WeightsInfo(
                 name=entry.name,
-                repo_id=entry.repo_id,
-                revision=entry.revision,
-                sha256=entry.sha256,
-                size=entry.size,
-                config=entry.config,
-                description=entry.description,
-                license=entry.license,
+                entry=entry,
                 default=entry.name == manifest.default,
                 local=next((p for d in dirs if (p := _in_models_dir(entry.name, d))), None),
-                cached=_cached_hub_file(entry),
+                cached=hub.cached_file(entry),
                 bundled=bundled if bundled is not None and bundled.is_file() else None,
+                size=entry.size,
             )
         )
     seen = set(manifest.models)
@@ -588,8 +339,7 @@ def list_weights(*, models_dir: ModelsDirs = None) -> list[WeightsInfo]:
             name = path.parent.name if path.name == WEIGHTS_NAME else path.stem
             if name not in seen:
                 seen.add(name)
-                size = path.stat().st_size
-                rows.append(WeightsInfo(name, None, None, None, size, None, "", "", False, path, None, None))
+                rows.append(WeightsInfo(name, None, False, path, None, None, path.stat().st_size))
     return rows
 
 
@@ -609,23 +359,23 @@ def download_weights(
     message says which) or ``ChecksumMismatchError``.
     """
     entry = load_manifest().get(name)
-    place = _hub_place(entry)
+    place = hub.place(entry)
     if entry.revision is None:
         bundled = f" It ships bundled at {entry.bundled_path}, so it works without a download." if entry.bundled else ""
         raise WeightsNotFoundError(
             f"'{entry.name}' is not published on the Hub yet (revision null in the manifest).{bundled}"
         )
-    if not force and (cached := _cached_hub_file(entry)) is not None:
-        return ResolvedWeights(cached, entry.name, "hub_cache", _check_sha(cached, entry, "Cached", evict=True))
+    if not force and (cached := hub.cached_file(entry)) is not None:
+        return _verified(cached, entry, "hub_cache")
     if constants.hf_hub_offline():
         raise WeightsNotFoundError(
             f"Cannot download '{entry.name}' from {place}: HF_HUB_OFFLINE=1 forbids it. Unset it and retry."
         )
     try:
-        path = _download_from_hub(entry, force=force, progress=progress)
-    except _HubUnavailable as err:
+        path = hub.download(entry, force=force, progress=progress)
+    except hub.HubUnavailable as err:
         raise WeightsNotFoundError(f"Cannot download '{entry.name}' from {place}: {err.reason}.") from err.__cause__
-    return ResolvedWeights(path, entry.name, "hub", _check_sha(path, entry, "Downloaded", evict=True))
+    return _verified(path, entry, "hub")
 
 
 @dataclass(frozen=True)
@@ -688,7 +438,7 @@ def verify_weights(name: str | None = None, *, models_dir: ModelsDirs = None) ->
     copies: list[tuple[Source, Path | None]] = [
         ("models_dir", _in_models_dir(entry.name, folder)) for folder in _models_dirs(models_dir)
     ]
-    copies += [("hub_cache", _cached_hub_file(entry)), ("bundled", entry.bundled_path)]
+    copies += [("hub_cache", hub.cached_file(entry)), ("bundled", entry.bundled_path)]
     results = tuple(
         Verification(entry.name, source, path, entry.sha256, sha256_file(path))
         for source, path in copies

@@ -35,6 +35,7 @@ from .colorize import ColorNetFuseColorize  # noqa: E402
 from .lab_nodes import ColorNetLabCombine, ColorNetLumaExtract  # noqa: E402
 from .loader import ColorNetLoader  # noqa: E402
 from .prior_nodes import ColorNetGlobalPrior, ColorNetPriorMix  # noqa: E402
+from .transfer import ColorNetChromaTransfer  # noqa: E402
 
 _comfy.register_models_folder()  # inside ComfyUI only: models/colornet
 
@@ -46,6 +47,7 @@ NODE_CLASS_MAPPINGS = {
     "ColorNetFuseColorize": ColorNetFuseColorize,
     "ColorNetSceneClassify": ColorNetSceneClassify,
     "ColorNetLabCombine": ColorNetLabCombine,
+    "ColorNetChromaTransfer": ColorNetChromaTransfer,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -56,6 +58,7 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "ColorNetFuseColorize": "FuseColorize",
     "ColorNetSceneClassify": "SceneClassify",
     "ColorNetLabCombine": "LabCombine",
+    "ColorNetChromaTransfer": "ChromaTransfer",
 }
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

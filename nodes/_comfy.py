@@ -62,26 +62,26 @@ def register_models_folder() -> list[str]:
     return list(fp.folder_names_and_paths[MODELS_FOLDER][0])
 
 
-def models_folders() -> list[str]:
+def _ask_folder_paths(method: str, fallback: Any) -> list[str]:
+    """``folder_paths.<method>("colornet")`` inside ComfyUI, [] outside; ``fallback()`` if ComfyUI raises."""
     fp = folder_paths()
     if fp is None:
         return []
     try:
-        return list(fp.get_folder_paths(MODELS_FOLDER))
-    except KeyError:
-        return register_models_folder()
+        return list(getattr(fp, method)(MODELS_FOLDER))
+    except Exception as exc:
+        log.warning("ColorNet: folder_paths.%s(%r) failed: %s", method, MODELS_FOLDER, exc)
+        return fallback()
+
+
+def models_folders() -> list[str]:
+    """The registered ``models/colornet`` folders (registering them first if ComfyUI does not know the name)."""
+    return _ask_folder_paths("get_folder_paths", register_models_folder)
 
 
 def local_model_files() -> list[str]:
     """Checkpoint files under the registered ``models/colornet`` folders (names relative to them)."""
-    fp = folder_paths()
-    if fp is None:
-        return []
-    try:
-        return list(fp.get_filename_list(MODELS_FOLDER))
-    except Exception as exc:
-        log.warning("ColorNet: cannot list %s models: %s", MODELS_FOLDER, exc)
-        return []
+    return _ask_folder_paths("get_filename_list", list)
 
 
 def local_model_path(filename: str) -> str | None:

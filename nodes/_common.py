@@ -7,11 +7,12 @@ Only layout and validation live here (ComfyUI's IMAGE is ``[B, H, W, C]`` float 
 from __future__ import annotations
 
 import contextlib
-import copy
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
+
+from . import _comfy
 
 # Custom ComfyUI socket types (links only connect equal type names).
 MODEL_TYPE = "COLORNET_MODEL"
@@ -37,13 +38,6 @@ class ColorNetModel:
     @property
     def class_names(self) -> list[str]:
         return self.colorizer.class_names
-
-    def at_working_size(self, working_size: int | None) -> Any:
-        """A Colorizer sharing this model's weights (and any state it caches) but running at ``working_size``
-        (None: full resolution). A shallow copy: the cached model is never mutated by a run."""
-        runner = copy.copy(self.colorizer)
-        runner.working_size = working_size
-        return runner
 
     @contextlib.contextmanager
     def precision(self) -> Iterator[None]:
@@ -123,9 +117,20 @@ def rgb_to_image(rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.
     return out.contiguous()
 
 
-def working_size_from_input(working_resolution: int) -> int | None:
-    """The node's ``working_resolution`` (0 = full resolution) -> ``Colorizer.working_size``."""
-    value = int(working_resolution)
-    if value < 0:
-        raise ColorNetInputError(f"working_resolution must be >= 0 (0 = full resolution), got {value}")
-    return None if value == 0 else value
+def each_image(count: int) -> Iterator[int]:
+    """``range(count)`` for a node's per-image loop: ComfyUI's progress bar advances after each image and Cancel is
+    honoured before each (both no-ops outside ComfyUI)."""
+    bar = _comfy.progress_bar(count)
+    for i in range(count):
+        _comfy.check_interrupt()
+        yield i
+        bar.update(1)
+
+
+def encode_priors(model: ColorNetModel, rgb: torch.Tensor) -> Any:
+    """One prior row per image of ``rgb`` ``[B,3,H,W]`` (one image at a time: bounded memory), on the CPU."""
+    from colornet.prior import GlobalPrior
+
+    with model.precision():
+        rows = [model.colorizer.prior_from_rgb(rgb[i : i + 1]).to("cpu") for i in each_image(rgb.shape[0])]
+    return GlobalPrior.concat(rows)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _comfy
-from ._common import CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, expect_model, expect_prior, image_to_rgb
+from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, encode_priors, expect_model,
+                      expect_prior, image_to_rgb)
 
 
 class ColorNetSceneClassify:
@@ -41,21 +41,13 @@ class ColorNetSceneClassify:
 
     def classify(self, colornet_model: Any, top_k: int = 5, image: Any = None,
                  global_prior: Any = None) -> tuple[str, str]:
-        from colornet.prior import GlobalPrior, top_classes
+        from colornet.prior import top_classes
 
         model = expect_model(colornet_model)
         if global_prior is not None:
             prior = expect_prior(global_prior, "global_prior")
         elif image is not None:
-            rgb, _ = image_to_rgb(image)
-            bar = _comfy.progress_bar(rgb.shape[0])
-            rows = []
-            with model.precision():
-                for i in range(rgb.shape[0]):
-                    _comfy.check_interrupt()
-                    rows.append(model.colorizer.prior_from_rgb(rgb[i : i + 1]))
-                    bar.update(1)
-            prior = GlobalPrior.concat(rows)
+            prior = encode_priors(model, image_to_rgb(image)[0])
         else:
             raise ColorNetInputError("SceneClassify needs an input: connect an 'image' or a 'global_prior'.")
         if prior.logits is None or not prior.class_names:

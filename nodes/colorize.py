@@ -6,11 +6,25 @@ from typing import Any
 
 import torch
 
-from . import _comfy
-from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, expect_model, expect_prior,
-                      image_to_rgb, rgb_to_image, working_size_from_input)
+from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, each_image, expect_model, expect_prior,
+                      image_to_rgb, rgb_to_image)
+from ._controls import hint_layer_input, mask_input
 
-DEFAULT_WORKING_RESOLUTION = 512
+CONTROL_INPUTS = {  # optional artist controls (colornet.hints / colornet.masking)
+    "hints": ("IMAGE", {
+        "tooltip": "Colour hints: an image whose hinted pixels ask for their colour (its a*b*; the photo keeps its "
+                   "own lightness). The colour spreads through regions of similar lightness and stops at edges. "
+                   "Which pixels are hints: 'hints_mask', else the image's alpha. Any size with the photo's aspect.",
+    }),
+    "hints_mask": ("MASK", {
+        "tooltip": "Where the hints are (1 = hint, values = confidence), e.g. the area painted in the mask editor. "
+                   "For an RGBA hint file loaded with Load Image, invert its mask (Load Image's mask is 1 - alpha).",
+    }),
+    "mask": ("MASK", {
+        "tooltip": "Colorize only here: 1 = colorize, 0 = keep the input pixel exactly (colour stays colour, grey "
+                   "stays grey); soft values blend the colour, keeping lightness. One mask, or one per image.",
+    }),
+}
 
 
 class ColorNetFuseColorize:
@@ -19,7 +33,8 @@ class ColorNetFuseColorize:
         "(scene-level features fused into every pixel) comes from the image itself, or from the optional "
         "global_prior input: wire a GlobalPrior of another photo to transfer that photo's look. The output keeps "
         "the input's full-resolution lightness (colour is predicted at the working resolution and upsampled guided "
-        "by it). Batch in, batch out; RGBA alpha is passed through."
+        "by it). Batch in, batch out; RGBA alpha is passed through. Optional artist controls: colour 'hints' spread "
+        "along the image's edges, and a 'mask' limiting where colour is applied."
     )
     CATEGORY = CATEGORY
     FUNCTION = "colorize"
@@ -29,54 +44,83 @@ class ColorNetFuseColorize:
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
+        from colornet.defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
+
         return {
             "required": {
                 "colornet_model": (MODEL_TYPE, {"tooltip": "Model from a ColorNet Loader."}),
                 "image": ("IMAGE", {"tooltip": "Image(s) to colorize; any colour they already have is ignored "
                                                "(only lightness is used). Batches and RGBA are supported."}),
                 "strength": ("FLOAT", {
-                    "default": 1.0, "min": 0.0, "max": 4.0, "step": 0.05,
+                    "default": DEFAULT_STRENGTH, "min": 0.0, "max": 4.0, "step": 0.05,
                     "tooltip": "Chroma of the prediction: 0 = greyscale, 1 = as predicted, >1 boosts the colours.",
                 }),
-                "working_resolution": ("INT", {
-                    "default": DEFAULT_WORKING_RESOLUTION, "min": 0, "max": 8192, "step": 16,
+            },
+            "optional": {
+                # optional (it always has a value in the UI) so that API prompts saved before the rename, which carry
+                # the hidden ``working_resolution`` instead, still validate and keep their value
+                "working_size": ("INT", {
+                    "default": DEFAULT_WORKING_SIZE, "min": 0, "max": 8192, "step": 16,
                     "tooltip": "Longer side (px) the network runs at; larger images are scaled down for the "
                                "prediction and the colour is upsampled guided by the full-size lightness. 0 = run "
                                "at full resolution (slow, more memory).",
                 }),
-            },
-            "optional": {
+                "vividness": ("FLOAT", {
+                    "default": -1.0, "min": -1.0, "max": 1.0, "step": 0.01,
+                    "tooltip": "Checkpoints with a colour-distribution head (the default): how boldly the predicted "
+                               "colours are chosen, 0 = the safest muted average, 1 = the most likely colour, full "
+                               "strength. -1 = the checkpoint's own default. Paper (regression) checkpoints: leave "
+                               "at -1 and use strength.",
+                }),
                 "global_prior": (PRIOR_TYPE, {
                     "tooltip": "Optional global prior (GlobalPrior / PriorMix) replacing each image's own: one prior "
                                "for the whole batch, or one per image. Not connected = each image's own prior.",
                 }),
+                **CONTROL_INPUTS,
             },
+            "hidden": {"working_resolution": "INT"},  # the old name of working_size, in workflows saved before
         }
 
-    def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float = 1.0,
-                 working_resolution: int = DEFAULT_WORKING_RESOLUTION, global_prior: Any = None) -> tuple[torch.Tensor]:
+    def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float | None = None,
+                 working_size: int | None = None, global_prior: Any = None, vividness: float = -1.0,
+                 hints: Any = None, hints_mask: Any = None, mask: Any = None,
+                 working_resolution: int | None = None) -> tuple[torch.Tensor]:
+        from colornet.defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
+        from colornet.hints import HintError
+
         model = expect_model(colornet_model)
         rgb, alpha = image_to_rgb(image)
-        if float(strength) < 0:
-            raise ColorNetInputError(f"strength must be >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
-        colorizer = model.at_working_size(working_size_from_input(working_resolution))
+        if working_size is None:
+            working_size = DEFAULT_WORKING_SIZE if working_resolution is None else working_resolution
+        colorizer = model.colorizer.with_working_size(working_size)  # the library checks it (0 = full size)
+        strength = DEFAULT_STRENGTH if strength is None else strength
+        vivid = None if float(vividness) == -1.0 else float(vividness)
+        try:
+            colorizer.model.temperature(vivid)
+        except ValueError as exc:
+            raise ColorNetInputError(f"vividness: {exc} (in this node, -1 means unset)") from exc
         batch = rgb.shape[0]
         if global_prior is not None:
             global_prior = expect_prior(global_prior, "global_prior")
-            try:
-                global_prior.fusion_for_batch(batch)  # validates: one prior, or one per image
-            except ValueError as exc:
-                raise ColorNetInputError(f"global_prior: {exc}") from exc
+            global_prior.fusion_for_batch(batch)  # one prior, or one per image: else a clear error before any work
+        hint_layer = hint_layer_input(hints, hints_mask, batch)
+        masks = mask_input(mask, batch) if mask is not None else None
         out = torch.empty((batch, *rgb.shape[2:], 3), dtype=torch.float32)
-        bar = _comfy.progress_bar(batch)
         with model.precision():
-            for i in range(batch):
-                _comfy.check_interrupt()
+            for i in each_image(batch):
                 prior = None
                 if global_prior is not None:
                     prior = global_prior.select(i) if len(global_prior) > 1 else global_prior
-                out[i : i + 1] = rgb_to_image(colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=float(strength)))
-                bar.update(1)
+                controls = {
+                    "hints": hint_layer.select(i) if hint_layer is not None else None,
+                    "mask": masks[min(i, masks.shape[0] - 1)][None] if masks is not None else None,
+                }
+                try:
+                    colour = colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=strength, vividness=vivid,
+                                                    **controls)
+                except HintError as exc:
+                    raise ColorNetInputError(f"hints/mask: {exc}") from exc
+                out[i : i + 1] = rgb_to_image(colour)
         if alpha is not None:
             out = torch.cat((out, alpha), dim=-1)
         return (out,)

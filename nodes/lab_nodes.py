@@ -6,8 +6,7 @@ from typing import Any
 
 import torch
 
-from . import _comfy
-from ._common import AB_TYPE, CATEGORY, expect_ab, image_to_rgb, rgb_to_image
+from ._common import AB_TYPE, CATEGORY, ColorNetInputError, each_image, expect_ab, image_to_rgb, rgb_to_image
 
 
 class ColorNetLumaExtract:
@@ -34,17 +33,14 @@ class ColorNetLumaExtract:
         }
 
     def extract(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        from colornet.pipeline import compose_rgb, split_lab
+        from colornet.fastlab import compose_rgb, split_lab
 
         rgb, _alpha = image_to_rgb(image)
         grey = torch.empty((rgb.shape[0], *rgb.shape[2:], 3), dtype=torch.float32)
         ab = torch.empty((rgb.shape[0], 2, *rgb.shape[2:]), dtype=torch.float32)
-        bar = _comfy.progress_bar(rgb.shape[0])
-        for i in range(rgb.shape[0]):
-            _comfy.check_interrupt()
+        for i in each_image(rgb.shape[0]):
             lightness, ab[i : i + 1] = split_lab(rgb[i : i + 1])
             grey[i : i + 1] = rgb_to_image(compose_rgb(lightness, torch.zeros_like(ab[i : i + 1])))
-            bar.update(1)
         return grey, ab
 
 
@@ -70,25 +66,18 @@ class ColorNetLabCombine:
         }
 
     def combine(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor]:
-        import torch.nn.functional as F
-
-        from colornet.pipeline import compose_rgb, luminance
+        from colornet.fastlab import compose_rgb, luminance
+        from colornet.upsample import upsample_ab
 
         rgb, _ = image_to_rgb(L, "L")
         ab = expect_ab(ab).to("cpu", torch.float32)
         if ab.shape[0] not in (1, rgb.shape[0]):
-            from ._common import ColorNetInputError
-
             raise ColorNetInputError(
                 f"'ab' holds {ab.shape[0]} images but 'L' holds {rgb.shape[0]}: give one ab for all, or one per image."
             )
         out = torch.empty((rgb.shape[0], *rgb.shape[2:], 3), dtype=torch.float32)
-        bar = _comfy.progress_bar(rgb.shape[0])
-        for i in range(rgb.shape[0]):
-            _comfy.check_interrupt()
-            ab_i = ab[i : i + 1] if ab.shape[0] > 1 else ab
-            if ab_i.shape[-2:] != rgb.shape[-2:]:
-                ab_i = F.interpolate(ab_i, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
-            out[i : i + 1] = rgb_to_image(compose_rgb(luminance(rgb[i : i + 1]), ab_i))
-            bar.update(1)
+        for i in each_image(rgb.shape[0]):
+            lightness = luminance(rgb[i : i + 1])
+            ab_i = upsample_ab(ab[i : i + 1] if ab.shape[0] > 1 else ab, lightness)  # guided by L, as the colorizer
+            out[i : i + 1] = rgb_to_image(compose_rgb(lightness, ab_i))
         return (out,)

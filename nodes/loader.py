@@ -18,7 +18,12 @@ log = logging.getLogger("ColorNet")
 DEVICES = ["auto", "cpu", "gpu"]
 DTYPES = {"auto": None, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 DEFAULT_CHOICE = "default"
-CACHE_SIZE = 3  # loaded models kept (a paper-size model is ~240 MB)
+# Loaded models kept between runs, outside ComfyUI's model management, on purpose: ComfyUI frees memory by offloading
+# ModelPatcher-wrapped models, but a Colorizer runs a batch-norm-folded copy of its weights built on its device, which
+# a ModelPatcher would move back and forth (and re-fold) on every run. The models are small (the default 6.5 MB; the
+# paper-size network ~170 MB plus its folded convs), so at most CACHE_SIZE stay resident; ComfyUI's "Free model and
+# node cache" does not reach them, clear_cache() does.
+CACHE_SIZE = 3
 
 _CACHE: "OrderedDict[tuple, ColorNetModel]" = OrderedDict()
 _LOCK = threading.Lock()
@@ -30,7 +35,7 @@ def weights_choices() -> list[str]:
     try:
         from colornet.weights import list_weights
 
-        names = [info.name for info in list_weights(models_dir=_comfy.models_folders() or None) if info.repo_id]
+        names = [info.name for info in list_weights(models_dir=_comfy.models_folders() or None) if info.entry]
     except Exception as exc:  # a broken manifest must not hide the node: the error shows when it runs
         log.warning("ColorNet: cannot read the weights manifest: %s", exc)
     files = [f for f in _comfy.local_model_files() if f not in names]

@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from . import _comfy
-from ._common import CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, expect_model, expect_prior, image_to_rgb
+from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, encode_priors, expect_model,
+                      expect_prior, image_to_rgb)
 
 BATCH_MODES = ["mix into one prior", "one prior per image"]
 MAX_MIX_INPUTS = 4
@@ -43,31 +43,13 @@ class ColorNetGlobalPrior:
         }
 
     def encode(self, colornet_model: Any, reference: torch.Tensor, batch: str = BATCH_MODES[0]) -> tuple[Any]:
-        from colornet.prior import GlobalPrior
-
         model = expect_model(colornet_model)
         if batch not in BATCH_MODES:
             raise ColorNetInputError(f"Unknown batch mode '{batch}': choose one of {BATCH_MODES}.")
-        rgb, _ = image_to_rgb(reference, "reference")
-        bar = _comfy.progress_bar(rgb.shape[0])
-        rows = []
-        with model.precision():
-            for i in range(rgb.shape[0]):
-                _comfy.check_interrupt()
-                rows.append(model.colorizer.prior_from_rgb(rgb[i : i + 1]).to("cpu"))
-                bar.update(1)
-        prior = GlobalPrior.concat(rows)
+        prior = encode_priors(model, image_to_rgb(reference, "reference")[0])  # float32 on the CPU
         if batch == BATCH_MODES[0] and len(prior) > 1:
             prior = prior.mean()
-        return (_float32(prior),)
-
-
-def _float32(prior: Any) -> Any:
-    """Priors travel as float32 on the CPU, whatever precision the model ran at."""
-    from colornet.prior import GlobalPrior
-
-    logits = prior.logits.float() if prior.logits is not None else None
-    return GlobalPrior(prior.fusion.float(), logits, prior.class_names)
+        return (prior,)
 
 
 class ColorNetPriorMix:
@@ -100,23 +82,8 @@ class ColorNetPriorMix:
 
     def mix(self, prior_1: Any, weight_1: float, prior_2: Any, weight_2: float, prior_3: Any = None,
             weight_3: float = 1.0, prior_4: Any = None, weight_4: float = 1.0) -> tuple[Any]:
-        from colornet.prior import GlobalPrior, mix_priors
+        from colornet.prior import mix_priors_per_row
 
         given = [(prior_1, weight_1), (prior_2, weight_2), (prior_3, weight_3), (prior_4, weight_4)]
-        priors, weights = [], []
-        for i, (p, w) in enumerate(given, 1):
-            if p is None:
-                continue
-            priors.append(expect_prior(p, f"prior_{i}").to("cpu"))
-            weights.append(float(w))
-        rows = max(len(p) for p in priors)
-        if any(len(p) not in (1, rows) for p in priors):
-            raise ColorNetInputError(
-                f"The priors hold {[len(p) for p in priors]} rows: each must hold one row or the same number of "
-                f"rows (one per frame). Set GlobalPrior's batch to 'mix into one prior' to get a single row."
-            )
-        try:
-            mixed = [mix_priors([p.select(r if len(p) > 1 else 0) for p in priors], weights) for r in range(rows)]
-        except ValueError as exc:
-            raise ColorNetInputError(f"PriorMix: {exc}") from exc
-        return (mixed[0] if rows == 1 else GlobalPrior.concat(mixed),)
+        connected = [(expect_prior(p, f"prior_{i}").to("cpu"), float(w)) for i, (p, w) in enumerate(given, 1) if p is not None]
+        return (mix_priors_per_row([p for p, _ in connected], [w for _, w in connected]),)

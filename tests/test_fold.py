@@ -7,7 +7,8 @@ from torch import nn
 from colornet.fold import FoldedModelCache, fold_batchnorm
 from colornet.lab import lab_to_rgb, rgb_to_luminance
 from colornet.model import ColorNet, compact_config
-from colornet.pipeline import Colorizer, compose_rgb, luminance
+from colornet.fastlab import compose_rgb, image_strips, luminance, split_lab, strips
+from colornet.pipeline import Colorizer
 from helpers import lively_model
 
 torch.set_num_threads(1)
@@ -69,6 +70,24 @@ def test_fused_luminance_and_compose_match_the_reference_lab():
     assert (luminance(rgb) - rgb_to_luminance(rgb)).abs().max() < 1e-3
     lab = torch.cat((rgb_to_luminance(rgb), (torch.rand(2, 2, 37, 301) - 0.5) * 220), 1)
     assert (compose_rgb(lab[:, :1], lab[:, 1:]) - lab_to_rgb(lab)).abs().max() < 1e-4
+
+
+def test_fused_split_lab_matches_skimage_across_strips():
+    """Tall enough for several strips (a strip is 64 rows at this width): every strip boundary is crossed."""
+    from skimage import color
+
+    rgb = torch.rand(1, 3, 150, 2048)
+    rgb[0, :, 0, :5] = torch.tensor([0.0, 1.0, 0.02, 0.04045, 0.5])[:, None].T.expand(3, 5)  # branch edges
+    assert len(list(image_strips(rgb))) == 3
+    lightness, ab = split_lab(rgb)
+    ref = torch.from_numpy(color.rgb2lab(rgb[0].permute(1, 2, 0).double().numpy())).permute(2, 0, 1).float()
+    assert (lightness[0] - ref[:1]).abs().max() < 1e-3 and (ab[0] - ref[1:]).abs().max() < 2e-3
+    assert (compose_rgb(lightness, ab) - rgb).abs().max() < 1e-4  # the inverse
+
+
+def test_strips_cover_every_row_once():
+    assert [(s.start, s.stop) for s in strips(10, 4)] == [(0, 4), (4, 8), (8, 10)]
+    assert list(strips(0, 4)) == []
 
 
 def test_model_loaded_under_inference_mode_can_be_folded_and_run(tmp_path):

@@ -98,7 +98,8 @@ def test_truncated_jpeg_raises(tmp_path):
 def test_too_large_image_refused_with_advice(tmp_path):
     _photo(100, 100).save(tmp_path / "big.png")
     with pytest.raises(ImageLoadError, match="downscale"):
-        load_image(tmp_path / "big.png", max_pixels=50 * 50)
+        load_image(tmp_path / "big.png", max_megapixels=50 * 50 / 1e6)
+    assert load_image(tmp_path / "big.png", max_megapixels=None).size == (100, 100)
 
 
 def test_missing_file(tmp_path):

@@ -40,9 +40,8 @@ def test_paper_config_matches_table_1():
 
 def test_low_level_weights_are_shared_by_both_paths():
     net = ColorNet(compact_config(CLASSES)).eval()
-    # exactly one set of low-level parameters exists
-    names = [n for n, _ in net.named_parameters() if "low_level" in n]
-    assert len(names) == len(list(net.low_level.parameters()))
+    # exactly one set of low-level weights exists: one conv in the whole network reads the 1-channel L
+    assert [n for n, m in net.named_modules() if isinstance(m, nn.Conv2d) and m.in_channels == 1] == ["low_level.conv1.0"]
     # gradients from the global path alone and the local path alone both reach the same tensors
     lightness = torch.rand(1, 1, 64, 64) * 100
     net.encode_global(lightness).fusion.sum().backward()
@@ -57,12 +56,17 @@ def test_low_level_weights_are_shared_by_both_paths():
 
 @pytest.mark.parametrize("size", [(1, 1), (7, 13), (37, 91), (64, 64), (3, 200)])
 def test_any_input_size(size):
-    net = ColorNet(compact_config(CLASSES)).eval()
+    net = lively_model(compact_config(CLASSES))
+    lightness = torch.rand(2, 1, *size) * 100
+    lightness[1] = 100 - lightness[1]
     with torch.no_grad():
-        ab, logits = net(torch.rand(2, 1, *size) * 100)
-    assert ab.shape == (2, 2, *size)
-    assert logits.shape == (2, 3)
-    assert ab.abs().max() <= 110
+        ab, logits = net(lightness)
+        alone, alone_logits = net(lightness[1:])
+    assert ab.shape == (2, 2, *size) and logits.shape == (2, 3)
+    # each photo is coloured from itself only: the same result alone as in a batch (to float round-off, in ab units
+    # of a +-110 range), and two photos differ
+    assert torch.allclose(ab[1:], alone, atol=0.1) and torch.allclose(logits[1:], alone_logits, rtol=1e-3, atol=1e-3)
+    assert not torch.allclose(ab[0], ab[1], atol=1e-2)
 
 
 def test_half_resolution_output():

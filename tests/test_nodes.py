@@ -7,7 +7,6 @@ check behaviour, never colour quality.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,24 +15,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import lively_model
+from helpers import ROOT, lively_model, load_pack, torch_threads
 
 from colornet.checkpoint import save_checkpoint
 from colornet.model import compact_config
 from colornet.pipeline import Colorizer
 
-ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ["beach", "forest", "street", "kitchen", "mountain"]
-
-
-def load_pack(name: str = "colornet_comfy_pack_under_test"):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 PACK = load_pack()
@@ -44,10 +32,8 @@ loader_mod = sys.modules[f"{PACK.__name__}.nodes.loader"]
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +73,7 @@ def test_mappings_names_categories_tooltips():
         assert cls.CATEGORY.split("/")[0] == "ColorNet"
         assert cls.DESCRIPTION and len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES)
         spec = cls.INPUT_TYPES()
-        for section in spec.values():
+        for section in (spec.get("required", {}), spec.get("optional", {})):  # hidden inputs have no widget
             for name, (kind, *opts) in section.items():
                 assert opts and opts[0].get("tooltip"), f"{key}.{name} has no tooltip"
         assert callable(getattr(cls, cls.FUNCTION))
@@ -202,6 +188,17 @@ def test_fuse_colorize_shapes_ranges_rgba(model):
     assert small.shape == (2, 40, 56, 3)
 
 
+def test_fuse_colorize_old_input_name_working_resolution_still_works(model):
+    """API prompts saved before the rename carry ``working_resolution``: ComfyUI passes it as the hidden input."""
+    spec = N["ColorNetFuseColorize"].INPUT_TYPES()
+    assert "working_size" in spec["optional"] and spec["hidden"] == {"working_resolution": "INT"}
+    img = photo(h=64, w=96, seed=3)
+    (new,) = run("ColorNetFuseColorize", model, img, 1.0, 16)
+    (old,) = run("ColorNetFuseColorize", model, img, 1.0, working_resolution=16)
+    (default,) = run("ColorNetFuseColorize", model, img, 1.0)
+    assert torch.equal(new, old) and not torch.equal(new, default)
+
+
 def test_fuse_colorize_keeps_lightness_and_strength(model):
     img = photo(seed=7)
     (grey,) = run("ColorNetFuseColorize", model, img, 0.0, 512)
@@ -252,7 +249,7 @@ def test_fuse_colorize_prior_broadcast_and_per_frame(model):
     [
         (("not an image",), "must be an IMAGE"),
         ((torch.zeros(0, 8, 8, 3),), "empty batch"),
-        ((torch.zeros(1, 8, 8),), None),  # [H,W,C]-like 3-D with C=8: wrong channels
+        ((torch.zeros(1, 8, 8),), r"1\|3\|4 channels\], got \(1, 1, 8, 8\)"),  # 3-D = one [H,W,C] image, C=8
         ((torch.zeros(2, 8, 8, 2),), "channels"),
     ],
 )

@@ -8,7 +8,6 @@ The real ComfyUI run is tools/run_comfyui_examples.sh (needs a ComfyUI checkout;
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import lively_model
+from helpers import lively_model, load_module, load_pack, torch_threads
 from PIL import Image
 
 from colornet.checkpoint import save_checkpoint
@@ -25,24 +24,13 @@ from colornet.model import compact_config
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "example_workflows"
 SAMPLES = ROOT / "colornet" / "samples"
-CORE_NODES = {"LoadImage", "SaveImage", "PreviewImage", "PreviewAny"}
+CORE_NODES = {"LoadImage", "SaveImage", "PreviewImage", "PreviewAny", "InvertMask", "ImageToMask", "ImageScaleBy"}
 REQUIRED = {"colornet_auto_colorize", "colornet_reference_prior", "colornet_prior_mix", "colornet_scene_classify"}
 
 
-def _load(name: str, path: Path, package: bool = False):
-    if name in sys.modules:
-        return sys.modules[name]
-    locations = [str(path.parent)] if package else None
-    spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=locations)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-PACK = _load("colornet_comfy_pack_under_test", ROOT / "__init__.py", package=True)
+PACK = load_pack()
 N = PACK.NODE_CLASS_MAPPINGS
-BUILDER = _load("colornet_build_example_workflows", ROOT / "tools" / "build_example_workflows.py")
+BUILDER = load_module("colornet_build_example_workflows", ROOT / "tools" / "build_example_workflows.py")
 
 
 def api_files() -> list[Path]:
@@ -56,10 +44,10 @@ class LoadImage:
     """ComfyUI's LoadImage: RGB float [1,H,W,3] (+ MASK = 1 - alpha); shrunk here to keep the test fast."""
 
     def run(self, image: str):
-        img = Image.open(SAMPLES / image).convert("RGB")
+        img = Image.open(SAMPLES / image).convert("RGBA")
         img.thumbnail((96, 96))
-        arr = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None]
-        return arr, torch.zeros(arr.shape[:3])
+        rgba = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None]
+        return rgba[..., :3].contiguous(), 1.0 - rgba[..., 3]
 
 
 class SaveImage:
@@ -87,7 +75,25 @@ class PreviewAny:
         return ()
 
 
-STAND_INS = {"LoadImage": LoadImage, "SaveImage": SaveImage, "PreviewImage": PreviewImage, "PreviewAny": PreviewAny}
+class InvertMask:
+    def run(self, mask: torch.Tensor):
+        return (1.0 - mask,)
+
+
+class ImageToMask:
+    def run(self, image: torch.Tensor, channel: str):
+        return (image[..., ["red", "green", "blue", "alpha"].index(channel)],)
+
+
+class ImageScaleBy:
+    def run(self, image: torch.Tensor, upscale_method: str, scale_by: float):
+        size = (round(image.shape[1] * scale_by), round(image.shape[2] * scale_by))
+        out = torch.nn.functional.interpolate(image.movedim(-1, 1), size=size, mode=upscale_method)
+        return (out.movedim(1, -1),)
+
+
+STAND_INS = {"LoadImage": LoadImage, "SaveImage": SaveImage, "PreviewImage": PreviewImage, "PreviewAny": PreviewAny,
+             "InvertMask": InvertMask, "ImageToMask": ImageToMask, "ImageScaleBy": ImageScaleBy}
 
 
 def check_widget(class_type: str, name: str, value, spec) -> None:
@@ -147,7 +153,7 @@ def run_api_workflow(graph: dict) -> dict:
 @pytest.fixture(scope="module")
 def models_folder(tmp_path_factory):
     """ComfyUI's models/colornet with a random-init checkpoint under the default name: the workflows' Loader
-    finds it there first (as a user's file), so this test does not depend on the bundled placeholder."""
+    finds it there first (as a user's file), so this test does not depend on the bundled checkpoint."""
     folder = tmp_path_factory.mktemp("models") / "colornet"
     net = lively_model(compact_config(["beach", "forest", "street", "kitchen", "mountain"]), seed=0)
     save_checkpoint(net, folder / BUILDER.DEFAULT_WEIGHTS)
@@ -160,10 +166,8 @@ def in_comfy_models(monkeypatch, models_folder):
     loader = sys.modules[f"{PACK.__name__}.nodes.loader"]
     monkeypatch.setattr(comfy, "models_folders", lambda: [str(models_folder)])
     loader.clear_cache()
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(1):
+        yield
     loader.clear_cache()
 
 

@@ -16,13 +16,11 @@ from colornet import constants
 from colornet.checkpoint import CONFIG_NAME, WEIGHTS_NAME, save_checkpoint
 from colornet.errors import CheckpointError, ManifestError
 from colornet.model import ColorNet, ColorNetConfig
-from colornet.weights import load_manifest, load_model, resolve_weights, sha256_file
+from colornet.manifest import load_manifest, sha256_file
+from colornet.weights import load_model, resolve_weights
 from training.publish import PublishError, main, publish, update_manifest_entry
 
-try:
-    from hub_server import HubServer, point_huggingface_hub_at
-except ImportError:  # tests/ collected as a package
-    from tests.hub_server import HubServer, point_huggingface_hub_at
+from hub_server import HubServer, point_huggingface_hub_at
 
 torch.set_num_threads(1)
 
@@ -72,8 +70,9 @@ def test_round_trip_publish_pin_download_load(hub, folder, manifest, model, monk
     assert set(files) == {".gitattributes", WEIGHTS_NAME, CONFIG_NAME, "README.md"}, "only the checkpoint + card"
     assert files[WEIGHTS_NAME] == (folder / WEIGHTS_NAME).read_bytes()
     card = files["README.md"].decode()
-    assert card.startswith("---\nlicense: mit\n") and sha256_file(folder / WEIGHTS_NAME) in card
-    assert 'load_model("tiny-published")' in card and '"iters": 10' in card
+    # one card, the export's: the weights' licence (research-only data unless told otherwise), guided upsampling
+    assert card.startswith("---\nlicense: other\nlicense_name: research-only") and sha256_file(folder / WEIGHTS_NAME) in card
+    assert 'from_pretrained("tiny-published")' in card and "guided" in card and "bilinear" not in card
 
     entry = json.loads(manifest.read_text())["models"]["tiny-published"]
     assert entry["repo_id"] == REPO and entry["revision"] == revision and entry["config"] == "tiny"
@@ -144,6 +143,7 @@ def test_update_manifest_entry_bundles_and_validates(folder, manifest, tmp_path,
         "local-only", "me/local-only", None, folder / WEIGHTS_NAME, bundled=bundle, manifest_path=manifest
     )
     assert entry["bundled"] == str(bundle) and bundle.read_bytes() == (folder / WEIGHTS_NAME).read_bytes()
+    assert entry["license"] == "other", "a new entry's licence is the card's default (research-only data), not mit"
     assert (bundle.parent / CONFIG_NAME).is_file()
     monkeypatch.setattr(constants, "COLORNET_MANIFEST", manifest)
     assert resolve_weights("local-only").source == "bundled"

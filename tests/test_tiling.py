@@ -5,7 +5,7 @@ import torch
 
 from colornet.model import compact_config
 from colornet.pipeline import Colorizer
-from colornet.tiling import RECEPTIVE_RADIUS, _spans, half_size, predict_ab_half_tiled
+from colornet.tiling import DEFAULT_HALO, RECEPTIVE_RADIUS, _spans, half_size, predict_ab_half_tiled
 from helpers import lively_model
 
 torch.set_num_threads(1)
@@ -42,12 +42,27 @@ def test_a_halo_below_the_receptive_field_still_blends_without_a_seam(model):
         prior = model.encode_global(lightness)
         whole = model.predict_ab_half(lightness, prior)
         tiled = predict_ab_half_tiled(model, lightness, prior, tile=96, halo=16, ramp=8)
-    assert 16 < RECEPTIVE_RADIUS
     err = (tiled - whole).abs()
     assert err.max() < 0.25 * whole.abs().max()  # approximate, but no tile is off on its own
     # no seam: the tiled result is as smooth across a tile border as the untiled one
     jump = lambda ab: (ab[..., 1:] - ab[..., :-1]).abs().amax(dim=(0, 1, 2))  # noqa: E731
     assert jump(tiled).max() <= 1.5 * jump(whole).max()
+
+
+def test_receptive_radius_is_the_measured_reach_of_the_local_path():
+    """Which input pixels an output pixel depends on, read from the gradients: the farthest is RECEPTIVE_RADIUS away
+    (output pixel j covers input pixels 2j and 2j+1), over every phase of the stride-2 grids."""
+    net = lively_model(compact_config()).double()
+    lightness = _photo_l(256, 256).double()
+    with torch.no_grad():
+        prior = net.encode_global(lightness)
+    reach = []
+    for j in range(56, 64):  # 8 consecutive output pixels: every alignment with the 1/8 grid
+        l_in = lightness.clone().requires_grad_()
+        net.predict_ab_half(l_in, prior)[0, :, j, j].sum().backward()
+        rows = torch.nonzero(l_in.grad[0, 0].abs().sum(1) > 0)[:, 0]
+        reach.append(max(2 * j - int(rows.min()), int(rows.max()) - (2 * j + 1)))
+    assert max(reach) == RECEPTIVE_RADIUS and DEFAULT_HALO >= RECEPTIVE_RADIUS
 
 
 def test_colorizer_full_mode_tiles_and_matches_one_pass(model):

@@ -21,11 +21,6 @@ from training.train import main
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    return make_photo_folder(tmp_path_factory.mktemp("photos"), per_class=8)
-
-
 def _weights(folder: Path) -> dict[str, torch.Tensor]:
     return load_state_dict(folder / "model.safetensors")
 
@@ -109,12 +104,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# Run under torchrun: train, then every rank writes the weights it ended with (only rank 0 writes anything else).
+RANK_DUMP = """
+import sys
+from colornet.checkpoint import save_checkpoint
+from training.config import parse_args
+from training.train import train
+
+config = parse_args(sys.argv[1:])
+result = train(config)
+save_checkpoint(result.model, f"{config.out_dir}/rank{result.rank}")
+"""
+
+
 def test_two_process_ddp_on_cpu_ends_with_identical_weights(photos, tmp_path):
     out = tmp_path / "ddp"
+    script = tmp_path / "train_and_dump.py"
+    script.write_text(RANK_DUMP)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-           "--master_addr=127.0.0.1", f"--master_port={_free_port()}", "-m", "training.train",
+           "--master_addr=127.0.0.1", f"--master_port={_free_port()}", str(script),
            f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={out}", "--max_iters=4", "--ckpt_interval=2",
-           "--batch_size=3", "--debug_dump_rank_weights=True", "--device=cpu"]
+           "--batch_size=3", "--device=cpu"]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

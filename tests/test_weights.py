@@ -14,20 +14,10 @@ from colornet import constants
 from colornet.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checkpoint, save_checkpoint
 from colornet.errors import ChecksumMismatchError, ManifestError, WeightsNotFoundError
 from colornet.model import ColorNet, ColorNetConfig
-from colornet.weights import (
-    download_weights,
-    list_weights,
-    load_manifest,
-    load_model,
-    resolve_weights,
-    sha256_file,
-    verify_weights,
-)
+from colornet.manifest import load_manifest, sha256_file
+from colornet.weights import download_weights, list_weights, load_model, resolve_weights, verify_weights
 
-try:
-    from hub_server import HubServer, point_huggingface_hub_at
-except ImportError:  # tests/ collected as a package
-    from tests.hub_server import HubServer, point_huggingface_hub_at
+from hub_server import HubServer, point_huggingface_hub_at
 
 torch.set_num_threads(1)
 
@@ -142,6 +132,76 @@ def test_corrupted_cache_file_is_evicted_then_downloaded_again(hub, manifest, ch
     assert not blob.exists() and not path.exists()
     again = resolve_weights(NAME)
     assert again.source == "hub" and sha256_file(again.path) == sha256_file(checkpoint / WEIGHTS_NAME)
+
+
+def test_eviction_never_deletes_outside_the_cache(hub, manifest, checkpoint, tmp_path):
+    """Issue 10.1: a snapshot entry that links to a file outside the cache is unlinked; its target is left alone."""
+    manifest(revision=seed(hub, checkpoint))
+    pointer = resolve_weights(NAME).path
+    outside = tmp_path / "my_precious.safetensors"
+    outside.write_bytes(b"a user's own file, not the release")
+    pointer.unlink()
+    pointer.symlink_to(outside)
+    with pytest.raises(ChecksumMismatchError, match="removed from the cache"):
+        resolve_weights(NAME)
+    assert outside.read_bytes() == b"a user's own file, not the release"
+    assert not pointer.is_symlink() and not pointer.exists()
+    assert resolve_weights(NAME).source == "hub"  # and the release comes back
+
+
+def test_a_file_another_process_evicts_mid_check_is_fetched_again(hub, manifest, checkpoint, monkeypatch):
+    """Issue 10.5: two processes evicting the same bad cached file: the one whose file vanished while it was hashing
+    downloads it again instead of dying in a FileNotFoundError."""
+    from colornet import hub as hub_module
+    from colornet import weights as weights_module
+
+    manifest(revision=seed(hub, checkpoint))
+    pointer = resolve_weights(NAME).path
+    real_sha = weights_module.sha256_file
+    evicted = []
+
+    def other_process_evicts_first(path):
+        if not evicted:  # once: the other process removes the file just before this one hashes it
+            evicted.append(hub_module.evict(pointer))
+        return real_sha(path)
+
+    monkeypatch.setattr(weights_module, "sha256_file", other_process_evicts_first)
+    again = resolve_weights(NAME)
+    assert again.source == "hub" and real_sha(again.path) == real_sha(checkpoint / WEIGHTS_NAME)
+    assert evicted[0].startswith("It was removed")
+    assert hub_module.evict(pointer.with_name("gone.safetensors")).startswith("It was removed")  # nothing to remove
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        ({"repo_id": "not a repo id!"}, "repo_id"),
+        ({"repo_id": "owner/na--me"}, "repo_id"),
+        ({"filename": "../../etc/passwd.safetensors"}, "filename"),
+        ({"filename": "model.bin"}, "filename"),
+        ({"config_filename": "/abs/config.json"}, "config_filename"),
+    ],
+)
+def test_malformed_repo_id_or_file_name_is_a_manifest_error(manifest, fields, match, capsys):
+    """Issue 10.5: even `colornet weights list` (which asks the Hub cache about every entry) says what is wrong."""
+    from colornet.cli import main as cli_main
+
+    manifest(revision="a" * 40, **fields)
+    with pytest.raises(ManifestError, match=match):
+        list_weights()
+    assert cli_main(["weights", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and match in err and "Traceback" not in err
+
+
+def test_models_dir_naming_an_unknown_user_is_just_a_missing_folder(manifest, checkpoint, monkeypatch):
+    """Issue 10.5: COLORNET_MODELS_DIR='~nouser/x' made Path.expanduser raise RuntimeError."""
+    monkeypatch.setattr(constants, "COLORNET_MODELS_DIR", Path("~nosuchuser_colornet/x"))
+    manifest(bundled=str(checkpoint / WEIGHTS_NAME))
+    assert resolve_weights().source == "bundled"
+    manifest(bundled=None)
+    with pytest.raises(WeightsNotFoundError, match="~nosuchuser_colornet/x \\(folder does not exist\\)"):
+        resolve_weights()
 
 
 def test_missing_repo_lists_every_place_looked(hub, manifest, models_dir):
@@ -263,7 +323,7 @@ def test_models_dir_layouts_and_precedence(hub, manifest, checkpoint, models_dir
     own = resolve_weights("my-finetune", models_dir=comfy)
     assert (own.source, own.name) == ("models_dir", "my-finetune")
     rows = {row.name: row for row in list_weights(models_dir=comfy)}
-    assert rows["my-finetune"].repo_id is None and rows["my-finetune"].available
+    assert rows["my-finetune"].entry is None and rows["my-finetune"].local == comfy / "my-finetune.safetensors"
     assert rows[NAME].default and rows[NAME].local == flat
 
     with pytest.raises(WeightsNotFoundError, match="is not in the manifest") as info:

@@ -28,6 +28,10 @@ CORE = {
     "SaveImage": ([("images", "IMAGE")], [("filename_prefix", "ComfyUI")], []),
     "PreviewImage": ([("images", "IMAGE")], [], []),
     "PreviewAny": ([("source", "*")], [], []),
+    "InvertMask": ([("mask", "MASK")], [], [("MASK", "MASK")]),
+    "ImageToMask": ([("image", "IMAGE")], [("channel", "red")], [("MASK", "MASK")]),
+    "ImageScaleBy": ([("image", "IMAGE")], [("upscale_method", "nearest-exact"), ("scale_by", 1.0)],
+                     [("IMAGE", "IMAGE")]),
 }
 
 # name -> (title, description, nodes). A node: (id, class_type, inputs, pos, title); an input value of the form
@@ -42,9 +46,9 @@ WORKFLOWS = {
             (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Photo to colorize"),
             (2, "ColorNetLoader", LOADER, (40, 500), None),
             (3, "ColorNetFuseColorize", {"colornet_model": L(2), "image": L(1), "strength": 1.0,
-                                         "working_resolution": 512}, (420, 120), None),
+                                         "working_size": 512}, (420, 120), None),
             (4, "SaveImage", {"images": L(3), "filename_prefix": "colornet_auto"}, (800, 120), None),
-            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 420), None),
+            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 480), None),
             (6, "PreviewImage", {"images": L(5)}, (800, 500), "Greyscale input (L)"),
         ],
     ),
@@ -58,11 +62,11 @@ WORKFLOWS = {
             (4, "ColorNetGlobalPrior", {"colornet_model": L(3), "reference": L(2), "batch": "mix into one prior"},
              (420, 500), None),
             (5, "ColorNetFuseColorize", {"colornet_model": L(3), "image": L(1), "strength": 1.0,
-                                         "working_resolution": 512, "global_prior": L(4)}, (800, 120),
+                                         "working_size": 512, "global_prior": L(4)}, (800, 120),
              "FuseColorize (reference prior)"),
             (6, "SaveImage", {"images": L(5), "filename_prefix": "colornet_reference"}, (1180, 120), None),
             (7, "ColorNetFuseColorize", {"colornet_model": L(3), "image": L(1), "strength": 1.0,
-                                         "working_resolution": 512}, (800, 500), "FuseColorize (own prior)"),
+                                         "working_size": 512}, (800, 500), "FuseColorize (own prior)"),
             (8, "PreviewImage", {"images": L(7)}, (1180, 500), "Own prior, for comparison"),
         ],
     ),
@@ -80,7 +84,7 @@ WORKFLOWS = {
             (7, "ColorNetPriorMix", {"prior_1": L(5), "weight_1": 0.7, "prior_2": L(6), "weight_2": 0.3},
              (800, 500), None),
             (8, "ColorNetFuseColorize", {"colornet_model": L(4), "image": L(1), "strength": 1.0,
-                                         "working_resolution": 512, "global_prior": L(7)}, (1180, 120), None),
+                                         "working_size": 512, "global_prior": L(7)}, (1180, 120), None),
             (9, "SaveImage", {"images": L(8), "filename_prefix": "colornet_prior_mix"}, (1560, 120), None),
         ],
     ),
@@ -94,8 +98,54 @@ WORKFLOWS = {
             (4, "PreviewAny", {"source": L(3, 0)}, (800, 60), "Top-5 classes"),
             (5, "PreviewAny", {"source": L(3, 1)}, (800, 340), "Top-1 label"),
             (6, "ColorNetFuseColorize", {"colornet_model": L(2), "image": L(1), "strength": 1.0,
-                                         "working_resolution": 512}, (420, 500), None),
+                                         "working_size": 512}, (420, 500), None),
             (7, "SaveImage", {"images": L(6), "filename_prefix": "colornet_scene"}, (800, 620), None),
+        ],
+    ),
+    "colornet_hints": (
+        "Colour hints: a few painted dots (an RGBA layer, street_village_hints.png) ask for their colour; it spreads "
+        "through regions of similar lightness and stops at edges. Load Image's MASK is 1 - alpha, so InvertMask "
+        "turns it into 'where the hints are'. Painting in the mask editor over the hint image works the same way.",
+        [
+            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Photo to colorize"),
+            (2, "LoadImage", {"image": "street_village_hints.png", "upload": "image"}, (40, 500), "Hint layer (RGBA)"),
+            (3, "InvertMask", {"mask": L(2, 1)}, (420, 620), "Hints where alpha > 0"),
+            (4, "ColorNetLoader", LOADER, (40, 880), None),
+            (5, "ColorNetFuseColorize", {"colornet_model": L(4), "image": L(1), "strength": 1.0,
+                                         "working_size": 512, "hints": L(2), "hints_mask": L(3)},
+             (800, 120), "FuseColorize (with hints)"),
+            (6, "SaveImage", {"images": L(5), "filename_prefix": "colornet_hints"}, (1180, 120), None),
+            (7, "ColorNetFuseColorize", {"colornet_model": L(4), "image": L(1), "strength": 1.0,
+                                         "working_size": 512}, (800, 560), "FuseColorize (automatic)"),
+            (8, "PreviewImage", {"images": L(7)}, (1180, 560), "Without hints, for comparison"),
+        ],
+    ),
+    "colornet_mask": (
+        "Mask-limited colorization: only the village (white in street_village_mask.png) is colorized; mountain and "
+        "sky (black) keep the input's own pixels, unchanged (here the greyscale L from LumaExtract, so they stay "
+        "grey; a colour input would keep its colours). ImageToMask turns the black-and-white picture into a MASK.",
+        [
+            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Photo to colorize"),
+            (2, "LoadImage", {"image": "street_village_mask.png", "upload": "image"}, (40, 500), "Mask (white = colorize)"),
+            (3, "ImageToMask", {"image": L(2), "channel": "red"}, (420, 560), None),
+            (4, "ColorNetLoader", LOADER, (40, 880), None),
+            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 120), "LumaExtract (greyscale input)"),
+            (6, "ColorNetFuseColorize", {"colornet_model": L(4), "image": L(5), "strength": 1.0,
+                                         "working_size": 512, "mask": L(3)}, (800, 120), None),
+            (7, "SaveImage", {"images": L(6), "filename_prefix": "colornet_mask"}, (1180, 120), None),
+        ],
+    ),
+    "colornet_chroma_transfer": (
+        "ChromaTransfer: the colours of a small picture onto the full-resolution lightness of the same picture. Here "
+        "the small colour picture is the photo scaled to 1/4 (stand-in for a diffusion model's small render); the "
+        "result has the photo's full detail with colours brought up guided by its edges.",
+        [
+            (1, "LoadImage", {"image": "sea_bythewater.jpg", "upload": "image"}, (40, 120), "Full-resolution photo"),
+            (2, "ImageScaleBy", {"image": L(1), "upscale_method": "area", "scale_by": 0.25}, (420, 500),
+             "Small colour render (1/4)"),
+            (3, "ColorNetChromaTransfer", {"luma": L(1), "color": L(2), "upsample": "guided"}, (800, 120), None),
+            (4, "SaveImage", {"images": L(3), "filename_prefix": "colornet_chroma_transfer"}, (1180, 120), None),
+            (5, "PreviewImage", {"images": L(2)}, (800, 500), "The small colour input"),
         ],
     ),
 }

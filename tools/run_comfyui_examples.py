@@ -42,9 +42,16 @@ def copy_pack(dest: Path) -> Path:
 
 def _order(path: Path) -> tuple[int, str]:
     """The builder's order (simplest workflow first), then any other file by name."""
-    names = ["colornet_auto_colorize", "colornet_reference_prior", "colornet_prior_mix", "colornet_scene_classify"]
+    names = ["colornet_auto_colorize", "colornet_reference_prior", "colornet_prior_mix", "colornet_scene_classify",
+             "colornet_hints", "colornet_mask", "colornet_chroma_transfer"]
     name = path.name[: -len("_api.json")]
     return (names.index(name) if name in names else len(names), name)
+
+
+def _main_node(graph: dict) -> str:
+    """The node a workflow is about: FuseColorize, else the first of ours (e.g. ChromaTransfer)."""
+    classes = [node["class_type"] for node in graph.values()]
+    return "ColorNetFuseColorize" if "ColorNetFuseColorize" in classes else next(c for c in classes if c.startswith("ColorNet"))
 
 
 def run_all(args) -> dict[str, dict]:
@@ -63,7 +70,7 @@ def run_all(args) -> dict[str, dict]:
             name = wf.name[: -len("_api.json")]
             graph = json.loads(wf.read_text())
             cmd = [sys.executable, str(harness / "run_workflow.py"), str(wf), "--server", f"http://127.0.0.1:{args.port}",
-                   "--expect-node", "ColorNetFuseColorize", "--expect-images", "1", "--timeout", "600",
+                   "--expect-node", _main_node(graph), "--expect-images", "1", "--timeout", "600",
                    "--out-dir", str(Path(args.out) / name), "--json"]
             inputs = {}
             for nid, node in graph.items():
@@ -112,7 +119,12 @@ def build_grid(results: dict[str, dict], out_dir: Path, grid_path: Path, cell: i
         for i, nid in enumerate(loads):
             img = Image.open(SAMPLES / res["inputs"][nid])
             if i == 0:
-                cells.append((thumb(img.convert("L").convert("RGB")), "input (greyscale)"))
+                grey = img.convert("L").convert("RGB")
+                cells.append((thumb(grey), "input (greyscale)"))
+            elif img.mode == "RGBA":  # a hint layer: shown painted over the photo it is drawn for
+                painted = grey.resize(img.size)
+                painted.paste(img, (0, 0), img)
+                cells.append((thumb(painted), graph[nid]["_meta"]["title"].lower()))
             else:
                 cells.append((thumb(img.convert("RGB")), graph[nid]["_meta"]["title"].lower()))
         saved = sorted(p for p in (out_dir / name).glob("*.png") if "_temp_" not in p.name)

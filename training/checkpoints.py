@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from colornet.checkpoint import CONFIG_NAME, WEIGHTS_NAME, check_state_dict, load_state_dict, read_document, save_checkpoint
+from colornet.checkpoint import (CONFIG_NAME, WEIGHTS_NAME, check_state_dict, file_shapes, load_state_dict,
+                                 read_document, save_checkpoint)
 from colornet.errors import CheckpointError
 
 OPTIMIZER_NAME = "optimizer.safetensors"
@@ -60,10 +61,17 @@ def optimizer_to_safetensors(optimizer: torch.optim.Optimizer, path: Path) -> No
         os.fsync(fh.fileno())
 
 
-def optimizer_from_safetensors(path: Path) -> dict[str, Any]:
-    with safe_open(str(path), framework="pt", device="cpu") as fh:
-        meta = fh.metadata() or {}
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+def optimizer_from_safetensors(path: Path, *, header_only: bool = False) -> dict[str, Any]:
+    """The optimiser state dict stored by ``optimizer_to_safetensors``. A truncated or damaged file is a
+    ``CheckpointError`` (safetensors checks at open that the header covers the whole file, so ``header_only`` is
+    enough to tell, without reading the tensors)."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            meta = fh.metadata() or {}
+            tensors = {} if header_only else {k: fh.get_tensor(k) for k in fh.keys()}
+        json.loads(meta["param_groups"])
+    except (SafetensorError, OSError, ValueError, KeyError) as err:
+        raise CheckpointError(f"{path} is not a readable optimiser state ({err}); it may be truncated") from err
     state: dict[int, dict[str, Any]] = {}
     for name, value in list(tensors.items()) + list(json.loads(meta.get("scalars", "{}")).items()):
         pid, key = name.split(".", 1)
@@ -128,14 +136,19 @@ def load_training_checkpoint(folder: str | os.PathLike) -> tuple[dict[str, torch
     return state, optimizer_from_safetensors(opt_path), document
 
 
-def latest_checkpoint(out_dir: str | os.PathLike) -> Path | None:
-    """The newest checkpoint that reads back; older ones are tried if the newest is damaged."""
+def latest_checkpoint(out_dir: str | os.PathLike, log=print) -> Path | None:
+    """The newest checkpoint whose files all read back (weights, config, optimiser state); older ones are tried, with
+    a line saying so, when the newest is damaged (a truncated model or optimizer file alike)."""
     for folder in reversed(list_checkpoints(out_dir)):
         try:
             read_document(folder / WEIGHTS_NAME)
-            if (folder / OPTIMIZER_NAME).is_file() and (folder / CONFIG_NAME).is_file():
-                return folder
-        except CheckpointError:
+            file_shapes(folder / WEIGHTS_NAME)
+            if not (folder / CONFIG_NAME).is_file():
+                raise CheckpointError(f"{folder} has no {CONFIG_NAME}")
+            optimizer_from_safetensors(folder / OPTIMIZER_NAME, header_only=True)
+            return folder
+        except CheckpointError as err:
+            log(f"resume: skipping damaged checkpoint {folder.name} ({str(err).splitlines()[0][:200]})")
             continue
     return None
 

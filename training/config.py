@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ class TrainConfig:
     data_dir: str = "data/train"  # one subfolder per scene class, or a flat folder (no labels -> alpha = 0, no head)
     out_dir: str = "runs/colornet"  # checkpoints, log.jsonl, floors.json, export/
     resume: bool = False  # continue from the newest complete checkpoint in out_dir
+    reset_optimizer: bool = False  # with resume: start the optimiser afresh (e.g. to switch adadelta -> adam)
     init_from: str = ""  # optional model.safetensors to start from (fine-tuning); ignored when resuming
     preload: bool = True  # decode every photo into RAM once (small sets); False streams from disk (Places365-sized)
     cache_data: bool = True  # decode every photo once into out_dir/data_cache.npz (uint8), reused on the next start
@@ -31,6 +34,7 @@ class TrainConfig:
     crop_size: int = 112  # training crop side (local path); validation uses a centre crop of the same side
     crop_min_scale: float = 0.6  # random rescale: the crop window side is U(min_scale, 1) x the photo's shorter side
     flip: bool = True  # random horizontal flip (the global path sees the same flipped photo)
+    degrade: float = 0.0  # probability that a photo's L input is aged like an old print (training/degrade.py); 0 = off
     grey_chroma: float = 3.0  # photos whose mean Lab chroma is below this are greyscale: skipped (nothing to learn)
     table_max_photos: int = 0  # training photos used to fit the mean-colour floor (0 = all preloaded, 3000 streamed)
     num_workers: int = 0  # DataLoader workers; 0 = load in the training process (best on a 2-core CPU)
@@ -39,15 +43,21 @@ class TrainConfig:
     width: float = 0.0  # override the architecture's channel multiplier (0 = the preset's)
     global_size: int = 0  # override the global path's input side (0 = the preset's)
     batch_norm: bool = True  # the paper uses batch normalisation
+    head: str = "regression"  # regression (paper: ab + MSE) | distribution (ab-bin logits + soft cross-entropy)
+    vividness: float = 0.62  # distribution head: the decoding used for validation metrics and stored as the default
     # --- loss ---
     alpha: float = 1.0 / 300.0  # weight of the scene cross-entropy (paper: 1/300); forced to 0 for unlabelled data
     chroma_weight: float = 0.0  # not in the paper: > 0 up-weights saturated pixels in the MSE (against greyish output)
     balance_classes: bool = True  # weight the cross-entropy by inverse class frequency (classes are unbalanced)
+    rebalance: float = 0.5  # distribution head: mix of the uniform distribution in the colour-rarity weights (0 = off)
+    rebalance_photos: int = 3000  # training photos used to count ab-bin frequencies for the rebalancing weights
     # --- optimisation ---
     optimizer: str = "adadelta"  # adadelta (paper) | adam
     learning_rate: float = 1.0  # AdaDelta's multiplier is 1.0 in the paper; use ~1e-3 for adam
+    head_lr_mult: float = 1.0  # learning-rate multiplier of the output layers (colour head, scene logits); > 1 helps
+    # a fresh head learn on a trained trunk (fine-tuning)
     min_lr: float = 0.0  # cosine decay ends here (0 with decay_lr=False means constant lr)
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # L2 penalty on every weight, applied by the optimiser (0 = none, as the paper)
     beta1: float = 0.9  # adam only
     beta2: float = 0.999  # adam only
     rho: float = 0.95  # adadelta only (paper: 0.95)
@@ -57,7 +67,7 @@ class TrainConfig:
     warmup_iters: int = 0  # linear warm-up steps
     decay_lr: bool = False  # cosine decay from learning_rate to min_lr over max_iters
     # --- evaluation / checkpoints / logging ---
-    eval_interval: int = 0  # validate every this many steps; 0 = once per epoch (as the issue asks)
+    eval_interval: int = 0  # validate every this many steps; 0 = once per epoch
     eval_max_photos: int = 0  # cap on validation photos (0 = the whole split)
     ckpt_interval: int = 500  # write a checkpoint every this many steps (and at the end)
     keep_last: int = 3  # keep the newest K checkpoints
@@ -70,7 +80,6 @@ class TrainConfig:
     dtype: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | float32 | bfloat16
     threads: int = 0  # torch.set_num_threads; 0 = leave torch's default
     compile: bool = False  # torch.compile the model
-    debug_dump_rank_weights: bool = False  # tests only: every rank writes its final weights (DDP equality test)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -78,6 +87,29 @@ class TrainConfig:
 
 class ConfigError(ValueError):
     """A config file or --key=value override is unknown or has the wrong type."""
+
+
+_FIELD_LINE = re.compile(r"^    (\w+): \w+ = (.+?)(?:  # (.*))?$")
+
+
+def help_text() -> str:
+    """``colornet-train --help``: every key with its default and meaning, read from the commented defaults above."""
+    lines = [
+        "usage: colornet-train [CONFIG.py|CONFIG.json ...] [--key=value ...] [--help]",
+        "",
+        "Defaults, then each config file, then each --key=value, left to right (a bool key alone means True).",
+        "Unknown keys and values of the wrong type are errors. Keys, with their defaults:",
+    ]
+    source = inspect.getsource(TrainConfig).splitlines()
+    for line in source:
+        if line.strip().startswith("# ---"):
+            lines.append("\n" + line.strip().strip("# -").strip() + ":")
+        elif m := _FIELD_LINE.match(line):
+            name, meaning = m.group(1), m.group(3) or ""
+            value = getattr(TrainConfig(), name)
+            default = value if isinstance(value, str) and value else repr(value)
+            lines.append(f"  --{name}={default}".ljust(36) + (f" {meaning}" if meaning else ""))
+    return "\n".join(lines)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -169,6 +201,14 @@ def parse_args(argv: list[str]) -> TrainConfig:
 def validate(config: TrainConfig) -> None:
     if config.optimizer not in ("adadelta", "adam"):
         raise ConfigError(f"optimizer must be 'adadelta' or 'adam', got {config.optimizer!r}")
+    if config.head not in ("regression", "distribution"):
+        raise ConfigError(f"head must be 'regression' or 'distribution', got {config.head!r}")
+    if not 0.0 <= config.vividness <= 1.0:
+        raise ConfigError("vividness must be in [0, 1]")
+    if not 0.0 <= config.degrade <= 1.0:
+        raise ConfigError("degrade is a probability: it must be in [0, 1]")
+    if not 0.0 < config.rebalance <= 1.0 and config.rebalance != 0.0:
+        raise ConfigError("rebalance must be in [0, 1] (0 = no rebalancing)")
     if config.model not in ("compact", "paper"):
         raise ConfigError(f"model must be 'compact' or 'paper', got {config.model!r}")
     if not 0.0 <= config.val_fraction < 1.0:
@@ -181,5 +221,9 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("batch_size must be at least 2 (batch normalisation needs more than one sample)")
     if config.dtype not in ("auto", "float32", "bfloat16"):
         raise ConfigError("dtype must be auto, float32 or bfloat16")
+    if not config.head_lr_mult > 0:
+        raise ConfigError("head_lr_mult must be > 0")
     if config.keep_last < 1:
         raise ConfigError("keep_last must be at least 1")
+    if not config.data_dir.strip():
+        raise ConfigError("data_dir is empty: point --data_dir at a folder of photos")

@@ -6,7 +6,7 @@
   existing ones between train and validation.
 * Photos are kept as uint8 with the shorter side at most ``store_side``; an optional ``.npz`` cache (no pickle) lets
   the next start skip JPEG decoding entirely.
-* Augmentation (random crop + rescale, horizontal flip) is a function of a per-sample seed chosen by the sampler from
+* Augmentation (random crop + rescale, horizontal flip, optional ageing of the L input) is a function of a per-sample seed chosen by the sampler from
   (seed, epoch, index): any worker count, and a resume mid-epoch, see exactly the same batches.
 """
 
@@ -18,6 +18,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,9 +26,13 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler
 
-from colornet.errors import ImageLoadError
-from colornet.images import is_image_file, load_image
+from colornet.errors import ColorNetError, ImageLoadError, OutOfMemoryError
+from colornet.fastlab import luminance, split_lab
+from colornet.images import IMAGE_EXTENSIONS, is_image_file, load_image, to_uint8
 from colornet.lab import rgb_to_lab
+from colornet.model import resize_for_global
+
+from .degrade import apply_degradation, sample_degradation
 
 CACHE_VERSION = 1
 
@@ -59,23 +64,38 @@ class ScanSummary:
         )
 
 
-def list_photos(data_dir: str | os.PathLike) -> tuple[list[tuple[str, int]], list[str]]:
-    """(relative path, class index) for every image file, and the class names ([] for a flat folder)."""
+class DataError(ColorNetError, ValueError):
+    """``data_dir`` cannot be trained on (missing, empty, no colour photo); the message says what to fix."""
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return [f for f in sorted(folder.rglob("*")) if f.is_file() and is_image_file(f) and not f.name.startswith(".")]
+
+
+def list_photos(data_dir: str | os.PathLike, log=print) -> tuple[list[tuple[str, int]], list[str]]:
+    """(relative path, class index) for every image file, and the class names ([] for a flat folder).
+
+    A class folder without any image is left out with a warning (it would be a class nothing teaches); a missing or
+    empty ``data_dir`` is a ``DataError``."""
     root = Path(data_dir)
+    looked = ", ".join(IMAGE_EXTENSIONS)
     if not root.is_dir():
-        raise FileNotFoundError(f"data_dir {root} is not a folder; point --data_dir at a folder of photos")
+        state = "does not exist" if not root.exists() else "is not a folder"
+        raise DataError(f"data_dir {root} {state}: point --data_dir at a folder of photos "
+                        f"(one subfolder per scene class, or a flat folder)")
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    per_dir = {d: _images_in(d) for d in subdirs}
+    for d in [d for d in subdirs if not per_dir[d]]:
+        log(f"warning: class folder {d} holds no images ({looked}): it is left out of the classes")
+    subdirs = [d for d in subdirs if per_dir[d]]
     if subdirs:
         class_names = [p.name for p in subdirs]
-        files = [
-            (f.relative_to(root).as_posix(), ci)
-            for ci, d in enumerate(subdirs)
-            for f in sorted(d.rglob("*"))
-            if f.is_file() and is_image_file(f) and not f.name.startswith(".")
-        ]
+        files = [(f.relative_to(root).as_posix(), ci) for ci, d in enumerate(subdirs) for f in per_dir[d]]
     else:
         class_names = []
         files = [(f.name, -1) for f in sorted(root.iterdir()) if f.is_file() and is_image_file(f)]
+    if not files:
+        raise DataError(f"data_dir {root} holds no images (looked for {looked}, in it and in its subfolders)")
     return files, class_names
 
 
@@ -86,8 +106,8 @@ def split_of(relpath: str, val_fraction: float) -> str:
 
 
 def _shrink(rgb: np.ndarray, store_side: int) -> np.ndarray:
-    """float RGB [H,W,3] -> uint8, shorter side at most ``store_side`` (Lanczos)."""
-    img = Image.fromarray(np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8), "RGB")
+    """RGB [H,W,3] (uint8, or float in [0, 1]) -> uint8, shorter side at most ``store_side`` (Lanczos)."""
+    img = Image.fromarray(to_uint8(rgb), "RGB")
     short = min(img.size)
     if short > store_side:
         scale = store_side / short
@@ -113,9 +133,9 @@ class SkipPhoto(Exception):
 def decode_photo(path: Path, store_side: int, grey_chroma: float) -> np.ndarray:
     """Decode one file to uint8 RGB (shorter side <= store_side) or raise ``SkipPhoto``."""
     try:
-        rgb = load_image(path).rgb
-    except ImageLoadError as err:
-        raise SkipPhoto("unreadable", str(err)) from err
+        rgb = load_image(path, keep_uint8=True).rgb  # too large for the memory budget: an ImageLoadError too
+    except (ImageLoadError, OutOfMemoryError, MemoryError) as err:
+        raise SkipPhoto("unreadable", str(err) or "not enough memory to decode it") from None
     small = _shrink(rgb, store_side)
     if min(small.shape[:2]) < 8 or mean_chroma(small) < grey_chroma:
         raise SkipPhoto("greyscale", str(path))  # no colour to learn from (or a degenerate sliver)
@@ -199,9 +219,7 @@ def load_photos(
     DataLoader workers, and unreadable/greyscale ones are dropped from their batch and counted in the training log.
     """
     root = Path(data_dir)
-    files, class_names = list_photos(root)
-    if not files:
-        raise FileNotFoundError(f"no image files in {root} (looked for {', '.join(('.jpg', '.png', '...'))})")
+    files, class_names = list_photos(root, log)
     if not preload:
         summary = ScanSummary(str(root), bool(class_names), class_names, found=len(files), kept=len(files))
         paths = [rel for rel, _ in files]
@@ -254,7 +272,8 @@ def load_photos(
     for example in summary.unreadable_examples:
         log(f"  skipped: {example}")
     if summary.kept == 0:
-        raise ValueError(f"none of the {summary.found} files in {root} is a readable colour photo")
+        raise DataError(f"none of the {summary.found} image files in {root} is a readable colour photo "
+                        f"(unreadable or greyscale: see the lines above)")
     return PhotoSet(images, labels, paths, splits, summary, root, store_side, grey_chroma)
 
 
@@ -302,46 +321,64 @@ def center_crop(rgb_u8: np.ndarray, crop: int) -> tuple[torch.Tensor, torch.Tens
     return resized[:, top : top + crop, left : left + crop], whole
 
 
+class Sample(NamedTuple):
+    """One training item: L crop ``[1,c,c]``, ab crop ``[2,c,c]``, the whole photo's L at the global size
+    ``[1,g,g]``, and the class label (-1 = none)."""
+
+    lightness: torch.Tensor
+    ab: torch.Tensor
+    global_l: torch.Tensor
+    label: int
+
+
+class Skipped(NamedTuple):
+    """In place of a ``Sample``: a streamed photo that turned out unreadable or greyscale (``reason``)."""
+
+    reason: str
+
+
 class ColorizationDataset(Dataset):
-    """Items are (L crop [1,c,c], ab crop [2,c,c], global L [1,g,g], label) for keys (index, aug_seed).
+    """Items are ``Sample``s for keys (index, aug_seed) -- or ``Skipped`` for a streamed photo that cannot be used.
 
     With ``train=False`` the key may be a plain index: a deterministic centre crop, no flip.
     """
 
     def __init__(self, photos: PhotoSet, indices: list[int], *, crop: int, global_size: int, train: bool,
-                 min_scale: float = 0.6, flip: bool = True):
+                 min_scale: float = 0.6, flip: bool = True, degrade: float = 0.0):
         self.photos, self.indices = photos, list(indices)
         self.crop, self.global_size, self.train = crop, global_size, train
-        self.min_scale, self.flip = min_scale, flip
+        self.min_scale, self.flip, self.degrade = min_scale, flip, degrade
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, key):
-        """The item, or the skip reason (a str) for a streamed photo that is unreadable or greyscale."""
+    def __getitem__(self, key) -> Sample | Skipped:
         index, seed = key if isinstance(key, tuple) else (key, 0)
         try:
             rgb_u8 = self.photos.image(self.indices[index])
         except SkipPhoto as skip:
-            return skip.reason
+            return Skipped(skip.reason)
+        rng = np.random.default_rng(seed)
         if self.train:
-            crop, whole = random_crop(rgb_u8, self.crop, self.min_scale, self.flip, np.random.default_rng(seed))
+            crop, whole = random_crop(rgb_u8, self.crop, self.min_scale, self.flip, rng)
         else:
             crop, whole = center_crop(rgb_u8, self.crop)
-        g = self.global_size
-        global_rgb = _resize(whole, (g, g))  # the global path sees the whole photo squashed to g x g (paper)
-        lab = rgb_to_lab(crop)
-        global_l = rgb_to_lab(global_rgb)[:1]
-        label = int(self.photos.labels[self.indices[index]])
-        return lab[:1], lab[1:], global_l, label
+        lightness, ab = (t[0] for t in split_lab(crop[None]))
+        # the global path sees the whole photo's L squashed to g x g in one antialiased resize: exactly what
+        # ColorNet.encode_global does with a photo's full-resolution L at inference
+        global_l = resize_for_global(luminance(whole[None]), self.global_size)[0]
+        if self.train and self.degrade and rng.random() < self.degrade:
+            ageing = sample_degradation(rng)  # the same ageing on both views of the photo; the target stays clean
+            lightness, global_l = apply_degradation(lightness, ageing), apply_degradation(global_l, ageing)
+        return Sample(lightness, ab, global_l, int(self.photos.labels[self.indices[index]]))
 
 
 def collate_skipping(batch):
     """default_collate over the usable items; returns (L, ab, global L, labels, {reason: count of skipped})."""
     from torch.utils.data import default_collate
 
-    items = [b for b in batch if not isinstance(b, str)]
-    skipped = Counter(b for b in batch if isinstance(b, str))
+    items = [b for b in batch if isinstance(b, Sample)]
+    skipped = Counter(b.reason for b in batch if isinstance(b, Skipped))
     if not items:
         return None, None, None, None, dict(skipped)
     l, ab, g, y = default_collate(items)

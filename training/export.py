@@ -19,6 +19,14 @@ from colornet.checkpoint import WEIGHTS_NAME, load_checkpoint, save_checkpoint
 from colornet.model import ColorNet
 
 CARD_NAME = "README.md"
+# The weights' licence, unless the caller knows better: the code is MIT, but a checkpoint inherits the terms of the
+# photos it was trained on, which for the usual colorization sets (ImageNet, Places) are research-only.
+DEFAULT_LICENSE = "other"
+_LICENSE_NAMES = {"other": "research-only-mixed-sources"}
+PAPER = (
+    'Satoshi Iizuka, Edgar Simo-Serra, Hiroshi Ishikawa. "Let there be Color!: Joint End-to-end Learning of Global '
+    'and Local Image Priors for Automatic Image Colorization with Simultaneous Classification". SIGGRAPH 2016.'
+)
 
 
 def _fmt(m: dict, key: str, pct: bool = False) -> str:
@@ -42,8 +50,15 @@ def metrics_table(metrics: dict, floors: dict, n_classes: int) -> str:
     return "\n".join(lines) + ("\n\n" + "; ".join(extra) + "." if extra else "")
 
 
-def model_card(document: dict[str, Any], *, sources: str | None = None, title: str = "ColorNet",
-               extra_sections: str = "") -> str:
+def model_card(document: dict[str, Any], *, sources: str | None = None, title: str | None = None,
+               extra_sections: str = "", license: str = DEFAULT_LICENSE, name: str | None = None,
+               repo_id: str | None = None, sha256: str | None = None) -> str:
+    """The one model card (``README.md`` with Hub metadata) for an exported or published checkpoint.
+
+    ``name``/``repo_id``/``sha256`` (given when publishing) add how to load it by name and the digest colornet
+    checks; ``license`` is the Hub licence id (``other`` = research-only training data, named in the card).
+    """
+    title = title or name or "ColorNet"
     arch = document["architecture"]
     training = document.get("training", {})
     metrics, floors = training.get("metrics", {}), training.get("floors", {})
@@ -55,9 +70,9 @@ def model_card(document: dict[str, Any], *, sources: str | None = None, title: s
                         ("top1", "top-1 scene accuracy"), ("top5", "top-5 scene accuracy"))
         if k in metrics
     )
+    license_name = f"\nlicense_name: {_LICENSE_NAMES[license]}" if license in _LICENSE_NAMES else ""
     front = f"""---
-license: other
-license_name: research-only-mixed-sources
+license: {license}{license_name}
 library_name: colornet
 pipeline_tag: image-to-image
 tags:
@@ -95,7 +110,8 @@ with Simultaneous Classification* (SIGGRAPH 2016), as implemented by the `colorn
 
 - Architecture: `{arch.get('name')}` (width multiplier {arch.get('width')}, global path {arch.get('global_size')} px,
   fusion vector {arch.get('global_dim')}-d, batch norm {arch.get('batch_norm')}); {n_classes} scene classes.
-- Input: Lab lightness L of a photo of any size; output: ab at half resolution, upsampled bilinearly.
+- Input: Lab lightness L of a photo of any size; output: ab at half resolution, brought to full resolution
+  guided by the photo's own L (guided detail transfer, `colornet.upsample`).
 - Loss: MSE on ab + α·cross-entropy on the scene class (α = {config.get('alpha', 'n/a')}, class-balanced:
   {config.get('balance_classes', 'n/a')}); optimiser {config.get('optimizer')} (lr {config.get('learning_rate')}),
   {training.get('iter_num', '?')} steps of batch {config.get('batch_size')} ({training.get('world_size', 1)} process(es)),
@@ -103,13 +119,7 @@ with Simultaneous Classification* (SIGGRAPH 2016), as implemented by the `colorn
 
 ## Usage
 
-```python
-from colornet.checkpoint import load_checkpoint
-model, doc = load_checkpoint("model.safetensors")   # strict: every tensor checked against config.json
-```
-
-or `colornet colorize photo.jpg -o out/ --weights model.safetensors` with the package's CLI (the bundled default
-needs no `--weights`).
+{_usage(name, repo_id, sha256)}
 
 ## Training data
 
@@ -131,10 +141,29 @@ A small network trained briefly on a small, mixed dataset: colours are plausible
 the common (sky blue, foliage green, skin and earth tones) and desaturate on unusual objects. It cannot know the real
 colour of clothes, cars or painted surfaces. Do not use it to make claims about the true colours of historical photos.
 {extra_sections}"""
+    body += f"\n## Reference\n\n{PAPER}\n"
     if sources:
         body += "\n## Data sources and attribution\n\nThe training photographs and their licences, as documented with the " \
                 "dataset (`SOURCES.md`), reproduced verbatim:\n\n" + _demote_headings(sources.strip()) + "\n"
     return front + body
+
+
+def _usage(name: str | None, repo_id: str | None, sha256: str | None) -> str:
+    weights = name or "model.safetensors"
+    text = f"""```python
+from colornet import Colorizer
+Colorizer.from_pretrained("{weights}").colorize_image("photo.jpg").save("photo_color.png")
+
+from colornet.checkpoint import load_checkpoint
+model, doc = load_checkpoint("model.safetensors")   # strict: every tensor checked against config.json
+```
+
+or `colornet colorize photo.jpg -o out/ --weights {weights}` with the package's CLI (the bundled default
+needs no `--weights`)."""
+    if sha256:
+        text += (f"\n\n`model.safetensors` sha256: `{sha256}`. colornet downloads it from `{repo_id}` at a pinned "
+                 f"commit and checks this digest before use.")
+    return text
 
 
 def _demote_headings(text: str) -> str:

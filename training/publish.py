@@ -21,17 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from colornet import constants
+from colornet.atomic import atomic_write
 from colornet.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_checkpoint, read_document
 from colornet.errors import ColorNetError, ManifestError
-from colornet.weights import ManifestEntry, load_manifest, sha256_file
+from colornet.manifest import ManifestEntry, load_manifest, sha256_file
+from training.export import CARD_NAME, DEFAULT_LICENSE, model_card
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ROOT_MANIFEST = REPO_ROOT / constants.MANIFEST_NAME
-CARD_NAME = "README.md"
-PAPER = (
-    'Satoshi Iizuka, Edgar Simo-Serra, Hiroshi Ishikawa. "Let there be Color!: Joint End-to-end Learning of Global '
-    'and Local Image Priors for Automatic Image Colorization with Simultaneous Classification". SIGGRAPH 2016.'
-)
 
 
 class PublishError(ColorNetError, RuntimeError):
@@ -43,10 +40,7 @@ class PublishError(ColorNetError, RuntimeError):
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     """Atomic write (temp file + rename) so an interrupted update never leaves half a manifest."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8"))
 
 
 def sync_manifest_copy() -> Path:
@@ -121,7 +115,7 @@ def update_manifest_entry(
         "config": architecture.get("name", old.get("config", "")),
         "bundled": old.get("bundled"),
         "description": description if description is not None else old.get("description", ""),
-        "license": license if license is not None else old.get("license", "mit"),
+        "license": license if license is not None else old.get("license", DEFAULT_LICENSE),
     }
     ManifestEntry.from_dict(name, entry, target)  # validate before touching any file
     entry["bundled"] = _bundle(weights, name, bundled, old.get("bundled"))
@@ -132,51 +126,6 @@ def update_manifest_entry(
     if target.resolve() == ROOT_MANIFEST.resolve():
         _write_json(constants.PACKAGE_MANIFEST, data)
     return entry
-
-
-# ---------------------------------------------------------------------------------------------------- model card
-
-
-def model_card(document: dict[str, Any], *, name: str, repo_id: str, sha256: str) -> str:
-    """A README.md for the Hub: YAML metadata (license, library, task) + what the checkpoint is and how to load it."""
-    arch = document.get("architecture", {})
-    training = document.get("training", {})
-    classes = arch.get("class_names", [])
-    training_json = json.dumps(training, indent=2, sort_keys=True, default=str) if training else "{}"
-    return f"""---
-license: mit
-library_name: colornet
-pipeline_tag: image-to-image
-tags:
-- colorization
-- image-colorization
----
-
-# {name}
-
-Automatic photo colorization with the "Let there be Color!" network (global + local image priors, trained with
-scene classification), `{arch.get('name', '?')}` configuration: width {arch.get('width', '?')},
-global path {arch.get('global_size', '?')} px, {len(classes)} scene classes.
-
-```python
-from colornet.weights import load_model
-
-model, doc = load_model("{name}")   # or a path to model.safetensors
-```
-
-`model.safetensors` sha256: `{sha256}`. colornet downloads it from `{repo_id}` at a pinned commit and checks this
-digest before use.
-
-## Training
-
-```json
-{training_json}
-```
-
-## Reference
-
-{PAPER}
-"""
 
 
 # ---------------------------------------------------------------------------------------------------------- upload
@@ -241,7 +190,7 @@ def publish(
     if card.is_file():
         card_bytes = card.read_bytes()
     else:
-        card_bytes = model_card(document, name=name, repo_id=repo_id, sha256=sha256).encode()
+        card_bytes = model_card(document, name=name, repo_id=repo_id, sha256=sha256).encode()  # the export card
 
     api = HfApi(endpoint=endpoint, token=token)
     try:

@@ -1,4 +1,4 @@
-"""Training report: loss/metric curves and an image grid (greyscale input / prediction / ground truth).
+"""Training report: loss/metric curves and an image grid (greyscale input / ColorNet's result / ground truth).
 
     python -m training.report runs/default                       # curves.png + grid.png from the run's validation split
     python -m training.report runs/default --images a.jpg b.jpg  # grid of chosen photos instead
@@ -20,6 +20,7 @@ import torch
 from colornet.checkpoint import WEIGHTS_NAME, load_checkpoint
 from colornet.images import load_image
 from colornet.lab import lab_from_l_ab, lab_to_rgb, rgb_to_lab
+from colornet.pipeline import Colorizer
 
 
 def read_log(path: str | Path) -> list[dict]:
@@ -45,7 +46,7 @@ def plot_curves(records: list[dict], out_png: str | Path) -> Path:
     evals = {r["iter"]: r for r in records if r.get("type") == "eval"}
     t_it = sorted(train)
     e_it = sorted(evals)
-    panels = [("train loss (MSE + α·CE)", "loss"), ("validation PSNR (dB)", "psnr"), ("validation ab MSE", "ab_mse"),
+    panels = [("train loss (colour + α·CE)", "loss"), ("validation PSNR (dB)", "psnr"), ("validation ab MSE", "ab_mse"),
               ("validation colorfulness", "colorfulness"), ("validation scene accuracy", "top1")]
     fig, grid = plt.subplots(2, 3, figsize=(13, 7))
     axes = grid.ravel()
@@ -84,39 +85,45 @@ def plot_curves(records: list[dict], out_png: str | Path) -> Path:
     return out_png
 
 
-@torch.no_grad()
-def colorize_rgb(model, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``[3,H,W]`` RGB -> (greyscale RGB, predicted RGB), both ``[3,H,W]``."""
-    lab = rgb_to_lab(rgb)[None]
-    lightness = lab[:, :1]
-    ab, _ = model(lightness)
-    pred = lab_to_rgb(lab_from_l_ab(lightness, ab))[0]
-    grey = lab_to_rgb(lab_from_l_ab(lightness, torch.zeros_like(ab)))[0]
-    return grey, pred
+def grid_row(colorizers: dict[str, Colorizer], rgb: torch.Tensor, side: int, truth: bool) -> list[torch.Tensor]:
+    """``[3,H,W]`` photo -> [greyscale input, each colorizer's result, (ground truth)], shrunk to fit ``side``.
+
+    Results come from the product pipeline (``Colorizer``: working size, guided upsampling) on the photo at its own
+    size, so the grid shows what a user gets; only then is everything shrunk for the page.
+    """
+    lightness = rgb_to_lab(rgb[None])[:, :1]
+    grey = lab_to_rgb(lab_from_l_ab(lightness, torch.zeros_like(rgb[None, :2])))
+    views = [grey] + [c.colorize_rgb(rgb[None]) for c in colorizers.values()] + ([rgb[None]] if truth else [])
+    h, w = rgb.shape[-2:]
+    scale = min(1.0, side / max(h, w))
+    size = (max(8, round(h * scale)), max(8, round(w * scale)))
+    stacked = torch.cat(views)
+    if size != (h, w):
+        stacked = torch.nn.functional.interpolate(stacked, size=size, mode="bilinear", antialias=True,
+                                                  align_corners=False)
+    return list(stacked.clamp(0, 1))
 
 
-def image_grid(model, photos: list[np.ndarray], out_png: str | Path, *, side: int = 160,
-               titles: list[str] | None = None) -> Path:
-    """Rows of (greyscale input | prediction | ground truth) for float RGB [H,W,3] photos, saved as a PNG."""
+def image_grid(colorizers: dict[str, Colorizer], photos: list[np.ndarray], out_png: str | Path, *, side: int = 160,
+               truth: bool = True) -> Path:
+    """Rows of (greyscale input | one column per colorizer | ground truth) for float RGB [H,W,3] photos, as a PNG.
+
+    ``truth=False`` for photos that have no colour original (old black-and-white prints).
+    """
     from PIL import Image, ImageDraw
 
     tiles = []
     for rgb in photos:
         x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)
-        h, w = x.shape[-2:]
-        scale = side / max(h, w)
-        size = (max(8, round(h * scale)), max(8, round(w * scale)))
-        x = torch.nn.functional.interpolate(x[None], size=size, mode="bilinear", antialias=True,
-                                            align_corners=False)[0].clamp(0, 1)
-        grey, pred = colorize_rgb(model, x)
-        tiles.append([grey, pred, x])
+        tiles.append(grid_row(colorizers, x, side, truth))
+    labels = ["greyscale input", *colorizers] + (["original"] if truth else [])
     pad, head = 4, 18
     heights = [row[0].shape[-2] for row in tiles]  # each row as tall as its photo (no letterboxing)
-    width = 3 * (side + pad) + pad
+    width = len(labels) * (side + pad) + pad
     height = head + sum(h + pad for h in heights) + pad
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    for c, label in enumerate(("greyscale input", "prediction", "ground truth")):
+    for c, label in enumerate(labels):
         draw.text((pad + c * (side + pad) + 4, 3), label, fill=(0, 0, 0))
     y = head + pad
     for row, h in zip(tiles, heights):
@@ -159,18 +166,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Curves and an image grid for a training run")
     parser.add_argument("run", help="the run's out_dir")
     parser.add_argument("--out", default=None, help="folder for the PNGs (default: the run folder)")
-    parser.add_argument("--weights", default=None, help="model.safetensors to use for the grid (default: newest)")
+    parser.add_argument("--weights", action="append", default=None,
+                        help="model.safetensors for the grid, or LABEL=path; repeat for one column per model "
+                             "(default: the run's newest)")
     parser.add_argument("--images", nargs="*", default=None, help="photos for the grid (default: validation photos)")
+    parser.add_argument("--no-truth", action="store_true", help="no 'original' column (black-and-white photos)")
     parser.add_argument("--n", type=int, default=8, help="validation photos in the grid")
     parser.add_argument("--side", type=int, default=160)
+    parser.add_argument("--name", default="grid.png", help="file name of the grid")
     args = parser.parse_args(argv)
     run = Path(args.run)
     out = Path(args.out) if args.out else run
     if (run / "log.jsonl").is_file():
         print(f"wrote {plot_curves(read_log(run / 'log.jsonl'), out / 'curves.png')}")
-    model, _ = load_checkpoint(Path(args.weights) if args.weights else _newest_weights(run))
+    colorizers = {}
+    for spec in args.weights or [str(_newest_weights(run))]:
+        label, _, path = spec.rpartition("=") if "=" in spec else ("ColorNet", "", spec)
+        model, _ = load_checkpoint(Path(path))
+        colorizers[label] = Colorizer(model=model, device=model.device)
     photos = [load_image(p).rgb for p in args.images] if args.images else validation_photos(run, args.n)
-    print(f"wrote {image_grid(model, photos, out / 'grid.png', side=args.side)}")
+    print(f"wrote {image_grid(colorizers, photos, out / args.name, side=args.side, truth=not args.no_truth)}")
     return 0
 
 

@@ -1,11 +1,16 @@
 """Train ColorNet (Iizuka et al. 2016): one process, or DDP under ``torchrun`` (detected from ``RANK``).
 
     python -m training.train training/configs/compact_cpu.py --data_dir=photos/ --out_dir=runs/mine
-    torchrun --standalone --nproc_per_node=8 -m training.train training/configs/paper_places365.py
+    torchrun --standalone --nproc_per_node=8 -m training.train training/configs/paper_places365.py --data_dir=...
+    colornet-train --help        # every config key with its default and meaning
 
 Defaults live in ``training/config.py`` (commented); a config file overrides them, then ``--key=value``. Only the
 master process (rank 0) logs, validates, checkpoints and exports; every rank gets its own seed. ``--resume`` continues
 from the newest complete checkpoint in ``out_dir`` exactly (same weights as a run that never stopped).
+
+The run reads top to bottom as ``train``: ``setup`` (processes, device, precision) -> ``load_data`` -> ``build``
+(model, optimiser, resume) -> ``build_objective`` -> ``prepare_validation`` (split and floors) -> ``train_loop``
+-> ``finish`` (export).
 """
 
 from __future__ import annotations
@@ -15,22 +20,26 @@ import math
 import os
 import sys
 import time
-from contextlib import nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from colornet.checkpoint import check_state_dict, save_checkpoint
-from colornet.lab import lab_from_l_ab, lab_to_rgb, normalize_ab
+from colornet.checkpoint import check_shapes, expected_shapes
+from colornet.colorbins import ABQuantizer
+from colornet.errors import CheckpointMismatchError, ColorNetError
 from colornet.model import CONFIGS, ColorNet, ColorNetConfig
 
 from .checkpoints import latest_checkpoint, load_training_checkpoint, save_training_checkpoint
-from .config import ConfigError, TrainConfig, parse_args
+from .config import ConfigError, TrainConfig, help_text, parse_args
 from .data import (
     ColorizationDataset,
+    PhotoSet,
     SeededDistributedSampler,
     SkipPhoto,
     class_weights,
@@ -39,7 +48,14 @@ from .data import (
     steps_per_epoch,
 )
 from .floors import MeanColourTable
-from .metrics import ab_mse, colorfulness, psnr, topk_correct
+from .objective import ColourLoss, Objective, rebalance_weights, training_bin_counts
+from .validation import ValidationSet, compute_floors, evaluate, format_table
+
+__all__ = ["ColourLoss", "Objective", "get_lr", "main", "train"]
+
+
+class ResumeError(ColorNetError, ValueError):
+    """``--resume`` with settings the checkpoint in out_dir cannot continue under; the message says what to do."""
 
 
 class TrainingForward(nn.Module):
@@ -51,8 +67,8 @@ class TrainingForward(nn.Module):
 
     def forward(self, lightness: torch.Tensor, global_l: torch.Tensor):
         prior = self.model.encode_global(global_l)  # (B, 256) fusion vector + (B, n_classes) logits
-        ab_half = self.model.predict_ab_half(lightness, prior)  # (B, 2, H/2, W/2), the paper's output resolution
-        return ab_half, prior.logits
+        # the head's raw output at half resolution (the paper's): ab in [0, 1], or (B, Q, H/2, W/2) bin logits
+        return self.model.predict_head_half(lightness, prior), prior.logits
 
 
 def get_lr(it: int, config: TrainConfig) -> float:
@@ -74,132 +90,90 @@ def build_model_config(config: TrainConfig, class_names: list[str]) -> ColorNetC
     if config.global_size:
         arch.global_size = config.global_size
     arch.batch_norm = config.batch_norm
+    arch.head = config.head
+    arch.vividness = config.vividness
     arch.name = config.model if not (config.width or config.global_size) else f"{config.model}-custom"
     return arch
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.learning_rate, betas=(config.beta1, config.beta2),
-                                weight_decay=config.weight_decay)
-    return torch.optim.Adadelta(model.parameters(), lr=config.learning_rate, rho=config.rho,
-                                weight_decay=config.weight_decay)
+OUTPUT_LAYERS = ("colorization.output.", "colorization.distribution.", "classifier.fc2.")
 
 
-def compute_loss(ab_half, logits, target_ab, labels, alpha, ce_weight, chroma_weight: float = 0.0):
-    """MSE on normalised ab at the output's (half) resolution + alpha x (class-balanced) cross-entropy.
+def parameter_groups(model: nn.Module, head_lr_mult: float) -> list[dict]:
+    """One group, or two when the output layers (colour head, scene logits) learn at ``head_lr_mult`` x the rate.
 
-    ``chroma_weight`` > 0 (not in the paper; default 0) weights each pixel's squared error by
-    1 + chroma_weight x chroma / 50, normalised to mean 1 over the batch: a plain MSE regressor learns the
-    conditional mean, which is greyish wherever colours are ambiguous; up-weighting the saturated pixels counters it.
+    Why: a fresh output layer on a trained trunk (fine-tuning, a new head) needs its weights to grow by whole units,
+    while Adam moves each weight by about the learning rate per step; at a trunk-friendly rate that takes thousands
+    of steps. Each group carries its ``lr_mult``; the loop sets ``lr = get_lr(step) x lr_mult``.
     """
-    target_half = F.interpolate(target_ab, size=ab_half.shape[-2:], mode="area")
-    err = (normalize_ab(ab_half.float()) - normalize_ab(target_half.float())).pow(2)
-    if chroma_weight:
-        weight = 1.0 + chroma_weight * target_half.float().pow(2).sum(1, keepdim=True).sqrt() / 50.0
-        mse = (err * (weight / weight.mean())).mean()
-    else:
-        mse = err.mean()
-    if logits is None or alpha == 0.0:
-        return mse, mse, torch.zeros((), device=mse.device)
-    ce = F.cross_entropy(logits.float(), labels, weight=ce_weight)
-    return mse + alpha * ce, mse, ce
+    if head_lr_mult == 1.0:
+        return [{"params": list(model.parameters()), "lr_mult": 1.0}]
+    named = list(model.named_parameters())
+    return [{"params": [p for n, p in named if not n.startswith(OUTPUT_LAYERS)], "lr_mult": 1.0},
+            {"params": [p for n, p in named if n.startswith(OUTPUT_LAYERS)], "lr_mult": head_lr_mult}]
 
 
-def _stack_val(dataset: ColorizationDataset, limit: int) -> dict[str, torch.Tensor]:
-    n = len(dataset) if not limit else min(limit, len(dataset))
-    items = [it for it in (dataset[i] for i in range(n)) if not isinstance(it, str)]  # streamed: drop skipped
-    return {
-        "l": torch.stack([it[0] for it in items]) if items else torch.zeros(0),
-        "ab": torch.stack([it[1] for it in items]) if items else torch.zeros(0),
-        "g": torch.stack([it[2] for it in items]) if items else torch.zeros(0),
-        "y": torch.tensor([it[3] for it in items], dtype=torch.long),
-    }
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    groups = parameter_groups(model, config.head_lr_mult)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.learning_rate, betas=(config.beta1, config.beta2),
+                                weight_decay=config.weight_decay)
+    return torch.optim.Adadelta(groups, lr=config.learning_rate, rho=config.rho, weight_decay=config.weight_decay)
 
 
-def _decodable(photos, indices):
-    for i in indices:
-        try:
-            yield photos.image(i)
-        except SkipPhoto:
-            continue
+def init_distribution_head(model: ColorNet, counts: torch.Tensor) -> None:
+    """Start a fresh distribution head at the data's colour prior: bias = log p(bin), small weights.
+
+    A fresh head would otherwise predict a near-uniform distribution, whose mean is an arbitrary pinkish grey.
+    """
+    p = (counts.double() + 1.0) / (counts.sum() + counts.numel())  # add-one: every bin stays possible
+    head = model.colorization.distribution
+    with torch.no_grad():
+        head.bias.copy_(p.log().to(head.bias.dtype))
+        head.weight.mul_(0.1)
 
 
-def _summarise(lightness, ab_pred, ab_true) -> dict[str, torch.Tensor]:
-    rgb_pred = lab_to_rgb(lab_from_l_ab(lightness, ab_pred))
-    rgb_true = lab_to_rgb(lab_from_l_ab(lightness, ab_true))
-    return {"psnr": psnr(rgb_pred, rgb_true), "ab_mse": ab_mse(ab_pred, ab_true), "colorfulness": colorfulness(rgb_pred)}
+def init_matching(model: ColorNet, weights: str) -> tuple[str, set[str]]:
+    """Start from another checkpoint: copy every tensor whose name and shape match (fine-tuning, a new head).
+
+    Layers that differ (a new output head, another number of scene classes) keep their fresh initialisation;
+    the returned line names them, so a run never silently starts from less than it seems.
+    """
+    from colornet.checkpoint import load_state_dict
+
+    source = load_state_dict(weights)
+    own = model.state_dict()
+    taken = {k: v.to(own[k].dtype) for k, v in source.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(taken, strict=False)
+    fresh = sorted(set(own) - set(taken))
+    line = f"init_from: {weights}: {len(taken)}/{len(own)} tensors copied" + (
+        f"; fresh: {', '.join(fresh)}" if fresh else "")
+    return line, set(fresh)
 
 
-@torch.no_grad()
-def compute_floors(val: dict[str, torch.Tensor], table: MeanColourTable, batch_size: int = 64) -> dict[str, dict]:
-    """Greyscale and mean-colour-table metrics on the validation crops (plus the ground truth's colorfulness)."""
-    sums = {"greyscale": {}, "mean_colour_table": {}, "ground_truth": {}}
-    n = val["l"].shape[0]
-    for i in range(0, n, batch_size):
-        l, ab = val["l"][i : i + batch_size], val["ab"][i : i + batch_size]
-        parts = {
-            "greyscale": _summarise(l, torch.zeros_like(ab), ab),
-            "mean_colour_table": _summarise(l, table.predict(l), ab),
-            "ground_truth": {"colorfulness": colorfulness(lab_to_rgb(lab_from_l_ab(l, ab)))},
-        }
-        for name, metrics in parts.items():
-            for key, value in metrics.items():
-                sums[name][key] = sums[name].get(key, 0.0) + float(value.sum())
-    return {name: {k: v / max(n, 1) for k, v in m.items()} for name, m in sums.items()}
+# ------------------------------------------------------------------------------------------------------- setup
 
 
-@torch.no_grad()
-def evaluate(model: ColorNet, val: dict[str, torch.Tensor], config: TrainConfig, device, ctx, ce_weight,
-             alpha: float, batch_size: int = 64) -> dict[str, float]:
-    """Average the loss and the metrics over the whole validation split (estimate_loss in nanoGPT's terms)."""
-    was_training = model.training
-    model.eval()
-    totals: dict[str, float] = {}
-    n = val["l"].shape[0]
-    for i in range(0, n, batch_size):
-        l = val["l"][i : i + batch_size].to(device)
-        ab = val["ab"][i : i + batch_size].to(device)
-        g = val["g"][i : i + batch_size].to(device)
-        y = val["y"][i : i + batch_size].to(device)
-        with ctx:
-            prior = model.encode_global(g)
-            ab_half = model.predict_ab_half(l, prior)
-        loss, mse, ce = compute_loss(ab_half, prior.logits, ab, y, alpha, ce_weight, config.chroma_weight)
-        ab_full = F.interpolate(ab_half.float(), size=l.shape[-2:], mode="bilinear", align_corners=False)
-        metrics = _summarise(l.float(), ab_full, ab.float())
-        if prior.logits is not None and (y >= 0).all():
-            metrics["top1"] = topk_correct(prior.logits.float(), y, 1).float()
-            metrics["top5"] = topk_correct(prior.logits.float(), y, 5).float()
-        b = l.shape[0]
-        metrics["loss"] = loss.detach().expand(b)
-        metrics["mse"] = mse.detach().expand(b)
-        for key, value in metrics.items():
-            totals[key] = totals.get(key, 0.0) + float(value.float().sum())
-    model.train(was_training)
-    return {k: v / max(n, 1) for k, v in totals.items()}
+@dataclass
+class Setup:
+    """Processes, device and precision of this run."""
+
+    ddp: bool
+    rank: int
+    world: int
+    device: torch.device
+    ctx: AbstractContextManager  # autocast (bf16 on CUDA) or nothing
+    channels_last: bool
+    out_dir: Path
+    log: Callable[..., None]  # print on the master, silent elsewhere
+
+    @property
+    def master(self) -> bool:
+        return self.rank == 0
 
 
-def format_table(metrics: dict[str, float], floors: dict[str, dict], n_classes: int) -> str:
-    rows = [("model", metrics), ("greyscale floor", floors["greyscale"]), ("mean-colour table", floors["mean_colour_table"])]
-    lines = [f"{'':18s} {'PSNR dB':>8s} {'ab MSE':>8s} {'colorful':>8s} {'top-1':>6s} {'top-5':>6s}"]
-    for name, m in rows:
-        t1 = f"{100 * m['top1']:5.1f}%" if "top1" in m else "   -  "
-        t5 = f"{100 * m['top5']:5.1f}%" if "top5" in m else "   -  "
-        lines.append(f"{name:18s} {m['psnr']:8.2f} {m['ab_mse']:8.1f} {m['colorfulness']:8.2f} {t1:>6s} {t5:>6s}")
-    chance = f"chance top-1 {100 / n_classes:.1f}%, " if n_classes else ""
-    lines.append(f"{'':18s} ({chance}ground-truth colorfulness {floors['ground_truth']['colorfulness']:.2f})")
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    try:
-        config = parse_args(sys.argv[1:] if argv is None else argv)
-    except ConfigError as err:
-        print(f"config error: {err}", file=sys.stderr)
-        return 2
-
-    # --- processes and devices ---------------------------------------------------------------------------
+def setup(config: TrainConfig) -> Setup:
+    """Join the process group under torchrun, pick the device and the precision, make out_dir."""
     ddp = int(os.environ.get("RANK", -1)) != -1
     use_cuda = config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available())
     if ddp:
@@ -207,19 +181,16 @@ def main(argv: list[str] | None = None) -> int:
 
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
         rank, world = dist.get_rank(), dist.get_world_size()
-        local_rank = int(os.environ.get("LOCAL_RANK", 0))
-        device = torch.device(f"cuda:{local_rank}" if use_cuda else "cpu")
+        device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if use_cuda else "cpu")
         if use_cuda:
             torch.cuda.set_device(device)
     else:
         rank, world = 0, 1
         device = torch.device(config.device if config.device != "auto" else ("cuda" if use_cuda else "cpu"))
-    master = rank == 0
     if config.threads:
         torch.set_num_threads(config.threads)
-    log = print if master else (lambda *a, **k: None)
     out_dir = Path(config.out_dir)
-    if master:
+    if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -228,208 +199,377 @@ def main(argv: list[str] | None = None) -> int:
     use_bf16 = config.dtype == "bfloat16" or (config.dtype == "auto" and device.type == "cuda")
     # bf16 autocast on CUDA (no GradScaler needed: bf16 has fp32's exponent range); fp32 on CPU by default
     ctx = torch.autocast(device_type=device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
-    channels_last = device.type == "cuda"
+    log = print if rank == 0 else (lambda *a, **k: None)
+    return Setup(ddp, rank, world, device, ctx, device.type == "cuda", out_dir, log)
 
-    # --- data: the master decodes (and writes the cache) first, the other ranks then read the cache -------
-    if ddp and not master:
+
+def _barrier(run: Setup) -> None:
+    if run.ddp:
+        import torch.distributed as dist
+
         dist.barrier()
+
+
+@dataclass
+class Data:
+    photos: PhotoSet
+    class_names: list[str]
+    alpha: float  # the scene term's weight: 0 for a flat folder (no labels)
+    train_idx: list[int]
+    val_idx: list[int]
+
+
+def load_data(config: TrainConfig, run: Setup) -> Data:
+    """The master decodes (and writes the cache) first, the other ranks then read the cache."""
+    if not run.master:
+        _barrier(run)
     photos = load_photos(
         config.data_dir, val_fraction=config.val_fraction, store_side=config.store_side,
-        grey_chroma=config.grey_chroma, cache_path=(out_dir / "data_cache.npz") if config.cache_data else None,
-        log=log, progress=master and config.progress, preload=config.preload,
+        grey_chroma=config.grey_chroma, cache_path=(run.out_dir / "data_cache.npz") if config.cache_data else None,
+        log=run.log, progress=run.master and config.progress, preload=config.preload,
     )
-    if ddp and master:
-        dist.barrier()
+    if run.master:
+        _barrier(run)
     class_names = photos.summary.class_names
-    alpha = config.alpha if class_names else 0.0  # a flat folder has no labels: colour loss only, no head
     train_idx, val_idx = photos.indices("train"), photos.indices("val")
-    if len(train_idx) // world < config.batch_size:
-        raise ValueError(f"only {len(train_idx)} training photos for {world} process(es) x batch_size "
-                         f"{config.batch_size}: lower batch_size or add photos")
+    if len(train_idx) // run.world < config.batch_size:
+        raise ConfigError(f"only {len(train_idx)} training photos for {run.world} process(es) x batch_size "
+                          f"{config.batch_size}: lower batch_size or add photos")
+    return Data(photos, class_names, config.alpha if class_names else 0.0, train_idx, val_idx)
 
-    # --- model, optimiser, resume -------------------------------------------------------------------------
+
+# ------------------------------------------------------------------------------------------------------- build
+
+
+@dataclass
+class State:
+    """What the loop changes: the model, its optimiser and the step count (plus how the run started)."""
+
+    arch: ColorNetConfig
+    model: ColorNet
+    optimizer: torch.optim.Optimizer
+    forward: nn.Module  # TrainingForward, compiled and/or DDP-wrapped
+    iter_num: int = 0
+    best_val_loss: float = float("inf")
+    resumed_from: str | None = None
+    fresh: set[str] = field(default_factory=set)  # tensors starting from their initialisation (not resumed/init_from)
+
+
+def _resume(config: TrainConfig, arch: ColorNetConfig, ckpt: Path, log) -> tuple[ColorNet, dict | None, dict]:
+    """The model of checkpoint ``ckpt`` and the optimiser state to continue with (None: start it afresh).
+
+    The checkpoint must be of the architecture the config describes and, unless ``reset_optimizer``, of the same
+    optimiser: loading AdaDelta's state into Adam (or weights into another shape) must be a clear error, not a
+    crash deep in torch or a silently different run."""
+    state, opt_state, document = load_training_checkpoint(ckpt)
+    stored = ColorNetConfig.from_dict(document["architecture"])
+    if list(stored.class_names) != list(arch.class_names):
+        raise ResumeError(f"{ckpt} was trained on classes {stored.class_names[:5]}..., data_dir has "
+                          f"{arch.class_names[:5]}...: resume with the same data_dir")
+    try:
+        check_shapes({k: v[0] for k, v in expected_shapes(arch).items()},
+                     {k: tuple(v.shape) for k, v in state.items()}, str(ckpt))
+    except CheckpointMismatchError as err:
+        settings = ", ".join(f"{k}={getattr(stored, k)!r}" for k in ("name", "width", "global_size", "head")
+                             if hasattr(stored, k))
+        raise ResumeError(f"{ckpt} is another architecture ({settings}) than the config asks for: resume with the "
+                          f"checkpoint's model settings, or start a new --out_dir. ({err})") from None
+    trained_with = document.get("training", {}).get("config", {}).get("optimizer", config.optimizer)
+    if config.reset_optimizer:
+        log(f"resume: reset_optimizer: {config.optimizer} starts afresh (the checkpoint used {trained_with})")
+        opt_state = None
+    elif trained_with != config.optimizer:
+        raise ResumeError(f"{ckpt} was trained with {trained_with}, the config asks for {config.optimizer}: its "
+                          f"optimiser state cannot continue another optimiser. Keep --optimizer={trained_with}, or "
+                          f"pass --reset_optimizer=True to start {config.optimizer} afresh from these weights.")
+    model = ColorNet(stored)  # the stored config (it also carries e.g. the head's default vividness)
+    model.load_state_dict(state)
+    return model, opt_state, document
+
+
+def build(config: TrainConfig, run: Setup, data: Data) -> State:
+    """Model and optimiser: fresh, from ``init_from``, or resumed from the newest checkpoint in out_dir."""
     torch.manual_seed(config.seed)  # the same initial weights on every rank (DDP also broadcasts them)
-    arch = build_model_config(config, class_names)
-    iter_num, best_val_loss, resumed_from = 0, float("inf"), None
-    ckpt = latest_checkpoint(out_dir) if config.resume else None
+    arch = build_model_config(config, data.class_names)
+    fresh: set[str] = set()  # tensors that start from their initialisation (not resumed, not from init_from)
+    ckpt = latest_checkpoint(run.out_dir, run.log) if config.resume else None
     if config.resume and ckpt is None:
-        log(f"resume: no checkpoint in {out_dir}, starting from scratch")
-    opt_state = None
+        run.log(f"resume: no checkpoint in {run.out_dir}, starting from scratch")
+    opt_state, document = None, None
     if ckpt is not None:
-        state, opt_state, document = load_training_checkpoint(ckpt)
-        arch = ColorNetConfig.from_dict(document["architecture"])  # rebuild from the stored model args
-        if list(arch.class_names) != list(class_names):
-            raise ValueError(f"{ckpt} was trained on classes {arch.class_names[:5]}..., data_dir has "
-                             f"{class_names[:5]}...: resume with the same data_dir")
-        model = ColorNet(arch)
-        check_state_dict(model, state, str(ckpt))
-        model.load_state_dict(state)
-        iter_num = int(document["training"]["iter_num"])
-        best_val_loss = float(document["training"].get("best_val_loss", best_val_loss))
-        resumed_from = str(ckpt)
-        log(f"resume: {ckpt} (step {iter_num})")
+        model, opt_state, document = _resume(config, arch, ckpt, run.log)
+        arch = model.config
+        run.log(f"resume: {ckpt} (step {int(document['training']['iter_num'])})")
     else:
         model = ColorNet(arch)
+        fresh = set(model.state_dict())
         if config.init_from:
-            from colornet.checkpoint import load_checkpoint
-
-            init, _ = load_checkpoint(config.init_from)
-            model.load_state_dict(init.state_dict())
-            log(f"init_from: {config.init_from}")
-    torch.manual_seed(config.seed + rank)  # per-rank seed for anything random from here on
-    model.to(device)
-    if channels_last:
+            line, fresh = init_matching(model, config.init_from)
+            run.log(line)
+    torch.manual_seed(config.seed + run.rank)  # per-rank seed for anything random from here on
+    model.to(run.device)
+    if run.channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
     if opt_state is not None:
-        optimizer.load_state_dict(opt_state)
-    forward = TrainingForward(model)
+        try:
+            optimizer.load_state_dict(opt_state)
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise ResumeError(f"{ckpt}: its optimiser state does not fit this model and optimiser ({err}); pass "
+                              f"--reset_optimizer=True to start the optimiser afresh.") from None
+    forward: nn.Module = TrainingForward(model)
     if config.compile:
         forward = torch.compile(forward)
-    if ddp:
+    if run.ddp:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        forward = DDP(forward, device_ids=[device.index] if device.type == "cuda" else None)
+        forward = DDP(forward, device_ids=[run.device.index] if run.device.type == "cuda" else None)
+    state = State(arch, model, optimizer, forward, fresh=fresh)
+    if document is not None:
+        state.iter_num = int(document["training"]["iter_num"])
+        state.best_val_loss = float(document["training"].get("best_val_loss", state.best_val_loss))
+        state.resumed_from = str(ckpt)
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"model: {arch.name} width={arch.width} global={arch.global_size} classes={arch.n_classes} "
-        f"params={n_params / 1e6:.2f}M ({n_params * 4 / 2**20:.1f} MiB fp32); alpha={alpha:.5f}; "
-        f"{config.optimizer} lr={config.learning_rate}; world={world} device={device}")
+    run.log(f"model: {arch.name} width={arch.width} global={arch.global_size} classes={arch.n_classes} "
+            f"params={n_params / 1e6:.2f}M ({n_params * 4 / 2**20:.1f} MiB fp32); alpha={data.alpha:.5f}; "
+            f"{config.optimizer} lr={config.learning_rate}; world={run.world} device={run.device}")
+    return state
 
-    train_set = ColorizationDataset(photos, train_idx, crop=config.crop_size, global_size=arch.global_size,
-                                    train=True, min_scale=config.crop_min_scale, flip=config.flip)
-    sampler = SeededDistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=config.seed)
-    loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, drop_last=True,
-                        num_workers=config.num_workers, pin_memory=device.type == "cuda",
-                        collate_fn=collate_skipping, persistent_workers=False)
-    per_epoch = steps_per_epoch(len(train_set), config.batch_size, world)
-    eval_interval = config.eval_interval or per_epoch
+
+def _decodable(photos: PhotoSet, indices):
+    for i in indices:
+        try:
+            yield photos.image(i)
+        except SkipPhoto:
+            continue
+
+
+def build_objective(config: TrainConfig, run: Setup, data: Data, state: State) -> Objective:
     ce_weight = None
-    if class_names and config.balance_classes:
-        ce_weight = class_weights(photos.labels[train_idx], len(class_names)).to(device)
+    if data.class_names and config.balance_classes:
+        ce_weight = class_weights(data.photos.labels[data.train_idx], len(data.class_names)).to(run.device)
+    colour = ColourLoss(state.arch.head, config.chroma_weight)
+    if state.arch.head == "distribution":
+        quantizer = ABQuantizer(state.model.colorization.ab_centres.detach().cpu(), state.arch.ab_grid)
+        limit = max(1, min(config.rebalance_photos, len(data.train_idx)))
+        sample = data.train_idx[:: max(1, len(data.train_idx) // limit)][:limit]
+        counts = training_bin_counts(_decodable(data.photos, sample), limit, quantizer, run.out_dir, run.master)
+        if "colorization.distribution.bias" in state.fresh:
+            init_distribution_head(state.model, counts)
+            run.log("distribution head: starts at the training split's colour prior")
+        colour.quantizer = quantizer.to(run.device)
+        if config.rebalance:
+            colour.bin_weight = rebalance_weights(counts, quantizer, config.rebalance, run.log).to(run.device)
+    return Objective(colour, data.alpha, ce_weight)
 
-    # --- validation set and the two floors (master only) --------------------------------------------------
-    val, floors, table = None, None, None
-    if master and val_idx:
-        val_set = ColorizationDataset(photos, val_idx, crop=config.crop_size, global_size=arch.global_size, train=False)
-        val = _stack_val(val_set, config.eval_max_photos)
-        table_path = out_dir / "mean_colour_table.json"
-        table = MeanColourTable.load(table_path) if table_path.is_file() else None
-        if table is None:
-            limit = config.table_max_photos or (len(train_idx) if config.preload else 3000)
-            step = max(1, len(train_idx) // limit)
-            table = MeanColourTable.fit(_decodable(photos, train_idx[::step][:limit]))
-            table.save(table_path)
-        floors = compute_floors(val, table)
-        log(f"validation: {val['l'].shape[0]} photos; floors: greyscale PSNR {floors['greyscale']['psnr']:.2f} dB, "
+
+# -------------------------------------------------------------------------------------------------- validation
+
+
+@dataclass
+class Validation:
+    """The master's validation crops and the two floors on them (None on other ranks or without a split)."""
+
+    val: ValidationSet | None = None
+    floors: dict | None = None
+
+
+def prepare_validation(config: TrainConfig, run: Setup, data: Data, arch: ColorNetConfig) -> Validation:
+    if not (run.master and data.val_idx):
+        return Validation()
+    val_set = ColorizationDataset(data.photos, data.val_idx, crop=config.crop_size, global_size=arch.global_size,
+                                  train=False)
+    val = ValidationSet.from_dataset(val_set, config.eval_max_photos)
+    table_path = run.out_dir / "mean_colour_table.json"
+    table = MeanColourTable.load(table_path) if table_path.is_file() else None
+    if table is None:
+        limit = config.table_max_photos or (len(data.train_idx) if config.preload else 3000)
+        step = max(1, len(data.train_idx) // limit)
+        table = MeanColourTable.fit(_decodable(data.photos, data.train_idx[::step][:limit]))
+        table.save(table_path)
+    floors = compute_floors(val, table)
+    run.log(f"validation: {len(val)} photos; floors: greyscale PSNR {floors['greyscale']['psnr']:.2f} dB, "
             f"mean-colour table PSNR {floors['mean_colour_table']['psnr']:.2f} dB")
-    if master:
-        (out_dir / "config_resolved.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    log_file = open(out_dir / "log.jsonl", "a") if master else None
+    return Validation(val, floors)
 
-    def write_log(record: dict) -> None:
-        if log_file is not None:
-            log_file.write(json.dumps(record) + "\n")
-            log_file.flush()
+
+# ------------------------------------------------------------------------------------------------------- loop
+
+
+class RunLog:
+    """``out_dir/log.jsonl``, one JSON record a line, written by the master only."""
+
+    def __init__(self, run: Setup):
+        self._file = open(run.out_dir / "log.jsonl", "a") if run.master else None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, objective: Objective,
+               validation: Validation, log: RunLog) -> dict | None:
+    """Step until ``max_iters``: log, validate and checkpoint on their intervals. Returns the last validation."""
+    train_set = ColorizationDataset(data.photos, data.train_idx, crop=config.crop_size,
+                                    global_size=state.arch.global_size, train=True, min_scale=config.crop_min_scale,
+                                    flip=config.flip, degrade=config.degrade)
+    sampler = SeededDistributedSampler(train_set, num_replicas=run.world, rank=run.rank, shuffle=True,
+                                       seed=config.seed)
+    loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, drop_last=True,
+                        num_workers=config.num_workers, pin_memory=run.device.type == "cuda",
+                        collate_fn=collate_skipping, persistent_workers=False)
+    per_epoch = steps_per_epoch(len(train_set), config.batch_size, run.world)
+    eval_interval = config.eval_interval or per_epoch
+    model, optimizer, device = state.model, state.optimizer, run.device
 
     def training_state(last_metrics: dict | None) -> dict:
-        return {
-            "config": config.to_dict(), "best_val_loss": best_val_loss, "world_size": world,
-            "data": photos.summary.to_dict(), "metrics": last_metrics or {}, "floors": floors or {},
-        }
+        return {"config": config.to_dict(), "best_val_loss": state.best_val_loss, "world_size": run.world,
+                "data": data.photos.summary.to_dict(), "metrics": last_metrics or {},
+                "floors": validation.floors or {}}
 
-    write_log({"type": "start", "iter": iter_num, "time": time.time(), "resumed_from": resumed_from,
-               "config": config.to_dict(), "data": photos.summary.to_dict(), "params": n_params})
-
-    # --- the loop ---------------------------------------------------------------------------------------------
     bar = None
-    if master and config.progress:
+    if run.master and config.progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=config.max_iters, initial=iter_num, desc="train", unit="step", dynamic_ncols=True)
+        bar = tqdm(total=config.max_iters, initial=state.iter_num, desc="train", unit="step", dynamic_ncols=True)
     last_metrics: dict | None = None
     skip_counts: dict[str, int] = {}
     model.train()
     t_last, seen_since = time.time(), 0
-    while iter_num < config.max_iters:
-        epoch, position = divmod(iter_num, per_epoch)
+    while state.iter_num < config.max_iters:
+        epoch, position = divmod(state.iter_num, per_epoch)
         sampler.set_epoch(epoch)
         sampler.set_start(position * config.batch_size)  # resume mid-epoch at exactly the next batch
-        iter_at_start = iter_num
+        iter_at_start = state.iter_num
         for lightness, target_ab, global_l, labels, skipped in loader:
             for reason, count in skipped.items():  # streamed data only: unreadable / greyscale photos met
                 skip_counts[reason] = skip_counts.get(reason, 0) + count
             if lightness is None or lightness.shape[0] < 2:
                 continue  # every photo of this batch was skipped (batch norm needs two)
-            lr = get_lr(iter_num, config)
+            lr = get_lr(state.iter_num, config)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_mult", 1.0)
             lightness, target_ab = lightness.to(device, non_blocking=True), target_ab.to(device, non_blocking=True)
             global_l, labels = global_l.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-            if channels_last:
+            if run.channels_last:
                 lightness = lightness.contiguous(memory_format=torch.channels_last)
                 global_l = global_l.contiguous(memory_format=torch.channels_last)
-            with ctx:
-                ab_half, logits = forward(lightness, global_l)
-            loss, mse, ce = compute_loss(ab_half, logits, target_ab, labels, alpha, ce_weight, config.chroma_weight)
+            with run.ctx:
+                out, logits = state.forward(lightness, global_l)
+            loss = objective(out, logits, target_ab, labels)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.total.backward()
             if config.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
-            iter_num += 1
-            seen_since += lightness.shape[0] * world
+            state.iter_num += 1
+            it = state.iter_num
+            seen_since += lightness.shape[0] * run.world
 
-            if master and (iter_num % config.log_interval == 0 or iter_num == config.max_iters):
+            if run.master and (it % config.log_interval == 0 or it == config.max_iters):
                 dt = time.time() - t_last
-                record = {"type": "train", "iter": iter_num, "epoch": iter_num / per_epoch, "lr": lr,
-                          "loss": loss.item(), "mse": mse.item(), "ce": ce.item(),
+                record = {"type": "train", "iter": it, "epoch": it / per_epoch, "lr": lr,
+                          "loss": loss.total.item(), "mse": loss.colour.item(), "ce": loss.scene.item(),
                           "images_per_s": seen_since / max(dt, 1e-9), "time": time.time()}
                 if skip_counts:
                     record["skipped_streamed"] = dict(skip_counts)
-                write_log(record)
+                log.write(record)
                 t_last, seen_since = time.time(), 0
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.4f}", ce=f"{ce.item():.2f}", lr=f"{lr:.2g}")
+                bar.set_postfix(loss=f"{loss.total.item():.4f}", ce=f"{loss.scene.item():.2f}", lr=f"{lr:.2g}")
 
-            if master and val is not None and (iter_num % eval_interval == 0 or iter_num == config.max_iters):
-                metrics = evaluate(model, val, config, device, ctx, ce_weight, alpha)
+            if validation.val is not None and (it % eval_interval == 0 or it == config.max_iters):
+                metrics = evaluate(model, validation.val, device, run.ctx, objective)
                 last_metrics = metrics
-                best_val_loss = min(best_val_loss, metrics["loss"])
-                write_log({"type": "eval", "iter": iter_num, "epoch": iter_num / per_epoch, "model": metrics,
-                           **floors, "time": time.time()})
-                text = f"step {iter_num} (epoch {iter_num / per_epoch:.2f}) validation:\n" + format_table(
-                    metrics, floors, len(class_names))
+                state.best_val_loss = min(state.best_val_loss, metrics["loss"])
+                log.write({"type": "eval", "iter": it, "epoch": it / per_epoch, "model": metrics,
+                           **validation.floors, "time": time.time()})
+                text = f"step {it} (epoch {it / per_epoch:.2f}) validation:\n" + format_table(
+                    metrics, validation.floors, len(data.class_names))
                 (bar.write if bar is not None else print)(text)
-            if master and (iter_num % config.ckpt_interval == 0 or iter_num == config.max_iters):
-                path = save_training_checkpoint(out_dir, iter_num, model, optimizer, training_state(last_metrics),
+            if run.master and (it % config.ckpt_interval == 0 or it == config.max_iters):
+                path = save_training_checkpoint(run.out_dir, it, model, optimizer, training_state(last_metrics),
                                                 keep_last=config.keep_last)
-                write_log({"type": "checkpoint", "iter": iter_num, "path": str(path), "time": time.time()})
-            if iter_num >= config.max_iters:
+                log.write({"type": "checkpoint", "iter": it, "path": str(path), "time": time.time()})
+            if it >= config.max_iters:
                 break
-        if iter_num == iter_at_start:
+        if state.iter_num == iter_at_start:
             raise RuntimeError(f"no usable photo in a whole pass over {config.data_dir} (all unreadable or greyscale)")
     if bar is not None:
         bar.close()
+    return last_metrics
 
-    if ddp:
+
+def finish(config: TrainConfig, run: Setup, data: Data, state: State, validation: Validation,
+           last_metrics: dict | None, log: RunLog) -> None:
+    """Give every rank rank 0's batch-norm statistics, export (master), close the log and the process group."""
+    if run.ddp:
+        import torch.distributed as dist
+
         # BN running statistics are updated locally by each rank's last forward: give every rank rank 0's copy
-        for buffer in model.buffers():
+        for buffer in state.model.buffers():
             dist.broadcast(buffer.data, 0)
-    if config.debug_dump_rank_weights:
-        save_checkpoint(model, out_dir / f"rank{rank}")
-    if master and config.export:
+    if run.master and config.export:
         from .export import export_model
 
-        folder = export_model(model, out_dir / "export", config=config.to_dict(), data=photos.summary.to_dict(),
-                              metrics=last_metrics or {}, floors=floors or {}, iter_num=iter_num)
-        log(f"exported {folder}")
-        write_log({"type": "export", "iter": iter_num, "path": str(folder), "time": time.time()})
-    if log_file is not None:
-        log_file.close()
-    if ddp:
+        folder = export_model(state.model, run.out_dir / "export", config=config.to_dict(),
+                              data=data.photos.summary.to_dict(), metrics=last_metrics or {},
+                              floors=validation.floors or {}, iter_num=state.iter_num)
+        run.log(f"exported {folder}")
+        log.write({"type": "export", "iter": state.iter_num, "path": str(folder), "time": time.time()})
+    log.close()
+    if run.ddp:
+        import torch.distributed as dist
+
         dist.barrier()
         dist.destroy_process_group()
+
+
+@dataclass
+class TrainResult:
+    model: ColorNet
+    rank: int
+    iter_num: int
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """One whole run for a parsed config (``main`` is this behind the command line)."""
+    run = setup(config)
+    data = load_data(config, run)
+    state = build(config, run, data)
+    objective = build_objective(config, run, data, state)
+    validation = prepare_validation(config, run, data, state.arch)
+    if run.master:
+        (run.out_dir / "config_resolved.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    log = RunLog(run)
+    log.write({"type": "start", "iter": state.iter_num, "time": time.time(), "resumed_from": state.resumed_from,
+               "config": config.to_dict(), "data": data.photos.summary.to_dict(),
+               "params": sum(p.numel() for p in state.model.parameters())})
+    last_metrics = train_loop(config, run, data, state, objective, validation, log)
+    finish(config, run, data, state, validation, last_metrics, log)
+    return TrainResult(state.model, run.rank, state.iter_num)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``colornet-train``: 0 when the run ends, 2 for a bad config, data_dir or resume (one line on stderr)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in argv):
+        print(help_text())
+        return 0
+    try:
+        train(parse_args(argv))
+    except ConfigError as err:
+        print(f"config error: {err}", file=sys.stderr)
+        return 2
+    except ColorNetError as err:  # data_dir missing or empty, a resume that cannot continue, a bad init_from
+        print(f"colornet-train: error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -5,8 +5,9 @@
 
 batch_size is per GPU: keep batch_size x N = 128, the paper's batch. Photos are streamed from disk by DataLoader
 workers (the dataset does not fit in RAM); bf16 autocast and channels_last are switched on automatically on CUDA.
+
+The photos are named on the command line (--data_dir): a config holds no path of a particular machine.
 """
-data_dir = "/data/places365_standard/train"
 out_dir = "runs/paper-places365"
 model = "paper"
 preload = False  # stream: 1.8 M photos do not fit in RAM

@@ -1,0 +1,72 @@
+"""Peak memory of colorizing one large photo file end to end (decode, colorize, encode), per kind of file.
+
+    python benchmarks/bench_memory.py                      # 16 and 64 MP, 8-bit RGB and 16-bit grey PNGs
+    python benchmarks/bench_memory.py --megapixels 100 --kinds rgb8
+
+Each row runs in a fresh child process: peak RSS (``ru_maxrss``) after the whole photo, minus the RSS with the
+model loaded, divided by the pixel count, is the bytes per pixel that ``colornet.images.DEFAULT_MAX_MEGAPIXELS`` is
+sized from. The photos are flat colour (they compress to a few hundred KB, as in the issue that asked for this).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = r"""
+import json, resource, sys, time
+from colornet.pipeline import Colorizer, to_output_image
+path, out = sys.argv[1], sys.argv[2]
+c = Colorizer.from_pretrained(None, device="cpu", max_megapixels=None)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+result = c.colorize_image(path)
+to_output_image(result).save(out)
+print(json.dumps({"base_kb": base, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "seconds": time.perf_counter() - t}))
+"""
+
+
+def make_photo(path: Path, kind: str, megapixels: float) -> tuple[int, int]:
+    import numpy as np
+    from PIL import Image
+
+    side = int(round((megapixels * 1e6) ** 0.5))
+    if kind == "rgb8":
+        Image.new("RGB", (side, side), (90, 140, 200)).save(path)
+    else:  # 16-bit greyscale
+        Image.fromarray(np.full((side, side), 30000, np.uint16)).save(path)
+    return side, side
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--megapixels", default="16,64", help="comma-separated sizes")
+    parser.add_argument("--kinds", default="rgb8,grey16", help="rgb8 (8-bit RGB PNG), grey16 (16-bit grey PNG)")
+    args = parser.parse_args()
+    lines = ["| file | size | peak RSS (GB) | above the loaded model (GB) | bytes / pixel | time (s) |",
+             "|---|---|---:|---:|---:|---:|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.kinds.split(","):
+            for mp in (float(x) for x in args.megapixels.split(",")):
+                path = Path(tmp) / f"{kind}_{mp:g}.png"
+                w, h = make_photo(path, kind, mp)
+                run = subprocess.run([sys.executable, "-c", CHILD, str(path), str(Path(tmp) / "out.png")],
+                                     capture_output=True, text=True)
+                if run.returncode:
+                    lines.append(f"| {kind} | {w}x{h} | failed: {run.stderr.strip().splitlines()[-1]} | | | |")
+                    continue
+                r = json.loads(run.stdout.strip().splitlines()[-1])
+                extra = (r["peak_kb"] - r["base_kb"]) * 1024
+                lines.append(f"| {kind} | {w}x{h} | {r['peak_kb'] / 2**20:.2f} | {extra / 2**30:.2f} | "
+                             f"{extra / (w * h):.1f} | {r['seconds']:.1f} |")
+                path.unlink()
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

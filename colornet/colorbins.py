@@ -1,0 +1,159 @@
+"""The quantized a*b* plane behind the colour-distribution head (beyond the paper; after Zhang et al., ECCV 2016).
+
+Regressing ab with an MSE learns the conditional *mean* colour, which is grey-brown wherever several colours are
+plausible (a car, a dress). Predicting a *distribution* over ab bins keeps the alternatives apart, and decoding by an
+annealed mean picks a vivid, still-plausible colour.
+
+* Bins: the points of a regular ``grid``-spaced lattice over [-110, 110]^2 whose cell holds some sRGB colour (at any
+  lightness), found with colornet's own Lab conversion on a dense sample of the RGB cube's surface. Grid 10 gives 262.
+* Soft targets: each pixel's ab spreads over the nearby bins with a Gaussian (sigma 5). On a regular lattice the
+  neighbours are found by *rounding* (the 3x3 lattice points around the nearest one), never with a pixel-by-bin
+  distance matrix, which is what keeps the loss about as cheap as the MSE.
+* Decoding: the annealed mean, softmax(logits / T) . centres, with T = 1 the mean and T -> 0 the mode.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .lab import AB_SCALE, rgb_to_lab
+
+DEFAULT_GRID = 10
+SOFT_SIGMA = 5.0  # Gaussian width of the soft-encoded targets, in ab units
+
+
+def lattice_side(grid: int) -> int:
+    """Lattice points per axis: centres at -110, -110 + grid, ... up to +110."""
+    return int(math.floor(2 * AB_SCALE / grid)) + 1
+
+
+def lattice_centres(grid: int) -> torch.Tensor:
+    """All lattice points, ``[side*side, 2]`` (a, b), row-major over (a, b)."""
+    axis = -AB_SCALE + grid * torch.arange(lattice_side(grid), dtype=torch.float64)
+    a, b = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack((a.reshape(-1), b.reshape(-1)), dim=1)
+
+
+def in_gamut_mask(grid: int, samples_per_edge: int = 512) -> torch.Tensor:
+    """``[side*side]`` bool: lattice cells that some sRGB colour falls into (its ab rounds to that lattice point).
+
+    Every colour's ab lies below some point of the RGB cube's surface along L, so sampling the six faces densely and
+    converting them with colornet's own RGB -> Lab finds every reachable cell (grid 10: 262 bins; Zhang et al. keep
+    313 with a looser test on ImageNet's colours).
+    """
+    axis = torch.linspace(0.0, 1.0, samples_per_edge, dtype=torch.float64)
+    u, v = (t.reshape(-1) for t in torch.meshgrid(axis, axis, indexing="ij"))
+    faces = []
+    for fixed in (0.0, 1.0):
+        w = torch.full_like(u, fixed)
+        faces += [torch.stack(c) for c in ((w, u, v), (u, w, v), (u, v, w))]
+    rgb = torch.cat(faces, dim=1)[:, :, None]  # (3, 6 * n^2, 1)
+    ab = rgb_to_lab(rgb)[1:, :, 0].T  # (N, 2)
+    side = lattice_side(grid)
+    ij = torch.round((ab + AB_SCALE) / grid).long().clamp(0, side - 1)
+    mask = torch.zeros(side * side, dtype=torch.bool)
+    mask[ij[:, 0] * side + ij[:, 1]] = True
+    return mask
+
+
+@functools.lru_cache(maxsize=4)
+def gamut_bins(grid: int = DEFAULT_GRID) -> torch.Tensor:
+    """The in-gamut bin centres ``[Q, 2]`` (float32) for a lattice spacing ``grid``; cached (it is a constant)."""
+    return lattice_centres(grid)[in_gamut_mask(grid)].float()
+
+
+class ABQuantizer:
+    """In-gamut ab bins of a regular lattice: soft encoding (training) and annealed-mean decoding (inference)."""
+
+    def __init__(self, centres: torch.Tensor, grid: int):
+        self.grid = int(grid)
+        self.side = lattice_side(self.grid)
+        self.centres = centres.float()  # (Q, 2)
+        # lattice index -> bin index (-1 = out of gamut), and each lattice point's nearest in-gamut bin
+        lattice = lattice_centres(self.grid).float()
+        lookup = torch.full((self.side * self.side,), -1, dtype=torch.long)
+        keys = self._lattice_index(self.centres)
+        lookup[keys] = torch.arange(self.centres.shape[0])
+        self.lookup = lookup
+        self.nearest_bin = torch.cdist(lattice, self.centres).argmin(1)  # (side*side,), small: 529 x 313
+
+    @classmethod
+    def from_grid(cls, grid: int = DEFAULT_GRID) -> "ABQuantizer":
+        return cls(gamut_bins(grid), grid)
+
+    @property
+    def n_bins(self) -> int:
+        return self.centres.shape[0]
+
+    def _lattice_index(self, ab: torch.Tensor) -> torch.Tensor:
+        ij = torch.round((ab + AB_SCALE) / self.grid).long().clamp(0, self.side - 1)
+        return ij[..., 0] * self.side + ij[..., 1]
+
+    def to(self, device: torch.device | str) -> "ABQuantizer":
+        for name in ("centres", "lookup", "nearest_bin"):
+            setattr(self, name, getattr(self, name).to(device))
+        return self
+
+    def soft_encode(self, ab: torch.Tensor, sigma: float = SOFT_SIGMA) -> tuple[torch.Tensor, torch.Tensor]:
+        """ab ``[B,2,H,W]`` -> (bin indices ``[B,9,H,W]``, Gaussian weights ``[B,9,H,W]`` summing to 1).
+
+        The candidates are the 3x3 lattice points around the rounded one; out-of-gamut candidates get weight 0, and
+        a pixel with none in gamut falls back to its nearest in-gamut bin with weight 1.
+        """
+        step = self.grid
+        scaled = (ab.float() + AB_SCALE) / step  # lattice coordinates
+        centre = torch.round(scaled)
+        offsets = torch.tensor([-1.0, 0.0, 1.0], device=ab.device)
+        di = offsets.view(3, 1).expand(3, 3).reshape(9)
+        dj = offsets.view(1, 3).expand(3, 3).reshape(9)
+        ci = (centre[:, 0:1] + di.view(1, 9, 1, 1)).clamp(0, self.side - 1)  # (B, 9, H, W)
+        cj = (centre[:, 1:2] + dj.view(1, 9, 1, 1)).clamp(0, self.side - 1)
+        d2 = ((ci - scaled[:, 0:1]) ** 2 + (cj - scaled[:, 1:2]) ** 2) * (step * step)
+        bins = self.lookup[(ci * self.side + cj).long()]  # (B, 9, H, W), -1 where out of gamut
+        weight = torch.exp(-d2 / (2.0 * sigma * sigma)) * (bins >= 0)
+        total = weight.sum(1, keepdim=True)
+        empty = total <= 1e-12
+        fallback = self.nearest_bin[self._lattice_index(ab.float().permute(0, 2, 3, 1))]  # (B, H, W)
+        bins = torch.where(bins >= 0, bins, fallback[:, None].expand_as(bins))
+        weight = torch.where(empty, F.one_hot(torch.full_like(total[:, 0], 4, dtype=torch.long), 9)
+                             .permute(0, 3, 1, 2).to(weight.dtype), weight / total.clamp_min(1e-12))
+        bins = torch.where(empty, fallback[:, None].expand_as(bins), bins)
+        return bins, weight
+
+    def hard_encode(self, ab: torch.Tensor) -> torch.Tensor:
+        """ab ``[B,2,H,W]`` -> the nearest in-gamut bin of each pixel, ``[B,H,W]``."""
+        return self.nearest_bin[self._lattice_index(ab.float().permute(0, 2, 3, 1))]
+
+    def decode(self, logits: torch.Tensor, temperature: float) -> torch.Tensor:
+        return decode_annealed_mean(logits, self.centres, temperature)
+
+
+def decode_annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Logits ``[B,Q,H,W]`` -> ab ``[B,2,H,W]``: softmax(logits / T) . centres (T = 1 mean, T -> 0 mode)."""
+    centres = centres.to(device=logits.device, dtype=torch.float32)
+    if temperature <= 1e-3:
+        return centres[logits.argmax(1)].permute(0, 3, 1, 2)
+    probs = torch.softmax(logits.float() / temperature, dim=1)
+    return torch.einsum("bqhw,qc->bchw", probs, centres)
+
+
+def smoothed_rebalance_weights(counts: torch.Tensor, centres: torch.Tensor, mix: float = 0.5,
+                               sigma: float = SOFT_SIGMA) -> torch.Tensor:
+    """Per-bin loss weights from the training split's bin counts (Zhang et al.'s class rebalancing).
+
+    The empirical distribution is smoothed with a Gaussian over ab, mixed with the uniform one (``mix`` ~0.5) and
+    inverted, then normalised so that its expectation under the smoothed distribution is 1: rare saturated colours
+    weigh more, so the net does not settle on the common desaturated ones.
+    """
+    p = counts.double() / counts.sum().clamp_min(1)
+    d2 = torch.cdist(centres.double(), centres.double()) ** 2
+    kernel = torch.exp(-d2 / (2 * sigma * sigma))
+    smooth = kernel @ p
+    smooth = smooth / smooth.sum()
+    weight = 1.0 / ((1.0 - mix) * smooth + mix / p.numel())
+    weight = weight / (smooth * weight).sum()
+    return weight.float()

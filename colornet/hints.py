@@ -1,0 +1,287 @@
+"""Colour hints: a few painted points of colour, propagated along the photo's own lightness.
+
+A hint layer is an RGBA picture of any size (scaled to the photo): where alpha > 0 the pixel asks for its colour's
+a*b* (the photo keeps its own L) with confidence alpha. The network's ab stays the answer away from hints; a hint
+*corrects* it, and the correction spreads through regions of similar lightness and stops at L edges.
+
+The correction ``d`` (per ab channel, at the working size) minimises, in the spirit of Levin, Lischinski & Weiss,
+"Colorization using Optimization" (SIGGRAPH 2004), but with the network's prediction as the data term::
+
+    sum_p  lam * d_p^2  +  W * c_p * (d_p - (hint_p - pred_p))^2  +  sum_{p~q} w_pq * (d_p - d_q)^2
+
+``w_pq = exp(-(L_p - L_q)^2 / 2 sigma^2)`` over 4-neighbours (edge-aware smoothness), ``c_p`` the hint confidence,
+``lam`` a small pull back to the prediction that sets how far a hint reaches (``reach``, a fraction of the longer
+side, so behaviour does not depend on the working size). Solving for the correction rather than for ab itself leaves
+the prediction untouched (not smoothed) wherever no hint reaches. The system is symmetric positive definite and
+solved matrix-free (a 5-point stencil) by Jacobi-preconditioned conjugate gradients, coarse to fine: each level
+starts from the coarser level's solution, so the long-range spread costs few iterations at full working size
+(benchmarks/bench_hints.py measures the time).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .errors import ColorNetError
+from .lab import rgb_to_lab
+from .upsample import upsample_ab
+
+DEFAULT_SIGMA = 6.0  # L units: neighbours this far apart in lightness are ~0.6 coupled, 3 sigma ~0.01
+DEFAULT_REACH = 0.3  # a hint's correction decays by 1/e over this fraction of the longer side (in flat regions)
+DEFAULT_HINT_WEIGHT = 50.0  # a confidence-1 hint pixel is held ~50x harder than its smoothness to one neighbour
+CUT_COUPLING = 0.05  # a block whose weaker half-to-half coupling is below this holds a strong edge (cut it off)
+COARSEST_SIDE = 24  # the coarse-to-fine cascade starts at about this many pixels on the longer side
+
+
+class HintError(ColorNetError, ValueError):
+    """A hint layer or mask that cannot be used (wrong shape, no alpha, different aspect ratio)."""
+
+
+@dataclass
+class HintLayer:
+    """Hint colours ``rgb`` ``[B,3,H,W]`` in [0, 1] with confidence ``alpha`` ``[B,1,H,W]`` in [0, 1] (0 = no hint).
+
+    Any size: ``at_size`` scales it to the photo's working size. Batch 1 applies to every image of a batch.
+    The solver settings travel with the hints (``solve_correction``): ``reach`` is how far a hint spreads in flat
+    regions (fraction of the longer side), ``sigma`` how strongly lightness differences stop it (L units).
+    """
+
+    rgb: torch.Tensor
+    alpha: torch.Tensor
+    sigma: float = DEFAULT_SIGMA
+    reach: float = DEFAULT_REACH
+    hint_weight: float = DEFAULT_HINT_WEIGHT
+
+    def __post_init__(self) -> None:
+        if self.rgb.dim() != 4 or self.rgb.shape[1] != 3:
+            raise HintError(f"hint colours must be shaped [B, 3, H, W], got {tuple(self.rgb.shape)}")
+        if self.alpha.dim() != 4 or self.alpha.shape[1] != 1:
+            raise HintError(f"hint confidence must be shaped [B, 1, H, W], got {tuple(self.alpha.shape)}")
+        if self.alpha.shape[0] != self.rgb.shape[0] or self.alpha.shape[-2:] != self.rgb.shape[-2:]:
+            raise HintError(
+                f"hint colours {tuple(self.rgb.shape)} and confidence {tuple(self.alpha.shape)} differ in batch or "
+                "size: give the confidence (alpha / hints_mask) of the same picture"
+            )
+        if not (torch.isfinite(self.rgb).all() and torch.isfinite(self.alpha).all()):
+            raise HintError("hint layer contains NaN or infinite values")
+        if not (self.sigma > 0 and self.reach > 0 and self.hint_weight > 0):
+            raise HintError(f"sigma, reach and hint_weight must be > 0, got {self.sigma}, {self.reach}, {self.hint_weight}")
+
+    @property
+    def batch(self) -> int:
+        return self.rgb.shape[0]
+
+    def select(self, i: int) -> "HintLayer":
+        """The hints of image ``i`` of a batch (a batch-1 layer applies to every image)."""
+        j = 0 if self.batch == 1 else i
+        return dataclasses.replace(self, rgb=self.rgb[j : j + 1], alpha=self.alpha[j : j + 1])
+
+    def at_size(self, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(hint ab ``[B,2,h,w]``, confidence ``[B,1,h,w]``) at ``height x width``.
+
+        Downscaling keeps small hints: confidence is the *largest* alpha under each target pixel (a 3x3 hint on a 4K
+        photo still counts fully at 512 px) and the colour is the alpha-weighted mean of the hints there. Upscaling
+        (a hint layer smaller than the working size) repeats pixels.
+        """
+        check_aspect(self.rgb.shape[-2:], (height, width), "hint layer")
+        rgb = self.rgb.float().clamp(0.0, 1.0)
+        alpha = self.alpha.float().clamp(0.0, 1.0)
+        ab = torch.zeros((rgb.shape[0], 2, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
+        hinted = (alpha > 0).expand_as(ab[:, :1])[:, 0]  # [B, H, W]: the Lab conversion only where there are hints
+        if bool(hinted.any()):
+            colours = rgb.permute(0, 2, 3, 1)[hinted]  # [N, 3]
+            ab.permute(0, 2, 3, 1)[hinted] = rgb_to_lab(colours.T[:, :, None])[1:, :, 0].T
+        h0, w0 = rgb.shape[-2:]
+        if h0 < height or w0 < width:  # repeat pixels up to at least the target, then pool down
+            up = (max(h0, height), max(w0, width))
+            ab = F.interpolate(ab, size=up, mode="nearest-exact")
+            alpha = F.interpolate(alpha, size=up, mode="nearest-exact")
+        if ab.shape[-2:] == (height, width):
+            return ab * (alpha > 0), alpha
+        weight_sum = F.adaptive_avg_pool2d(alpha, (height, width))
+        ab_mean = F.adaptive_avg_pool2d(ab * alpha, (height, width)) / weight_sum.clamp_min(1e-12)
+        confidence = F.adaptive_max_pool2d(alpha, (height, width))
+        return ab_mean * (confidence > 0), confidence
+
+
+def check_aspect(source: tuple[int, int] | torch.Size, target: tuple[int, int] | torch.Size, what: str) -> None:
+    """A layer drawn on the photo scales to it; one of another shape was drawn on something else (say so)."""
+    sh, sw = int(source[0]), int(source[1])
+    th, tw = int(target[0]), int(target[1])
+    # one pixel of rounding either way is the same picture at another size
+    if abs(sh * tw - sw * th) > max(sh, sw, th, tw) + 1 and abs(sh / sw - th / tw) > 0.02 * (th / tw):
+        raise HintError(
+            f"{what} is {sw}x{sh}, another aspect ratio than the photo ({tw}x{th} as processed): draw it on the "
+            "same picture (any size of it)"
+        )
+
+
+def edge_weights(lightness: torch.Tensor, sigma: float = DEFAULT_SIGMA) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coupling of horizontal ``[B,1,h,w-1]`` and vertical ``[B,1,h-1,w]`` neighbours from L ``[B,1,h,w]``."""
+    scale = -0.5 / (sigma * sigma)
+    wx = torch.exp((lightness[..., :, 1:] - lightness[..., :, :-1]).square_().mul_(scale))
+    wy = torch.exp((lightness[..., 1:, :] - lightness[..., :-1, :]).square_().mul_(scale))
+    return wx, wy
+
+
+def coarser_weights(wx: torch.Tensor, wy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Couplings between 2x2 blocks of the next coarser level, from the couplings ``wx`` ``[..,h,w-1]``, ``wy``.
+
+    Block to block: the mean of the fine couplings crossing between them, times the weaker block's *internal*
+    connectivity (its weaker way of splitting in two: left|right or top|bottom). A block that an edge runs through
+    is thereby cut off at the coarse level instead of joining both sides of the edge: the coarse solution that seeds
+    the finer level must not leak across edges, because the finer level cannot undo such a leak cheaply (the wrong
+    values are a smooth error mode CG barely sees). L averaged per block would blur exactly those edges.
+    """
+    pool = {"kernel_size": (2, 1), "stride": (2, 1), "ceil_mode": True}
+    pad_x = F.pad(wx, (0, 1), value=1.0)  # [.., h, w]: column 2j holds the edge inside block j (1 past the border)
+    pad_y = F.pad(wy, (0, 0, 0, 1), value=1.0)
+    split_lr = F.avg_pool2d(pad_x[..., :, 0::2], **pool)  # [.., ceil h/2, ceil w/2]
+    split_tb = F.avg_pool2d(pad_y[..., 0::2, :].transpose(-1, -2), **pool).transpose(-1, -2)
+    inner = torch.minimum(split_lr, split_tb)
+    inner = torch.where(inner < CUT_COUPLING, inner, torch.ones_like(inner))  # only strong edges cut a block
+    wx_c = F.avg_pool2d(wx[..., :, 1::2], **pool)  # fine edge 2j+1 -> 2j+2 joins block j to j+1; rows in pairs
+    wy_c = F.avg_pool2d(wy[..., 1::2, :].transpose(-1, -2), **pool).transpose(-1, -2)
+    wx_c = wx_c * torch.minimum(inner[..., :, :-1], inner[..., :, 1:])
+    wy_c = wy_c * torch.minimum(inner[..., :-1, :], inner[..., 1:, :])
+    return wx_c, wy_c
+
+
+def _halve(x: torch.Tensor, mode: str) -> torch.Tensor:
+    """2x2 blocks -> one pixel (``avg`` or ``max``), a partial block at an odd border counting what it has."""
+    if mode == "max":
+        return F.max_pool2d(x, 2, ceil_mode=True)
+    return F.avg_pool2d(x, 2, ceil_mode=True)
+
+
+class _System:
+    """``A d = b`` of the module docstring at one resolution, applied matrix-free (5-point stencil)."""
+
+    def __init__(self, wx: torch.Tensor, wy: torch.Tensor, hint_weight: torch.Tensor, lam: float) -> None:
+        self.wx, self.wy = wx, wy
+        diag = (hint_weight + lam).clone()
+        diag[..., :, 1:] += wx
+        diag[..., :, :-1] += wx
+        diag[..., 1:, :] += wy
+        diag[..., :-1, :] += wy
+        self.diag = diag
+        self.inv_diag = diag.reciprocal()
+
+    def apply(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """``out = A x``: diagonal minus the neighbours' couplings."""
+        torch.mul(self.diag, x, out=out)
+        out[..., :, :-1] -= self.wx * x[..., :, 1:]
+        out[..., :, 1:] -= self.wx * x[..., :, :-1]
+        out[..., :-1, :] -= self.wy * x[..., 1:, :]
+        out[..., 1:, :] -= self.wy * x[..., :-1, :]
+        return out
+
+
+def _conjugate_gradients(system: _System, rhs: torch.Tensor, x: torch.Tensor, iters: int, tol: float) -> torch.Tensor:
+    """Jacobi-preconditioned CG from ``x``; per image and channel, stops early once ``|r| < tol |b|``."""
+    dims = (-2, -1)
+    r = rhs - system.apply(x, torch.empty_like(x))
+    z = r * system.inv_diag
+    p = z.clone()
+    rz = (r * z).sum(dims, keepdim=True)
+    stop = (tol * rhs.square().sum(dims, keepdim=True).sqrt()).clamp_min(1e-6)
+    ap = torch.empty_like(x)
+    for _ in range(iters):
+        if bool((r.square().sum(dims, keepdim=True).sqrt() <= stop).all()):
+            break
+        system.apply(p, ap)
+        alpha = rz / (p * ap).sum(dims, keepdim=True).clamp_min(1e-30)
+        x.addcmul_(alpha, p)
+        r.addcmul_(alpha, ap, value=-1.0)
+        torch.mul(r, system.inv_diag, out=z)
+        rz_new = (r * z).sum(dims, keepdim=True)
+        p.mul_(rz_new / rz.clamp_min(1e-30)).add_(z)
+        rz = rz_new
+    return x
+
+
+def solve_correction(
+    lightness: torch.Tensor,
+    target: torch.Tensor,
+    confidence: torch.Tensor,
+    *,
+    sigma: float = DEFAULT_SIGMA,
+    reach: float = DEFAULT_REACH,
+    hint_weight: float = DEFAULT_HINT_WEIGHT,
+    iters: int = 60,
+    tol: float = 3e-4,
+) -> torch.Tensor:
+    """Edge-aware spread of ``target`` (``hint - prediction`` where ``confidence > 0``) over L ``[B,1,h,w]``.
+
+    Returns the correction ``d`` ``[B,C,h,w]``: ~``target`` at confident hints, decaying to 0 away from them and
+    across L edges. Coarse to fine: the cascade halves down to ~``COARSEST_SIDE`` px; the coarse level is solved
+    thoroughly, each finer level refines the upsampled solution with at most ``iters`` iterations.
+    """
+    wx, wy = edge_weights(lightness, sigma)
+    levels = [(wx, wy, target * confidence, confidence, confidence)]  # couplings, sum c*t, sum c, max c (as means)
+    while max(levels[-1][3].shape[-2:]) > 2 * COARSEST_SIDE:
+        wx, wy, ct, c_mean, c_max = levels[-1]
+        levels.append((*coarser_weights(wx, wy), _halve(ct, "avg"), _halve(c_mean, "avg"), _halve(c_max, "max")))
+    x: torch.Tensor | None = None
+    for level in reversed(range(len(levels))):
+        wx, wy, ct, c_mean, c_max = levels[level]
+        sh, sw = c_max.shape[-2:]
+        t_lvl = ct / c_mean.clamp_min(1e-12) * (c_max > 0)  # confidence-weighted mean hint correction per block
+        lam = 1.0 / (reach * max(sh, sw)) ** 2  # the decay length in pixels: reach * longer side at this level
+        weight = hint_weight * c_max
+        system = _System(wx, wy, weight, lam)
+        rhs = weight * t_lvl
+        start = torch.zeros_like(rhs) if x is None else _double(x, (sh, sw))
+        coarsest = level == len(levels) - 1
+        x = _conjugate_gradients(system, rhs, start, iters=max(iters, 4 * max(sh, sw)) if coarsest else iters, tol=tol)
+    assert x is not None
+    return x
+
+
+def _double(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A coarse solution repeated onto the finer grid (each block's value to its pixels: no smearing over edges)."""
+    return x.repeat_interleave(2, -2).repeat_interleave(2, -1)[..., : size[0], : size[1]]
+
+
+def apply_hints(ab_low: torch.Tensor, l_work: torch.Tensor, hints: HintLayer) -> torch.Tensor:
+    """The network's ab ``[B,2,h',w']`` (any size) -> ab at the working size of ``l_work`` with the hints applied.
+
+    The prediction is first brought to the working size with the library's upsampler (guided by ``l_work``), then
+    corrected by ``solve_correction``; the caller upsamples the result to full resolution as usual.
+    """
+    height, width = l_work.shape[-2:]
+    ab = upsample_ab(ab_low.float(), l_work, mode="guided")
+    if hints.batch not in (1, ab.shape[0]):
+        raise HintError(f"{hints.batch} hint layers for {ab.shape[0]} images: give one for all, or one per image")
+    hint_ab, confidence = hints.at_size(height, width)
+    hint_ab, confidence = hint_ab.to(ab), confidence.to(ab)
+    if not bool((confidence > 0).any()):
+        return ab
+    target = (hint_ab - ab) * (confidence > 0)
+    correction = solve_correction(l_work, target, confidence.expand(ab.shape[0], 1, height, width),
+                                  sigma=hints.sigma, reach=hints.reach, hint_weight=hints.hint_weight)
+    return ab + correction
+
+
+def hint_layer_from_image(image: object) -> HintLayer:
+    """An RGBA image (path, PIL, array, tensor ``[H,W,4]``, ``RGBImage``) -> ``HintLayer``; alpha is the confidence.
+
+    An image without alpha is refused: every pixel would be a hint, which is a recolouring, not hints.
+    """
+    from .images import to_rgb_image  # the one image loader
+
+    if isinstance(image, HintLayer):
+        return image
+    src = to_rgb_image(image)
+    if src.alpha is None:
+        raise HintError(
+            f"hints {src.source}: the hint image has no alpha channel; save the hints as a PNG with transparency "
+            "(transparent = no hint, opaque = hint colour)"
+        )
+    rgb = torch.from_numpy(src.rgb).permute(2, 0, 1)[None]
+    alpha = torch.from_numpy(src.alpha)[None, None]
+    return HintLayer(rgb, alpha)

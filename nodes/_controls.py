@@ -1,0 +1,73 @@
+"""Layout glue for the artist controls: ComfyUI IMAGE/MASK -> ``colornet.hints.HintLayer`` / mask tensors.
+
+ComfyUI's MASK is ``[B,H,W]`` in 0..1. Load Image's mask is 1 where the picture is transparent or where the mask
+editor painted; so ``hints_mask`` = 1 marks the hint pixels, as painted. Validation only: the propagation and the
+blending live in ``colornet.hints`` / ``colornet.masking``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ._common import ColorNetInputError
+
+
+def _mask_tensor(value: Any, input_name: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor) or value.dim() not in (2, 3) or 0 in value.shape:
+        got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ColorNetInputError(
+            f"Input '{input_name}' must be a MASK [batch, height, width] in 0..1 (e.g. from Load Image or the mask "
+            f"editor), got {got}."
+        )
+    mask = value.detach().to("cpu", torch.float32)
+    return mask[None] if mask.dim() == 2 else mask
+
+
+def mask_input(value: Any, batch: int, input_name: str = "mask") -> torch.Tensor:
+    """MASK -> ``[B|1,1,H,W]``; one mask for the whole batch or one per image."""
+    mask = _mask_tensor(value, input_name)
+    if mask.shape[0] not in (1, batch):
+        raise ColorNetInputError(f"'{input_name}' holds {mask.shape[0]} masks for {batch} images: give one, or one per image.")
+    return mask[:, None]
+
+
+def hint_layer_input(hints: Any, hints_mask: Any, batch: int) -> Any:
+    """``hints`` IMAGE (RGB or RGBA) + optional ``hints_mask`` MASK -> ``HintLayer`` (confidence = mask, else alpha)."""
+    from colornet.hints import HintError, HintLayer
+
+    from ._common import image_to_rgb
+
+    if hints is None:
+        if hints_mask is not None:
+            raise ColorNetInputError("'hints_mask' is connected but 'hints' is not: connect the IMAGE holding the hint colours.")
+        return None
+    rgb, alpha = image_to_rgb(hints, "hints")  # rgb [B,3,H,W], alpha [B,H,W,1] or None
+    if hints_mask is not None:
+        confidence = _mask_tensor(hints_mask, "hints_mask")[:, None]
+        if confidence.shape[-2:] != rgb.shape[-2:]:
+            raise ColorNetInputError(
+                f"'hints_mask' is {confidence.shape[-1]}x{confidence.shape[-2]} but 'hints' is "
+                f"{rgb.shape[-1]}x{rgb.shape[-2]}: use the mask of the same picture."
+            )
+    elif alpha is not None:
+        confidence = alpha.permute(0, 3, 1, 2)
+    else:
+        raise ColorNetInputError(
+            "'hints' has no alpha, so every pixel would be a hint: connect 'hints_mask' (the painted area, e.g. the "
+            "MASK of the same Load Image) or give an RGBA image."
+        )
+    if confidence.shape[0] != rgb.shape[0]:
+        if confidence.shape[0] == 1:
+            confidence = confidence.expand(rgb.shape[0], -1, -1, -1)
+        elif rgb.shape[0] == 1:
+            rgb = rgb.expand(confidence.shape[0], -1, -1, -1)
+        else:
+            raise ColorNetInputError(f"'hints' holds {rgb.shape[0]} images but 'hints_mask' {confidence.shape[0]} masks.")
+    if rgb.shape[0] not in (1, batch):
+        raise ColorNetInputError(f"{rgb.shape[0]} hint layers for {batch} images: give one, or one per image.")
+    try:
+        return HintLayer(rgb.contiguous(), confidence.contiguous())
+    except HintError as exc:
+        raise ColorNetInputError(f"hints: {exc}") from exc

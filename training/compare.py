@@ -1,0 +1,211 @@
+"""Compare checkpoints on the validation split through the product pipeline, over each one's colour knob.
+
+    python -m training.compare --data_dir ../shared/data/train --cache runs/default/data_cache.npz \
+        R=runs/abl-R/export/model.safetensors D=runs/abl-D/export/model.safetensors --out docs/vivid
+
+Every photo of the validation split (the same path-hash split as training) is colorized whole by ``Colorizer`` (the
+working size and guided upsampling users get), for each checkpoint and each setting of its knob: ``strength`` for
+regression checkpoints, ``vividness`` for colour-distribution ones. Printed (and written as ``<out>.json``/``.md``):
+PSNR, ab MSE, colourfulness, top-1/top-5, plus the greyscale and mean-colour floors on the same photos, inference
+time at 512^2 and 3840x2160, and a PSNR-against-colourfulness plot (``<out>.png``) with one curve per checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from colornet.checkpoint import load_checkpoint
+from colornet.lab import rgb_to_lab
+from colornet.pipeline import Colorizer
+
+from .data import load_photos
+from .floors import MeanColourTable
+from .metrics import ab_mse, colorfulness, psnr, topk_correct
+
+STRENGTHS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
+VIVIDNESS = (0.0, 0.25, 0.5, 0.62, 0.75, 0.9, 1.0)
+
+
+def knob_settings(colorizer: Colorizer) -> list[dict[str, float]]:
+    if colorizer.model.has_distribution_head:
+        return [{"vividness": v} for v in VIVIDNESS]
+    return [{"strength": s} for s in STRENGTHS]
+
+
+def _metrics(rgb_pred: torch.Tensor, rgb_true: torch.Tensor) -> dict[str, float]:
+    lab_pred, lab_true = rgb_to_lab(rgb_pred), rgb_to_lab(rgb_true)
+    return {"psnr": float(psnr(rgb_pred, rgb_true)[0]), "ab_mse": float(ab_mse(lab_pred[:, 1:], lab_true[:, 1:])[0]),
+            "colorfulness": float(colorfulness(rgb_pred)[0])}
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+@torch.inference_mode()
+def evaluate_checkpoint(colorizer: Colorizer, photos: list[torch.Tensor], labels: list[int],
+                        class_names: list[str]) -> list[dict]:
+    """One row per knob setting: mean metrics over ``photos`` (each ``[1,3,H,W]`` in [0, 1]).
+
+    Top-k is reported only for a checkpoint trained on the same classes as ``class_names`` (the data's).
+    """
+    rows = []
+    settings = knob_settings(colorizer)
+    per_setting: list[list[dict[str, float]]] = [[] for _ in settings]
+    top1 = top5 = 0
+    same_classes = bool(class_names) and colorizer.class_names == list(class_names)
+    for rgb, label in zip(photos, labels):
+        prior = colorizer.prior_from_rgb(rgb)
+        if same_classes and label >= 0:
+            y = torch.tensor([label])
+            top1 += int(topk_correct(prior.logits, y, 1)[0])
+            top5 += int(topk_correct(prior.logits, y, 5)[0])
+        for i, knob in enumerate(settings):
+            out = colorizer.colorize_rgb(rgb, prior, **knob)
+            per_setting[i].append(_metrics(out, rgb))
+    for knob, metrics in zip(settings, per_setting):
+        row = {**knob, **_mean(metrics)}
+        if same_classes:
+            row["top1"], row["top5"] = top1 / len(photos), top5 / len(photos)
+        rows.append(row)
+    return rows
+
+
+def floors(photos: list[torch.Tensor], table: MeanColourTable) -> dict[str, dict[str, float]]:
+    from colornet.lab import lab_from_l_ab, lab_to_rgb
+
+    grey, mean_colour, truth = [], [], []
+    for rgb in photos:
+        lightness = rgb_to_lab(rgb)[:, :1]
+        grey.append(_metrics(lab_to_rgb(lab_from_l_ab(lightness, torch.zeros_like(rgb[:, :2]))), rgb))
+        mean_colour.append(_metrics(lab_to_rgb(lab_from_l_ab(lightness, table.predict(lightness))), rgb))
+        truth.append({"colorfulness": float(colorfulness(rgb)[0])})
+    return {"greyscale": _mean(grey), "mean_colour_table": _mean(mean_colour), "ground_truth": _mean(truth)}
+
+
+def inference_seconds(colorizer: Colorizer, size: tuple[int, int], repeats: int = 3) -> float:
+    rgb = torch.rand(1, 3, *size)
+    colorizer.colorize_rgb(rgb)  # warm-up (BN folding, allocator)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        colorizer.colorize_rgb(rgb)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def training_speed(weights: Path) -> float | None:
+    """Mean training images/s from the run's log.jsonl next to ``export/`` (None if not found)."""
+    log = weights.parent.parent / "log.jsonl"
+    if not log.is_file():
+        return None
+    speeds = [r["images_per_s"] for r in map(json.loads, log.read_text().splitlines()) if r.get("type") == "train"]
+    return float(np.mean(speeds)) if speeds else None
+
+
+def plot(results: dict, floor: dict, out_png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for name, entry in results.items():
+        rows = entry["rows"]
+        knob = "vividness" if "vividness" in rows[0] else "strength"
+        ax.plot([r["colorfulness"] for r in rows], [r["psnr"] for r in rows], "o-", label=f"{name} (over {knob})")
+        for r in rows:
+            ax.annotate(f"{r[knob]:g}", (r["colorfulness"], r["psnr"]), fontsize=6, alpha=0.7)
+    bar = floor["mean_colour_table"]["psnr"] + 1.0
+    ax.axhline(bar, ls="--", c="grey", lw=0.8, label="mean-colour floor + 1 dB")
+    ax.axvline(30, ls=":", c="grey", lw=0.8, label="colourfulness 30")
+    ax.axvline(floor["ground_truth"]["colorfulness"], ls="-.", c="k", lw=0.6, label="ground truth colourfulness")
+    ax.set_xlabel("colourfulness (Hasler & Süsstrunk)")
+    ax.set_ylabel("PSNR (dB)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+
+
+def markdown(results: dict, floor: dict) -> str:
+    lines = ["| checkpoint | knob | PSNR dB | ab MSE | colourfulness | top-1 | top-5 | train img/s | 512² s | 3840×2160 s |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, entry in results.items():
+        for r in entry["rows"]:
+            knob = f"vividness {r['vividness']:g}" if "vividness" in r else f"strength {r['strength']:g}"
+            t1 = f"{100 * r['top1']:.1f} %" if "top1" in r else "–"
+            t5 = f"{100 * r['top5']:.1f} %" if "top5" in r else "–"
+            speed = f"{entry['train_images_per_s']:.0f}" if entry.get("train_images_per_s") else "–"
+            lines.append(f"| {name} | {knob} | {r['psnr']:.2f} | {r['ab_mse']:.1f} | {r['colorfulness']:.2f} | {t1} | "
+                         f"{t5} | {speed} | {entry['seconds_512']:.3f} | {entry['seconds_4k']:.3f} |")
+    for key, label in (("greyscale", "greyscale floor"), ("mean_colour_table", "mean-colour floor")):
+        m = floor[key]
+        lines.append(f"| {label} | – | {m['psnr']:.2f} | {m['ab_mse']:.1f} | {m['colorfulness']:.2f} | – | – | – | – | – |")
+    lines.append(f"\nGround-truth colourfulness: {floor['ground_truth']['colorfulness']:.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoints", nargs="+", help="NAME=path/to/model.safetensors")
+    parser.add_argument("--data_dir", required=True)
+    parser.add_argument("--cache", default=None, help="a training run's data_cache.npz (skips JPEG decoding)")
+    parser.add_argument("--table", default=None, help="a run's mean_colour_table.json (else fitted on 3000 photos)")
+    parser.add_argument("--max_photos", type=int, default=0, help="cap on validation photos (0 = all)")
+    parser.add_argument("--val_fraction", type=float, default=0.05)
+    parser.add_argument("--out", required=True, help="output prefix: <out>.json, <out>.md, <out>.png")
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    data = load_photos(args.data_dir, val_fraction=args.val_fraction, store_side=144, grey_chroma=3.0,
+                       cache_path=args.cache, log=lambda *a: None)
+    val_idx = data.indices("val")
+    if args.max_photos:
+        val_idx = val_idx[:: max(1, len(val_idx) // args.max_photos)][: args.max_photos]
+    photos = [torch.from_numpy(np.ascontiguousarray(data.image(i))).permute(2, 0, 1)[None].float() / 255.0
+              for i in val_idx]
+    labels = [int(data.labels[i]) for i in val_idx]
+    if args.table:
+        table = MeanColourTable.load(args.table)
+    else:
+        train_idx = data.indices("train")
+        table = MeanColourTable.fit([data.image(i) for i in train_idx[:: max(1, len(train_idx) // 3000)]])
+    floor = floors(photos, table)
+
+    results = {}
+    for spec in args.checkpoints:
+        name, _, path = spec.partition("=")
+        model, _ = load_checkpoint(path)
+        colorizer = Colorizer(model=model, device=torch.device("cpu"))
+        t0 = time.time()
+        rows = evaluate_checkpoint(colorizer, photos, labels, data.summary.class_names)
+        results[name] = {
+            "weights": path, "rows": rows, "train_images_per_s": training_speed(Path(path)),
+            "seconds_512": inference_seconds(colorizer, (512, 512)),
+            "seconds_4k": inference_seconds(colorizer, (2160, 3840)),
+        }
+        print(f"{name}: {len(photos)} photos x {len(rows)} settings in {time.time() - t0:.0f} s", file=sys.stderr)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = markdown(results, floor)
+    print(text)
+    out.with_suffix(".md").write_text(text + "\n")
+    out.with_suffix(".json").write_text(json.dumps({"photos": len(photos), "floors": floor, "results": results},
+                                                   indent=2) + "\n")
+    plot(results, floor, out.with_suffix(".png"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
