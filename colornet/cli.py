@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
+from .cli_sequence import add_sequence_options, add_video_parser
 from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .errors import ColorNetError
 from .images import DEFAULT_MAX_MEGAPIXELS
@@ -212,6 +213,14 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     if not plan.jobs:
         print("error: no input images found", file=sys.stderr)
         return EXIT_USAGE
+    if args.sequence:
+        if args.hints or args.mask:
+            raise UsageError("--hints/--mask work photo by photo; leave them out with --sequence")
+        if share.world_size > 1:
+            raise UsageError("--sequence colorizes one clip in one process; run it without torchrun")
+        from .cli_sequence import cmd_colorize_sequence
+
+        return cmd_colorize_sequence(args, plan.jobs)
     _prepare_output_folder(out_dir)
     options = OutputOptions(args.format, args.png_compression, args.jpeg_quality, args.bit_depth)
     input_paths = {p for p, _ in plan.jobs}
@@ -425,8 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--skip-existing", action="store_true",
                      help="leave outputs that already exist (continue an interrupted or crashed run)")
     col.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    col.add_argument("--sequence", action="store_true",
+                     help="the inputs, in name order, are the frames of one clip: one look per shot, no flicker")
+    add_sequence_options(col, default_mode="per_shot")
     model_options(col)
     col.set_defaults(func=cmd_colorize)
+    add_video_parser(sub, model_options)
 
     cls = sub.add_parser("classify", help="print the top scene classes of images", formatter_class=fmt)
     cls.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,16 +157,23 @@ class Colorizer:
     def _lightness(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Full-resolution L and L at the working size (what the network sees), both ``[B,1,*,*]``."""
         lightness = luminance(self._rgb_on_device(rgb))
+        return lightness, self._working_l(lightness)
+
+    def _working_l(self, lightness: torch.Tensor) -> torch.Tensor:
+        """Full-resolution L -> L at the working size (what the network sees)."""
         h, w = working_shape(*lightness.shape[-2:], self.working_size)
-        l_work = lightness if (h, w) == lightness.shape[-2:] else F.interpolate(lightness, size=(h, w), mode="area")
-        return lightness, l_work
+        return lightness if (h, w) == lightness.shape[-2:] else F.interpolate(lightness, size=(h, w), mode="area")
 
     @torch.inference_mode()
     def prior_from_rgb(self, rgb: torch.Tensor) -> GlobalPrior:
         """One prior row per image of ``rgb``: exactly the prior ``colorize_rgb`` computes for that image itself."""
         # float32 whatever precision the network ran in (autocast), so priors mix and compare exactly
-        lightness = luminance(self._rgb_on_device(rgb))
-        return self._net().encode_global(lightness).to(self.device, torch.float32)
+        return self.prior_from_lightness(luminance(self._rgb_on_device(rgb)))
+
+    @torch.inference_mode()
+    def prior_from_lightness(self, lightness: torch.Tensor) -> GlobalPrior:
+        """``prior_from_rgb`` for L ``[B,1,H,W]`` already at hand (sequences compute L once per frame)."""
+        return self._net().encode_global(lightness.to(self.device, torch.float32)).to(self.device, torch.float32)
 
     @torch.inference_mode()
     def colorize_rgb(
@@ -190,16 +197,33 @@ class Colorizer:
         hints). ``mask`` ``[B or 1,1,H,W]`` in [0, 1]: 1 = colorize, 0 = keep the input pixel exactly
         (``colornet.masking``).
         """
+        strength = check_strength(strength)  # before the network runs, not after
+        lightness, ab_low = self.predict_ab_low(rgb, prior, vividness=vividness)
+        if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
+            ab_low, strength = apply_hints(ab_low * strength, self._working_l(lightness), hints), 1.0
+        out = self.compose_ab_low(lightness, ab_low, strength=strength, out_dtype=out_dtype)
+        if mask is not None:  # the input itself where the mask is 0 (float in [0, 1] whatever it came as)
+            original = rgb.to(self.device, torch.float32)
+            original = original.mul_(1.0 / 255.0) if rgb.dtype == torch.uint8 else original  # as images.as_float
+            out = blend_masked(original, out, mask.to(self.device))
+        return out.to(rgb.device)
+
+    @torch.inference_mode()
+    def predict_ab_low(
+        self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, vividness: float | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """First half of ``colorize_rgb``: (full-resolution L ``[B,1,H,W]``, network ab ``[B,2,~h/2,~w/2]``).
+
+        Split out so a sequence can work on the small ab between the two halves (``colornet.sequence``).
+        """
         if rgb.dim() != 4 or rgb.shape[1] != 3:
             raise InputError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
         if rgb.shape[0] == 0:
             raise InputError("colorize_rgb got an empty batch")
-        strength = check_strength(strength)
         self.model.temperature(vividness)  # checks vividness before any work (raises VividnessError)
         if prior is not None:
             prior.fusion_for_batch(rgb.shape[0])  # one prior, or one per image: else an InputError before any work
             finite(prior.fusion, "The global prior")
-        out_device = rgb.device
         net = self._net()
         lightness, l_work = self._lightness(rgb)  # (B, 1, H, W) full resolution, (B, 1, h, w) working size
         if prior is None:
@@ -212,12 +236,22 @@ class Colorizer:
             ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile, vividness=vividness)  # (B,2,~h/2,~w/2)
         else:
             ab_low = net.predict_ab_half(l_work, prior, vividness)
-        ab_low = ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
-        if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
-            ab_low, strength = apply_hints(ab_low * strength, l_work, hints), 1.0
+        return lightness, ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
+
+    @torch.inference_mode()
+    def compose_ab_low(
+        self,
+        lightness: torch.Tensor,
+        ab_low: torch.Tensor,
+        *,
+        strength: float = DEFAULT_STRENGTH,
+        out_dtype: torch.dtype = torch.float32,
+    ) -> torch.Tensor:
+        """Second half of ``colorize_rgb``: L + low-resolution ab -> RGB ``[B,3,H,W]`` on the model's device."""
+        strength = check_strength(strength)
         # ab to full resolution (guided by L) and Lab -> RGB, fused strip by strip: no full-size ab or temporaries
         up = ABUpsampler(ab_low, lightness, mode=self.upsample)
-        out = torch.empty((rgb.shape[0], 3, *lightness.shape[-2:]), dtype=out_dtype, device=self.device)
+        out = torch.empty((lightness.shape[0], 3, *lightness.shape[-2:]), dtype=out_dtype, device=self.device)
         ws = Workspace(self.device)
         for rows in image_strips(lightness):
             l_strip = lightness[:, :, rows]
@@ -225,13 +259,28 @@ class Colorizer:
             if strength != 1.0:
                 ab.mul_(strength)
             compose_into(l_strip, ab, out[:, :, rows], ws)
-        if mask is not None:  # the input itself where the mask is 0 (float in [0, 1] whatever it came as)
-            original = rgb.to(self.device, torch.float32)
-            original = original.mul_(1.0 / 255.0) if rgb.dtype == torch.uint8 else original  # as images.as_float
-            out = blend_masked(original, out, mask.to(self.device))
-        return out.to(out_device)
+        return out
 
     # --- image API: paths, PIL images, numpy arrays ---------------------------------------------------------------
+
+    def colorize_sequence(
+        self,
+        frames: Iterable[Any],
+        *,
+        prior_mode: str = "per_shot",
+        temporal_smoothing: float = 0.8,
+        strength: float = DEFAULT_STRENGTH,
+        prior: GlobalPrior | None = None,
+        progress: Progress | None = None,
+        **options: Any,
+    ) -> Iterator[RGBImage]:
+        """Colorize the frames of a clip (image-likes, in order), streamed: one ``RGBImage`` per frame, yielded as
+        soon as it is done, so memory does not grow with the clip. One prior per shot, cuts detected from L,
+        a*b* smoothed along motion; see ``colornet.sequence`` (``cut_threshold=``, ``plan=``, ``vividness=``)."""
+        from .sequence import colorize_image_sequence  # local import: sequence builds on this module
+
+        return colorize_image_sequence(self, frames, prior_mode=prior_mode, temporal_smoothing=temporal_smoothing,
+                                       strength=strength, prior=prior, progress=progress, **options)
 
     def prior_from_references(
         self, references: Sequence[Any], weights: Sequence[float] | None = None

@@ -21,8 +21,20 @@ def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over a (2r+1)^2 window, with windows cut at the border (no zero padding bias)."""
     if radius <= 0:
         return x
-    k = 2 * radius + 1
-    return F.avg_pool2d(x, k, stride=1, padding=radius, count_include_pad=False)
+    # separable running sums: the same clipped-window mean as avg_pool2d(count_include_pad=False), but O(1) per
+    # pixel whatever the radius (the optical flow's 11x11 windows were most of its time as a 2-D pool)
+    return _box_1d(_box_1d(x, radius, -1), radius, -2)
+
+
+def _box_1d(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
+    n = x.shape[dim]
+    sums = torch.cumsum(x, dim)
+    sums = torch.cat((torch.zeros_like(sums.narrow(dim, 0, 1)), sums), dim)
+    i = torch.arange(n, device=x.device)
+    hi, lo = (i + radius + 1).clamp(max=n), (i - radius).clamp(min=0)
+    shape = [1] * x.dim()
+    shape[dim] = n
+    return (sums.index_select(dim, hi) - sums.index_select(dim, lo)) / (hi - lo).to(x.dtype).view(shape)
 
 
 def guided_coefficients(

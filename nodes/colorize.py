@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from . import _comfy
 from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, each_image, expect_model, expect_prior,
                       image_to_rgb, rgb_to_image)
 from ._controls import hint_layer_input, mask_input
@@ -45,6 +46,7 @@ class ColorNetFuseColorize:
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
         from colornet.defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
+        from colornet.sequence import PRIOR_MODES  # lazy: importing the pack stays light
 
         return {
             "required": {
@@ -76,6 +78,18 @@ class ColorNetFuseColorize:
                     "tooltip": "Optional global prior (GlobalPrior / PriorMix) replacing each image's own: one prior "
                                "for the whole batch, or one per image. Not connected = each image's own prior.",
                 }),
+                "prior_mode": (list(PRIOR_MODES), {
+                    "default": "per_image",
+                    "tooltip": "per_image: each image its own global prior (stills). For a batch of video frames: "
+                               "per_shot = one look per shot (cuts found from lightness; frames after a cut do not "
+                               "carry the previous shot's colours), whole_batch = one look for the whole batch. "
+                               "Ignored when global_prior is connected.",
+                }),
+                "temporal_smoothing": ("FLOAT", {
+                    "default": 0.0, "min": 0.0, "max": 1.0, "step": 0.05,
+                    "tooltip": "For video frames in batch order: smooth colour over time along the motion (0 = off, "
+                               "0.8 = recommended for video, 1 = strongest). Never changes lightness; resets at cuts.",
+                }),
                 **CONTROL_INPUTS,
             },
             "hidden": {"working_resolution": "INT"},  # the old name of working_size, in workflows saved before
@@ -84,9 +98,11 @@ class ColorNetFuseColorize:
     def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float | None = None,
                  working_size: int | None = None, global_prior: Any = None, vividness: float = -1.0,
                  hints: Any = None, hints_mask: Any = None, mask: Any = None,
-                 working_resolution: int | None = None) -> tuple[torch.Tensor]:
+                 working_resolution: int | None = None, prior_mode: str = "per_image",
+                 temporal_smoothing: float = 0.0) -> tuple[torch.Tensor]:
         from colornet.defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
         from colornet.hints import HintError
+        from colornet.sequence import PRIOR_MODES
 
         model = expect_model(colornet_model)
         rgb, alpha = image_to_rgb(image)
@@ -105,6 +121,18 @@ class ColorNetFuseColorize:
             global_prior.fusion_for_batch(batch)  # one prior, or one per image: else a clear error before any work
         hint_layer = hint_layer_input(hints, hints_mask, batch)
         masks = mask_input(mask, batch) if mask is not None else None
+        if prior_mode not in PRIOR_MODES:
+            raise ColorNetInputError(f"prior_mode must be one of {', '.join(PRIOR_MODES)}, got {prior_mode!r}")
+        if not 0.0 <= float(temporal_smoothing) <= 1.0:
+            raise ColorNetInputError(f"temporal_smoothing must be in 0..1 (0 = off), got {temporal_smoothing}")
+        if prior_mode != "per_image" or float(temporal_smoothing) > 0:
+            if hint_layer is not None or masks is not None:
+                raise ColorNetInputError(
+                    "hints/mask work image by image: with them connected, set prior_mode to per_image and "
+                    "temporal_smoothing to 0 (or disconnect them to colorize the batch as one clip).")
+            out = _colorize_clip(model, colorizer, rgb, global_prior, prior_mode, float(temporal_smoothing),
+                                 float(strength), vivid)
+            return (out if alpha is None else torch.cat((out, alpha), dim=-1),)
         out = torch.empty((batch, *rgb.shape[2:], 3), dtype=torch.float32)
         with model.precision():
             for i in each_image(batch):
@@ -124,3 +152,26 @@ class ColorNetFuseColorize:
         if alpha is not None:
             out = torch.cat((out, alpha), dim=-1)
         return (out,)
+
+
+def _colorize_clip(model: Any, colorizer: Any, rgb: torch.Tensor, global_prior: Any, prior_mode: str,
+                   temporal_smoothing: float, strength: float, vividness: float | None) -> torch.Tensor:
+    """The batch as the frames of one clip (``colornet.sequence.colorize_batch``), with ComfyUI's bar and Cancel."""
+    from colornet.sequence import colorize_batch
+
+    if global_prior is not None and len(global_prior) > 1:
+        raise ColorNetInputError(
+            f"global_prior holds {len(global_prior)} priors (one per image), but prior_mode={prior_mode!r} / "
+            f"temporal_smoothing treat the batch as one clip: connect a single prior (e.g. PriorMix), or set "
+            f"prior_mode to per_image and temporal_smoothing to 0.")
+    bar = _comfy.progress_bar(2 * rgb.shape[0])
+
+    def progress(done: int, total: int) -> None:
+        _comfy.check_interrupt()
+        bar.update_absolute(done, total)
+
+    with model.precision():
+        _comfy.check_interrupt()
+        out = colorize_batch(colorizer, rgb, prior_mode=prior_mode, temporal_smoothing=temporal_smoothing,
+                             strength=strength, prior=global_prior, progress=progress, vividness=vividness)
+    return rgb_to_image(out)

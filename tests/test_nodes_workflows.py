@@ -24,7 +24,8 @@ from colornet.model import compact_config
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "example_workflows"
 SAMPLES = ROOT / "colornet" / "samples"
-CORE_NODES = {"LoadImage", "SaveImage", "PreviewImage", "PreviewAny", "InvertMask", "ImageToMask", "ImageScaleBy"}
+CORE_NODES = {"LoadImage", "SaveImage", "PreviewImage", "PreviewAny", "InvertMask", "ImageToMask", "ImageScaleBy",
+              "ImageCrop", "ImageBatch"}
 REQUIRED = {"colornet_auto_colorize", "colornet_reference_prior", "colornet_prior_mix", "colornet_scene_classify"}
 
 
@@ -92,8 +93,27 @@ class ImageScaleBy:
         return (out.movedim(1, -1),)
 
 
+class ImageCrop:
+    """ComfyUI's ImageCrop (comfy_extras/nodes_images.py): a slice, the offsets clamped inside the image."""
+
+    def run(self, image: torch.Tensor, width: int, height: int, x: int, y: int):
+        x, y = min(x, image.shape[2] - 1), min(y, image.shape[1] - 1)
+        return (image[:, y : y + height, x : x + width, :],)
+
+
+class ImageBatch:
+    """ComfyUI's ImageBatch: image2 resized (bilinear) to image1's size if they differ, then concatenated."""
+
+    def run(self, image1: torch.Tensor, image2: torch.Tensor):
+        if image1.shape[1:] != image2.shape[1:]:
+            image2 = torch.nn.functional.interpolate(image2.movedim(-1, 1), size=image1.shape[1:3],
+                                                     mode="bilinear").movedim(1, -1)
+        return (torch.cat((image1, image2)),)
+
+
 STAND_INS = {"LoadImage": LoadImage, "SaveImage": SaveImage, "PreviewImage": PreviewImage, "PreviewAny": PreviewAny,
-             "InvertMask": InvertMask, "ImageToMask": ImageToMask, "ImageScaleBy": ImageScaleBy}
+             "InvertMask": InvertMask, "ImageToMask": ImageToMask, "ImageScaleBy": ImageScaleBy,
+             "ImageCrop": ImageCrop, "ImageBatch": ImageBatch}
 
 
 def check_widget(class_type: str, name: str, value, spec) -> None:
@@ -255,8 +275,9 @@ def test_api_workflow_runs(path, in_comfy_models):
             assert (SAMPLES / node["inputs"]["image"]).is_file()
     results = run_api_workflow(graph)
     assert any(p != "preview" for p, _ in SaveImage.saved), "the workflow saves no image"
+    frames = sum(1 for n in graph.values() if n["class_type"] == "ImageCrop") or 1  # the frames workflow batches 5
     for prefix, pixels in SaveImage.saved:
-        assert pixels.ndim == 4 and pixels.shape[0] == 1 and pixels.shape[-1] == 3
+        assert pixels.ndim == 4 and pixels.shape[0] == frames and pixels.shape[-1] == 3
     if "scene_classify" in path.stem:
         text, label = PreviewAny.shown
         assert text.splitlines()[0].startswith(label + ": ") and len(text.splitlines()) == 5

@@ -32,6 +32,8 @@ CORE = {
     "ImageToMask": ([("image", "IMAGE")], [("channel", "red")], [("MASK", "MASK")]),
     "ImageScaleBy": ([("image", "IMAGE")], [("upscale_method", "nearest-exact"), ("scale_by", 1.0)],
                      [("IMAGE", "IMAGE")]),
+    "ImageCrop": ([("image", "IMAGE")], [("width", 512), ("height", 512), ("x", 0), ("y", 0)], [("IMAGE", "IMAGE")]),
+    "ImageBatch": ([("image1", "IMAGE"), ("image2", "IMAGE")], [], [("IMAGE", "IMAGE")]),
 }
 
 # name -> (title, description, nodes). A node: (id, class_type, inputs, pos, title); an input value of the form
@@ -48,8 +50,8 @@ WORKFLOWS = {
             (3, "ColorNetFuseColorize", {"colornet_model": L(2), "image": L(1), "strength": 1.0,
                                          "working_size": 512}, (420, 120), None),
             (4, "SaveImage", {"images": L(3), "filename_prefix": "colornet_auto"}, (800, 120), None),
-            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 480), None),
-            (6, "PreviewImage", {"images": L(5)}, (800, 500), "Greyscale input (L)"),
+            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 540), None),
+            (6, "PreviewImage", {"images": L(5)}, (800, 540), "Greyscale input (L)"),
         ],
     ),
     "colornet_reference_prior": (
@@ -66,8 +68,8 @@ WORKFLOWS = {
              "FuseColorize (reference prior)"),
             (6, "SaveImage", {"images": L(5), "filename_prefix": "colornet_reference"}, (1180, 120), None),
             (7, "ColorNetFuseColorize", {"colornet_model": L(3), "image": L(1), "strength": 1.0,
-                                         "working_size": 512}, (800, 500), "FuseColorize (own prior)"),
-            (8, "PreviewImage", {"images": L(7)}, (1180, 500), "Own prior, for comparison"),
+                                         "working_size": 512}, (800, 540), "FuseColorize (own prior)"),
+            (8, "PreviewImage", {"images": L(7)}, (1180, 540), "Own prior, for comparison"),
         ],
     ),
     "colornet_prior_mix": (
@@ -148,6 +150,31 @@ WORKFLOWS = {
             (5, "PreviewImage", {"images": L(2)}, (800, 500), "The small colour input"),
         ],
     ),
+    "colornet_video_frames": (
+        "Frames in, frames out: a batch of video frames colorized as ONE clip. Here the frames are made from two "
+        "photos (four crops panning across the first = shot 1, one crop of the second = shot 2); with a video "
+        "loader (e.g. Video Helper Suite's Load Video) connect its IMAGE batch to FuseColorize instead. prior_mode "
+        "per_shot gives each shot one look (the cut is found from lightness; shot 2 does not inherit shot 1's "
+        "colours) and temporal_smoothing 0.8 removes frame-to-frame flicker along the motion.",
+        [
+            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Shot 1 source"),
+            (2, "LoadImage", {"image": "sea_bythewater.jpg", "upload": "image"}, (40, 760), "Shot 2 source"),
+            (3, "ImageCrop", {"image": L(1), "width": 288, "height": 200, "x": 0, "y": 20}, (420, 40), "Frame 1"),
+            (4, "ImageCrop", {"image": L(1), "width": 288, "height": 200, "x": 12, "y": 20}, (420, 300), "Frame 2"),
+            (5, "ImageCrop", {"image": L(1), "width": 288, "height": 200, "x": 24, "y": 20}, (420, 560), "Frame 3"),
+            (6, "ImageCrop", {"image": L(1), "width": 288, "height": 200, "x": 36, "y": 20}, (420, 820), "Frame 4"),
+            (7, "ImageCrop", {"image": L(2), "width": 288, "height": 200, "x": 0, "y": 20}, (420, 1080), "Frame 5"),
+            (8, "ImageBatch", {"image1": L(3), "image2": L(4)}, (800, 120), None),
+            (9, "ImageBatch", {"image1": L(8), "image2": L(5)}, (800, 310), None),
+            (10, "ImageBatch", {"image1": L(9), "image2": L(6)}, (800, 500), None),
+            (11, "ImageBatch", {"image1": L(10), "image2": L(7)}, (800, 690), "Frames (batch of 5)"),
+            (12, "ColorNetLoader", LOADER, (800, 900), None),
+            (13, "ColorNetFuseColorize", {"colornet_model": L(12), "image": L(11), "strength": 1.0,
+                                          "working_size": 512, "prior_mode": "per_shot",
+                                          "temporal_smoothing": 0.8}, (1180, 120), "FuseColorize (clip)"),
+            (14, "SaveImage", {"images": L(13), "filename_prefix": "colornet_frames"}, (1560, 120), None),
+        ],
+    ),
 }
 
 
@@ -207,7 +234,8 @@ def api_format(nodes: list, mappings: dict) -> dict:
 def display_name(class_type: str, mappings: dict) -> str:
     names = getattr(sys.modules.get("colornet_comfy_pack"), "NODE_DISPLAY_NAME_MAPPINGS", {})
     return names.get(class_type, {"PreviewAny": "Preview Any", "LoadImage": "Load Image", "SaveImage": "Save Image",
-                                  "PreviewImage": "Preview Image"}.get(class_type, class_type))
+                                  "PreviewImage": "Preview Image", "ImageCrop": "Image Crop",
+                                  "ImageBatch": "Batch Images"}.get(class_type, class_type))
 
 
 def node_size(class_type: str, rows: int) -> list[int]:

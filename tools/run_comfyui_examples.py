@@ -43,7 +43,8 @@ def copy_pack(dest: Path) -> Path:
 def _order(path: Path) -> tuple[int, str]:
     """The builder's order (simplest workflow first), then any other file by name."""
     names = ["colornet_auto_colorize", "colornet_reference_prior", "colornet_prior_mix", "colornet_scene_classify",
-             "colornet_hints", "colornet_mask", "colornet_chroma_transfer"]
+             "colornet_hints", "colornet_mask", "colornet_chroma_transfer",
+             "colornet_video_frames"]
     name = path.name[: -len("_api.json")]
     return (names.index(name) if name in names else len(names), name)
 
