@@ -286,3 +286,15 @@ def test_16bit_input_is_written_as_16bit_png(tmp_path, weights, capsys):
     assert np.abs(eight.astype(int) - sixteen_as_8.astype(int)).max() <= 1
     reference = np.asarray(to_output_image(Colorizer.from_pretrained(weights, device="cpu").colorize_image(src)))
     assert np.abs(eight.astype(int) - reference.astype(int)).max() <= 1
+
+
+def test_size_limit_message_names_an_option_that_exists(tmp_path, weights, capsys):
+    photo = _photo(tmp_path / "a.png")  # 40 x 30 = 0.0012 MP
+    code, err = _run(capsys, "colorize", photo, "-o", tmp_path / "o", "--weights", weights, "-q",
+                     "--max-megapixels", "0.001")
+    assert code == EXIT_SOME_FAILED and err.count(str(photo)) == 1
+    named = [word.strip("(),;") for word in err.split() if word.startswith(("--", "(--"))]
+    assert named and all(option.strip("(") in ("--max-megapixels",) for option in named)
+    # and the option it names does what it says: a limit above the photo lets it through
+    code, _ = _run(capsys, "colorize", photo, "-o", tmp_path / "o", "--weights", weights, "-q", "--max-megapixels", "1")
+    assert code == EXIT_OK
