@@ -1,15 +1,41 @@
-"""The one way colornet writes a file: a temp file in the same folder, then a rename.
+"""The one way colornet writes a file: a temp file in the same folder, then a rename, with the user's umask.
 
 A crash, Ctrl-C or a full disk mid-write therefore never leaves a half-written checkpoint, manifest or image under
-the real name: readers see the old file or the new one, never a mix.
+the real name: readers see the old file or the new one, never a mix -- which is also what lets
+``colornet colorize --skip-existing`` trust every output that exists. ``tempfile.mkstemp`` creates files 0600
+whatever the umask; the final file gets the mode a plain ``open()`` would have given it (0644 under umask 022), so
+outputs and exported checkpoints are readable as users expect.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (``/proc``), else set-and-restore."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with _UMASK_LOCK:  # os.umask can only be read by setting it; restore at once
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The permission bits ``open(path, "w")`` would give a new file: 0666 minus the umask."""
+    return 0o666 & ~current_umask()
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object], *, fsync: bool = True) -> Path:
@@ -22,6 +48,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object], *, fsy
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, new_file_mode())  # after writing: some writers (safetensors) replace the file they are given
         if fsync:
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())

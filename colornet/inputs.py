@@ -1,0 +1,99 @@
+"""Which files a ``colornet colorize`` run reads, and where each result goes.
+
+Rules (each one a past bug): an argument naming an existing path is used literally, never as a glob pattern
+(``[a].jpg`` is that file, not ``a.jpg``); folders are searched recursively for image files; the output folder is
+never searched (re-running ``colornet colorize in -o in/out`` must not colorize its own outputs); a FIFO or device is
+reported as "not a regular file" instead of blocking or failing in the decoder; a folder without images is reported
+with the extensions looked for. The result is sorted and numbered the same way in every process, so ``torchrun``
+workers can each take a deterministic share (``colornet.distributed``).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .images import IMAGE_EXTENSIONS, is_image_file
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass
+class InputPlan:
+    """``jobs``: (input path, output path relative to -o, without suffix), sorted by input path.
+    ``problems``: (argument or path, message) for arguments that yielded nothing usable."""
+
+    jobs: list[tuple[Path, Path]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _inside(path: Path, folder: Path | None) -> bool:
+    return folder is not None and (path == folder or folder in path.parents)
+
+
+def _folder_images(folder: Path, exclude: Path | None) -> list[Path]:
+    root = folder.resolve()
+    skip = exclude if exclude is not None and not _inside(root, exclude) else None  # -o beneath the folder
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        if skip is not None:
+            dirnames[:] = [d for d in dirnames if not _inside((here / d).resolve(), skip)]
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = here / name
+            if is_image_file(path) and path.is_file():
+                found.append(path)
+    return found
+
+
+def plan_inputs(patterns: Sequence[str], exclude: str | os.PathLike | None = None) -> InputPlan:
+    """Expand file, folder and glob arguments; ``exclude`` (the output folder) is never searched."""
+    out = Path(exclude).resolve() if exclude is not None else None
+    plan = InputPlan()
+    found: dict[Path, Path] = {}
+    for pattern in patterns:
+        literal = Path(pattern)
+        if os.path.lexists(pattern) or not (_GLOB_CHARS & set(pattern)):
+            matches, from_glob = [literal], False
+        else:
+            matches = [Path(p) for p in sorted(glob.glob(pattern, recursive=True))]
+            matches = [m for m in matches if not _inside(m.resolve(), out)]
+            from_glob = True
+            if not matches:
+                plan.problems.append((pattern, "no files match this pattern"))
+        for match in matches:
+            if match.is_dir():
+                images = _folder_images(match, out)
+                if not images and not from_glob:
+                    exts = ", ".join(IMAGE_EXTENSIONS)
+                    plan.problems.append(
+                        (str(match), f"no images in this folder or its subfolders (looked for {exts})")
+                    )
+                for path in images:
+                    found.setdefault(path.resolve(), path.relative_to(match).with_suffix(""))
+            elif match.is_file():
+                found.setdefault(match.resolve(), Path(match.stem))
+            elif os.path.lexists(match):
+                plan.problems.append((str(match), "not a regular file (a FIFO, device or broken link?)"))
+            elif not from_glob:
+                plan.problems.append((str(match), "no such file or folder"))
+    # two loose files with the same stem from different folders must not write to the same output
+    taken: set[Path] = set()
+    for path, rel in found.items():
+        candidate, n = rel, 1
+        while candidate in taken:
+            candidate = rel.with_name(f"{rel.name}_{n}")
+            n += 1
+        taken.add(candidate)
+        plan.jobs.append((path, candidate))
+    plan.jobs.sort(key=lambda job: str(job[0]))
+    return plan
+
+
+def expand_inputs(patterns: Sequence[str], exclude: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
+    """Files, folders (recursively) and globs -> sorted (path, output path relative to -o) pairs, no duplicates."""
+    return plan_inputs(patterns, exclude).jobs
