@@ -20,7 +20,8 @@ import torch
 from colornet.colorbins import ABQuantizer
 from colornet.lab import rgb_to_lab
 from colornet.model import ColorNet, compact_config
-from training.train import ColourLoss, TrainingForward, compute_loss
+from training.objective import ColourLoss, Objective
+from training.train import TrainingForward
 
 
 def step_time(head: str, chroma_weight: float, steps: int, batch: int = 32, crop: int = 112) -> float:
@@ -30,10 +31,11 @@ def step_time(head: str, chroma_weight: float, steps: int, batch: int = 32, crop
     model = ColorNet(config).train()
     forward = TrainingForward(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    loss_fn = ColourLoss(head, chroma_weight)
+    colour = ColourLoss(head, chroma_weight)
     if head == "distribution":
-        loss_fn.quantizer = ABQuantizer(model.colorization.ab_centres, config.ab_grid)
-        loss_fn.bin_weight = torch.rand(config.ab_bins) + 0.5
+        colour.quantizer = ABQuantizer(model.colorization.ab_centres, config.ab_grid)
+        colour.bin_weight = torch.rand(config.ab_bins) + 0.5
+    objective = Objective(colour, alpha=0.3)
     lab = rgb_to_lab(torch.rand(batch, 3, crop, crop))
     lightness, ab = lab[:, :1], lab[:, 1:]
     global_l = torch.rand(batch, 1, config.global_size, config.global_size) * 100
@@ -42,9 +44,9 @@ def step_time(head: str, chroma_weight: float, steps: int, batch: int = 32, crop
     for i in range(steps + 3):
         t0 = time.perf_counter()
         out, logits = forward(lightness, global_l)
-        loss, _, _ = compute_loss(out, logits, ab, labels, 0.3, None, loss_fn)
+        parts = objective(out, logits, ab, labels)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        parts.total.backward()
         optimizer.step()
         if i >= 3:
             times.append(time.perf_counter() - t0)
