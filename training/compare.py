@@ -154,6 +154,54 @@ def markdown(results: dict, floor: dict) -> str:
     return "\n".join(lines)
 
 
+def select(results: dict, floor: dict, min_colourfulness: float = 30.0, margin_db: float = 1.0) -> str:
+    """The selection rule of docs/VIVID.md, applied to every (checkpoint, knob setting) row; returns its report.
+
+    Eligible: colourfulness >= 30 and PSNR >= mean-colour floor + 1 dB; the highest PSNR wins. If none is eligible,
+    the closest wins: smallest shortfall, 1 colourfulness point counted as 0.1 dB.
+    """
+    bar = floor["mean_colour_table"]["psnr"] + margin_db
+    rows = []
+    for name, entry in results.items():
+        for r in entry["rows"]:
+            knob = f"vividness {r['vividness']:g}" if "vividness" in r else f"strength {r['strength']:g}"
+            short_cf = max(0.0, min_colourfulness - r["colorfulness"])
+            short_db = max(0.0, bar - r["psnr"])
+            rows.append((name, knob, r, short_cf, short_db))
+    lines = [f"rule: colourfulness >= {min_colourfulness:g} and PSNR >= {bar:.2f} dB (mean-colour floor "
+             f"{floor['mean_colour_table']['psnr']:.2f} + {margin_db:g})"]
+    eligible = [row for row in rows if row[3] == 0 and row[4] == 0]
+    if eligible:
+        name, knob, r, _, _ = max(eligible, key=lambda row: row[2]["psnr"])
+        lines.append(f"selected: {name} at {knob} (PSNR {r['psnr']:.2f} dB, colourfulness {r['colorfulness']:.2f}); "
+                     f"{len(eligible)} eligible")
+    else:
+        name, knob, r, cf, db = min(rows, key=lambda row: 0.1 * row[3] + row[4])
+        lines.append(f"none eligible; closest: {name} at {knob} (PSNR {r['psnr']:.2f} dB, colourfulness "
+                     f"{r['colorfulness']:.2f}): {cf:.2f} colourfulness and {db:.2f} dB short")
+    return "\n".join(lines)
+
+
+def curve_above(results: dict, reference: str) -> str:
+    """For each checkpoint: at how many of its knob settings it beats ``reference``'s PSNR at equal colourfulness.
+
+    The reference curve (PSNR over colourfulness along its knob) is interpolated linearly; settings whose
+    colourfulness lies outside the reference's range are not compared.
+    """
+    ref = sorted((r["colorfulness"], r["psnr"]) for r in results[reference]["rows"])
+    xs, ys = [c for c, _ in ref], [p for _, p in ref]
+    lines = [f"equal colourfulness, against {reference} (over {xs[0]:.1f}..{xs[-1]:.1f}):"]
+    for name, entry in results.items():
+        if name == reference:
+            continue
+        deltas = [r["psnr"] - float(np.interp(r["colorfulness"], xs, ys)) for r in entry["rows"]
+                  if xs[0] <= r["colorfulness"] <= xs[-1]]
+        if deltas:
+            lines.append(f"  {name}: above at {sum(d > 0 for d in deltas)}/{len(deltas)} settings, PSNR difference "
+                         f"{min(deltas):+.2f}..{max(deltas):+.2f} dB")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="*", help="NAME=path/to/model.safetensors")
@@ -164,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val_fraction", type=float, default=0.05)
     parser.add_argument("--out", required=True, help="output prefix: <out>.json, <out>.md, <out>.png")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--reference", default=None, help="checkpoint whose curve the others are compared with")
     parser.add_argument("--include", action="append", default=[],
                         help="a previous run's <out>.json (same photos) whose checkpoints join the table and plot")
     args = parser.parse_args(argv)
@@ -205,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {len(photos)} photos x {len(rows)} settings in {time.time() - t0:.0f} s", file=sys.stderr)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = markdown(results, floor)
+    text = markdown(results, floor) + "\n\n" + select(results, floor)
+    if args.reference:
+        text += "\n\n" + curve_above(results, args.reference)
     print(text)
     out.with_suffix(".md").write_text(text + "\n")
     out.with_suffix(".json").write_text(json.dumps({"photos": len(photos), "floors": floor, "results": results},
