@@ -383,7 +383,9 @@ def test_loader_registers_folder_lists_files_and_caches(net, fake_comfy, tmp_pat
     weights = save_checkpoint(net, tmp_path / "tmpckpt")
     (fake_comfy.default_dir / "my-finetune.safetensors").write_bytes(weights.read_bytes())
     choices = N["ColorNetLoader"].INPUT_TYPES()["required"]["weights"][0]
-    assert choices[0] == "colornet-compact-places39" and "my-finetune.safetensors" in choices
+    from colornet.manifest import load_manifest
+
+    assert choices[0] == load_manifest().default and "my-finetune.safetensors" in choices  # the default first
     (m1,) = run("ColorNetLoader", "my-finetune.safetensors", "auto", "auto")
     (m2,) = run("ColorNetLoader", "my-finetune.safetensors", "cpu", "float32")
     assert m1 is m2  # cached, not reloaded

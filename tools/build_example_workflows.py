@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "example_workflows"
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
-DEFAULT_WEIGHTS = "colornet-compact-places39"
+DEFAULT_WEIGHTS = json.loads((ROOT / "weights_manifest.json").read_text())["default"]  # the Loader's first choice
 TITLE_H = 30  # the frontend draws a node's title bar above its pos
 
 # ComfyUI core nodes: (inputs [(name, type)], widgets [(name, default)], outputs [(name, type)])
