@@ -69,13 +69,7 @@ class _Stage(threading.Thread):
 
 def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
     """Put unless the run is stopping (never blocks forever on a full queue nobody reads any more)."""
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
+    return _put_while(q, item, lambda: not stop.is_set())
 
 
 def _put_while(q: queue.Queue, item: object, alive: Callable[[], bool]) -> bool:

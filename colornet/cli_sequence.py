@@ -51,13 +51,18 @@ def _check_options(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _check_vividness(colorizer, args: argparse.Namespace) -> str | None:
-    """A usage error (wrong head, out of range) before any work, as ``colornet colorize`` does."""
+def _load(args: argparse.Namespace):
+    """(colorizer, reference prior or None), or the one-line usage error (wrong head, vividness out of range)
+    found before any frame is read, as ``colornet colorize`` does."""
+    from .pipeline import Colorizer  # lazy: the CLI's --help must not wait for torch models
+
+    colorizer = Colorizer.from_pretrained(args.weights, device=args.device, working_size=args.working_size or None)
     try:
         colorizer.model.temperature(args.vividness)
     except ValueError as err:
         return f"--vividness: {err}"
-    return None
+    prior = colorizer.prior_from_references(args.reference, args.reference_weight or None) if args.reference else None
+    return colorizer, prior
 
 
 class _FolderFrames:
@@ -88,7 +93,6 @@ def cmd_colorize_sequence(args: argparse.Namespace, inputs: list[tuple[Path, Pat
 
     from .atomic import atomic_write
     from .images import to_pil
-    from .pipeline import Colorizer
     from .sequence import colorize_frames, plan_shots
 
     problem = _check_options(args)
@@ -102,12 +106,11 @@ def cmd_colorize_sequence(args: argparse.Namespace, inputs: list[tuple[Path, Pat
         if target.resolve() in input_paths:
             print(f"error: output {target} would overwrite an input; choose another -o folder", file=sys.stderr)
             return EXIT_USAGE
-    colorizer = Colorizer.from_pretrained(args.weights, device=args.device, working_size=args.working_size or None)
-    problem = _check_vividness(colorizer, args)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
+    loaded = _load(args)
+    if isinstance(loaded, str):
+        print(f"error: {loaded}", file=sys.stderr)
         return EXIT_USAGE
-    prior = colorizer.prior_from_references(args.reference, args.reference_weight or None) if args.reference else None
+    colorizer, prior = loaded
     frames = _FolderFrames(inputs)
     written = 0
     try:
@@ -145,7 +148,6 @@ def cmd_video(args: argparse.Namespace) -> int:
     """``colornet video IN -o OUT``: colorize a video file, keeping its size, timing and audio."""
     from tqdm import tqdm
 
-    from .pipeline import Colorizer
     from .sequence import colorize_frames, plan_shots
     from .video import VideoFrames, colorize_video, require_av
 
@@ -162,12 +164,11 @@ def cmd_video(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     frames = VideoFrames(source)
     total = len(frames) or None
-    colorizer = Colorizer.from_pretrained(args.weights, device=args.device, working_size=args.working_size or None)
-    problem = _check_vividness(colorizer, args)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
+    loaded = _load(args)
+    if isinstance(loaded, str):
+        print(f"error: {loaded}", file=sys.stderr)
         return EXIT_USAGE
-    prior = colorizer.prior_from_references(args.reference, args.reference_weight or None) if args.reference else None
+    colorizer, prior = loaded
     try:
         plan = None
         if prior is None and args.prior_mode != "per_image":
