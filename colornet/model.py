@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .colorbins import decode_annealed_mean, gamut_bins
+from .colorbins import decode_annealed_mean, decode_features, gamut_bins
 from .errors import ColorNetError
 from .lab import normalize_l, unnormalize_ab
 from .prior import GlobalPrior
@@ -228,11 +228,15 @@ class ColorizationNetwork(nn.Module):
         else:
             self.output = nn.Conv2d(c(32), 2, 3, padding=1)
 
-    def forward(self, fused: torch.Tensor) -> torch.Tensor:
-        """The head's raw output at half resolution: ab in [0, 1] (regression) or ``[B, Q, H/2, W/2]`` logits."""
+    def hidden(self, fused: torch.Tensor) -> torch.Tensor:
+        """Everything before the output head: ``[B, 32w, H/2, W/2]``."""
         x = F.interpolate(self.conv1(fused), scale_factor=2.0, mode="nearest")  # (B, 128w, H/4, W/4)
         x = F.interpolate(self.conv3(self.conv2(x)), scale_factor=2.0, mode="nearest")  # (B, 64w, H/2, W/2)
-        x = self.conv4(x)  # (B, 32w, H/2, W/2)
+        return self.conv4(x)  # (B, 32w, H/2, W/2)
+
+    def forward(self, fused: torch.Tensor) -> torch.Tensor:
+        """The head's raw output at half resolution: ab in [0, 1] (regression) or ``[B, Q, H/2, W/2]`` logits."""
+        x = self.hidden(fused)
         if hasattr(self, "distribution"):
             return self.distribution(x)  # (B, Q, H/2, W/2) logits over the ab bins
         return torch.sigmoid(self.output(x))  # (B, 2, H/2, W/2) in [0, 1]
@@ -274,11 +278,14 @@ class ColorNet(nn.Module):
         logits = self.classifier(hidden) if self.classifier is not None else None
         return GlobalPrior(fusion=global_vec, logits=logits, class_names=tuple(self.config.class_names))
 
+    def fuse_local(self, lightness: torch.Tensor, prior: GlobalPrior) -> torch.Tensor:
+        """Local path up to the fusion layer: ``[B, 256w, H/8, W/8]``."""
+        mid = self.mid_level(self.low_level(normalize_l(lightness)))  # (B, 256w, H/8, W/8)
+        return self.fusion(mid, prior.fusion_for_batch(mid.shape[0]).to(mid.dtype))
+
     def predict_head_half(self, lightness: torch.Tensor, prior: GlobalPrior) -> torch.Tensor:
         """Local path up to the head's raw output (what training's loss sees), at about half the input size."""
-        mid = self.mid_level(self.low_level(normalize_l(lightness)))  # (B, 256w, H/8, W/8)
-        global_vec = prior.fusion_for_batch(mid.shape[0]).to(mid.dtype)
-        return self.colorization(self.fusion(mid, global_vec))
+        return self.colorization(self.fuse_local(lightness, prior))
 
     @property
     def has_distribution_head(self) -> bool:
@@ -306,6 +313,10 @@ class ColorNet(nn.Module):
                         vividness: float | None = None) -> torch.Tensor:
         """Local path: ab in [-110, 110] at about half the input size, ``[B, 2, ~H/2, ~W/2]``."""
         temperature = self.temperature(vividness)
+        if self.has_distribution_head and not torch.is_grad_enabled():
+            # inference: the 1x1 head and the decode fused, chunk by chunk (the full logits are never stored)
+            hidden = self.colorization.hidden(self.fuse_local(lightness, prior))
+            return decode_features(hidden, self.colorization.distribution, self.colorization.ab_centres, temperature)
         out = self.predict_head_half(lightness, prior)
         if self.has_distribution_head:
             return decode_annealed_mean(out, self.colorization.ab_centres, temperature)

@@ -105,3 +105,20 @@ def test_cli_vividness(tmp_path, dist_model, capsys):
     err = capsys.readouterr().err
     assert code == EXIT_USAGE and "regression head" in err and "Traceback" not in err
     assert not (tmp_path / "r" / "in.png").exists()
+
+
+def test_fused_inference_decode_equals_the_reference(dist_model):
+    """Under no_grad the head and decode run fused in pixel chunks; they must give the textbook decode's ab."""
+    lightness = torch.rand(2, 1, 136, 200) * 100  # 68 x 100 = 6,800 half-size pixels: more than one chunk
+    prior = dist_model.encode_global(lightness)
+    centres = dist_model.colorization.ab_centres
+    for vividness in (0.0, 0.62, 1.0):
+        temperature = dist_model.temperature(vividness)
+        logits = dist_model.predict_head_half(lightness, prior).detach()
+        if temperature <= 1e-3:
+            reference = centres[logits.argmax(1)].permute(0, 3, 1, 2)
+        else:
+            reference = torch.einsum("bqhw,qc->bchw", torch.softmax(logits / temperature, 1), centres)
+        with torch.no_grad():
+            fused = dist_model.predict_ab_half(lightness, prior, vividness)
+        assert torch.allclose(fused, reference, atol=1e-3), vividness
