@@ -109,6 +109,11 @@ def test_cli_vividness(tmp_path, dist_model, capsys):
 
 def test_fused_inference_decode_equals_the_reference(dist_model):
     """Under no_grad the head and decode run fused in pixel chunks; they must give the textbook decode's ab."""
+    import copy
+
+    dist_model = copy.deepcopy(dist_model)
+    with torch.no_grad():  # moderate logits: no near-ties whose winner float round-off could flip
+        dist_model.colorization.distribution.weight.mul_(0.05)
     lightness = torch.rand(2, 1, 136, 200) * 100  # 68 x 100 = 6,800 half-size pixels: more than one chunk
     prior = dist_model.encode_global(lightness)
     centres = dist_model.colorization.ab_centres
