@@ -132,15 +132,15 @@ class ABQuantizer:
         return decode_annealed_mean(logits, self.centres, temperature)
 
 
-DECODE_ROWS = 4096  # pixels per chunk of the inference decode: a [4096, Q] block stays in the CPU's cache
+DECODE_COLUMNS = 2048  # pixels per chunk of the inference decode: a [Q, 2048] block stays in the CPU's cache
+LOG2_E = 1.4426950408889634
 
 
 def decode_annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float) -> torch.Tensor:
     """Logits ``[B,Q,H,W]`` -> ab ``[B,2,H,W]``: softmax(logits / T) . centres (T = 1 mean, T -> 0 mode).
 
-    Without gradients (inference) the decode runs pixel-chunk by chunk as exp + one small matrix product against
-    [centres | 1], which gives numerator and normaliser together: about 4x faster on a CPU than softmax then einsum,
-    which write and re-read several full [B, Q, H, W] tensors.
+    With gradients (training) this is the textbook softmax + weighted sum. Without (inference) it runs chunk by
+    chunk of pixels (``_decode_columns``), about 3x faster on a CPU; the two agree to float round-off (tested).
     """
     centres = centres.to(device=logits.device, dtype=torch.float32)
     if temperature <= 1e-3:
@@ -149,9 +149,10 @@ def decode_annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperatur
         probs = torch.softmax(logits.float() / temperature, dim=1)
         return torch.einsum("bqhw,qc->bchw", probs, centres)
     b, q, h, w = logits.shape
-    pixels = logits.permute(0, 2, 3, 1).reshape(-1, q)  # a view when the logits are channels-last
-    out = _decode_rows(lambda start, stop: pixels[start:stop].float(), pixels.shape[0], centres, temperature)
-    return out.view(b, h, w, 2).permute(0, 3, 1, 2)
+    columns = logits.transpose(0, 1).reshape(q, -1)  # (Q, B*H*W), pixels as columns
+    scale = LOG2_E / temperature
+    out = _decode_columns(lambda i, j: columns[:, i:j].float() * scale, columns.shape[1], centres)
+    return out.view(2, b, h, w).transpose(0, 1)
 
 
 def decode_features(hidden: torch.Tensor, head: torch.nn.Conv2d, centres: torch.Tensor,
@@ -159,31 +160,37 @@ def decode_features(hidden: torch.Tensor, head: torch.nn.Conv2d, centres: torch.
     """Inference: the 1x1 distribution head and the annealed-mean decode fused, chunk by chunk of pixels.
 
     ``hidden`` ``[B,C,H,W]`` is the layer before the head. The [B, Q, H, W] logits are never stored: each chunk's
-    logits are one small matrix product, decoded while still in the cache (2x faster than conv + decode on a CPU).
+    logits are one small matrix product (with 1/T folded into the head's weights), decoded while in the cache.
     """
     centres = centres.to(device=hidden.device, dtype=torch.float32)
     b, c, h, w = hidden.shape
-    pixels = hidden.permute(0, 2, 3, 1).reshape(-1, c)
-    weight = head.weight.reshape(head.out_channels, c).t().float()  # (C, Q)
+    features = hidden.transpose(0, 1).reshape(c, -1).float()  # (C, B*H*W)
+    weight = head.weight.reshape(head.out_channels, c).float()  # (Q, C)
     bias = head.bias.float() if head.bias is not None else torch.zeros(head.out_channels, device=hidden.device)
     if temperature <= 1e-3:
-        rows = [centres[torch.addmm(bias, pixels[i : i + DECODE_ROWS].float(), weight).argmax(1)]
-                for i in range(0, pixels.shape[0], DECODE_ROWS)]
-        return torch.cat(rows).view(b, h, w, 2).permute(0, 3, 1, 2)
-    out = _decode_rows(lambda start, stop: torch.addmm(bias, pixels[start:stop].float(), weight), pixels.shape[0],
-                       centres, temperature)
-    return out.view(b, h, w, 2).permute(0, 3, 1, 2)
+        picks = [torch.addmm(bias[:, None], weight, features[:, i : i + DECODE_COLUMNS]).argmax(0)
+                 for i in range(0, features.shape[1], DECODE_COLUMNS)]
+        return centres[torch.cat(picks)].t().reshape(2, b, h, w).transpose(0, 1)
+    scale = LOG2_E / temperature  # folded into the head: (x W + b) log2(e) / T, then 2^(.) is exp(logits / T)
+    weight, bias = weight * scale, (bias * scale)[:, None]
+    out = _decode_columns(lambda i, j: torch.addmm(bias, weight, features[:, i:j]), features.shape[1], centres)
+    return out.view(2, b, h, w).transpose(0, 1)
 
 
-def _decode_rows(logits_rows, n: int, centres: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Annealed mean of ``n`` pixels whose logits ``logits_rows(start, stop)`` gives as ``[rows, Q]`` blocks."""
-    weights = torch.cat((centres, torch.ones_like(centres[:, :1])), dim=1)  # (Q, 3): a, b, 1
-    out = torch.empty(n, 2, device=centres.device, dtype=torch.float32)
-    for start in range(0, n, DECODE_ROWS):
-        block = logits_rows(start, start + DECODE_ROWS)
-        block = (block - block.amax(1, keepdim=True)).mul_(1.0 / temperature).exp_()  # (rows, Q), max term = 1
-        sums = block @ weights  # (rows, 3): sum p*a, sum p*b, sum p
-        torch.div(sums[:, :2], sums[:, 2:], out=out[start : start + DECODE_ROWS])
+def _decode_columns(scaled_logits, n: int, centres: torch.Tensor) -> torch.Tensor:
+    """Annealed mean of ``n`` pixels; ``scaled_logits(i, j)`` gives a fresh ``[Q, j - i]`` block of logits x log2(e) / T.
+
+    Per block: subtract each pixel's maximum (the largest term becomes 1: no overflow at any temperature), 2^x in
+    place (exp2 is about twice as fast as exp on a CPU), then one [3, Q] x [Q, cols] product gives the weighted a, b
+    and the normaliser together.
+    """
+    weights = torch.cat((centres, torch.ones_like(centres[:, :1])), dim=1).t().contiguous()  # (3, Q): a, b, 1
+    out = torch.empty(2, n, device=centres.device, dtype=torch.float32)
+    for start in range(0, n, DECODE_COLUMNS):
+        block = scaled_logits(start, start + DECODE_COLUMNS)
+        block.sub_(block.amax(0, keepdim=True)).exp2_()
+        sums = weights @ block  # (3, cols)
+        torch.div(sums[:2], sums[2:], out=out[:, start : start + DECODE_COLUMNS])
     return out
 
 
