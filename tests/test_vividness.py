@@ -67,6 +67,11 @@ def test_batchnorm_folding_with_distribution_head(dist_model):
 
 
 def test_vividness_raises_colourfulness(dist_model):
+    import copy
+
+    dist_model = copy.deepcopy(dist_model)
+    with torch.no_grad():  # a spread-out distribution, as a trained head gives, not a saturated random one
+        dist_model.colorization.distribution.weight.mul_(0.2)
     colorizer = Colorizer(dist_model, torch.device("cpu"))
     rgb = torch.rand(1, 3, 64, 64)
     cf = [float(colorfulness(colorizer.colorize_rgb(rgb, vividness=v))[0]) for v in (0.0, 0.5, 0.9)]
@@ -108,26 +113,31 @@ def test_cli_vividness(tmp_path, dist_model, capsys):
 
 
 def test_fused_inference_decode_equals_the_reference(dist_model):
-    """Under no_grad the head and decode run fused in pixel chunks; they must give the textbook decode's ab."""
+    """Inference decodes the 2x2-averaged logits with the head and decode fused in pixel chunks; that must equal
+    the textbook softmax decode of those averaged logits, brought back to half size."""
     import copy
+
+    import torch.nn.functional as F
 
     dist_model = copy.deepcopy(dist_model)
     with torch.no_grad():  # moderate logits: no near-ties whose winner float round-off could flip
         dist_model.colorization.distribution.weight.mul_(0.05)
     torch.manual_seed(0)
-    lightness = torch.rand(2, 1, 136, 200) * 100  # 68 x 100 = 6,800 half-size pixels: more than one chunk
+    lightness = torch.rand(2, 1, 272, 400) * 100  # 68 x 100 quarter-size pixels: more than one decode chunk
     prior = dist_model.encode_global(lightness)
     centres = dist_model.colorization.ab_centres
     for vividness in (0.0, 0.62, 1.0):
         temperature = dist_model.temperature(vividness)
         logits = dist_model.predict_head_half(lightness, prior).detach()
+        pooled = F.avg_pool2d(logits, 2, ceil_mode=True)
         if temperature <= 1e-3:
-            reference = centres[logits.argmax(1)].permute(0, 3, 1, 2)
+            small = centres[pooled.argmax(1)].permute(0, 3, 1, 2)
         else:
-            reference = torch.einsum("bqhw,qc->bchw", torch.softmax(logits / temperature, 1), centres)
+            small = torch.einsum("bqhw,qc->bchw", torch.softmax(pooled / temperature, 1), centres)
+        reference = F.interpolate(small, size=logits.shape[-2:], mode="bilinear", align_corners=False)
         with torch.no_grad():
             fused = dist_model.predict_ab_half(lightness, prior, vividness)
         if temperature <= 1e-3:  # the mode: a near-tie may fall either way under float round-off
-            assert (fused != reference).any(1).float().mean() < 0.005
+            assert ((fused - reference).abs() > 1e-3).any(1).float().mean() < 0.01
         else:
             assert torch.allclose(fused, reference, atol=1e-3), vividness
