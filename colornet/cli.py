@@ -418,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="black-and-white picture: white = colorize, black = keep the input pixel unchanged")
     col.add_argument("--vividness", type=_finite_float, default=None,
                      help="colour-distribution checkpoints (the default): 0 = the safest, muted colours, 1 = the "
-                          "boldest; default: the checkpoint's own (0.62)")
+                          "boldest; default: the checkpoint's own default vividness")
     col.add_argument("--format", choices=OUTPUT_FORMATS, default="png", help="output format (png keeps alpha)")
     col.add_argument("--png-compression", type=int_range(0, 9), default=DEFAULT_PNG_COMPRESSION,
                      help="zlib level 0-9: 1 is ~4x faster than 6 on a 4K photo for files ~10-30%% larger")
