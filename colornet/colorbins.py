@@ -8,7 +8,8 @@ annealed mean picks a vivid, still-plausible colour.
   lightness), found with colornet's own Lab conversion on a dense sample of the RGB cube's surface. Grid 10 gives 262.
 * Soft targets: each pixel's ab spreads over the nearby bins with a Gaussian (sigma 5). On a regular lattice the
   neighbours are found by *rounding* (the 3x3 lattice points around the nearest one), never with a pixel-by-bin
-  distance matrix, which is what keeps the loss about as cheap as the MSE.
+  distance matrix, and the loss gathers just those 9 log-probabilities per pixel (a training step still costs about
+  1.6x the regression's: the 262-way softmax at half resolution; docs/VIVID.md).
 * Decoding: the annealed mean, softmax(logits / T) . centres, with T = 1 the mean and T -> 0 the mode.
 """
 
@@ -42,8 +43,8 @@ def in_gamut_mask(grid: int, samples_per_edge: int = 512) -> torch.Tensor:
     """``[side*side]`` bool: lattice cells that some sRGB colour falls into (its ab rounds to that lattice point).
 
     Every colour's ab lies below some point of the RGB cube's surface along L, so sampling the six faces densely and
-    converting them with colornet's own RGB -> Lab finds every reachable cell (grid 10: 262 bins; Zhang et al. keep
-    313 with a looser test on ImageNet's colours).
+    converting them with colornet's own RGB -> Lab finds every reachable cell (grid 10: 262 bins; Zhang et al.'s
+    set, derived their own way, has 313).
     """
     axis = torch.linspace(0.0, 1.0, samples_per_edge, dtype=torch.float64)
     u, v = (t.reshape(-1) for t in torch.meshgrid(axis, axis, indexing="ij"))
