@@ -68,7 +68,7 @@ def gamut_bins(grid: int = DEFAULT_GRID) -> torch.Tensor:
 
 
 class ABQuantizer:
-    """In-gamut ab bins of a regular lattice: soft encoding (training) and annealed-mean decoding (inference)."""
+    """In-gamut ab bins of a regular lattice and the soft/hard encoding of ab onto them (training targets)."""
 
     def __init__(self, centres: torch.Tensor, grid: int):
         self.grid = int(grid)
@@ -128,9 +128,6 @@ class ABQuantizer:
     def hard_encode(self, ab: torch.Tensor) -> torch.Tensor:
         """ab ``[B,2,H,W]`` -> the nearest in-gamut bin of each pixel, ``[B,H,W]``."""
         return self.nearest_bin[self._lattice_index(ab.float().permute(0, 2, 3, 1))]
-
-    def decode(self, logits: torch.Tensor, temperature: float) -> torch.Tensor:
-        return decode_annealed_mean(logits, self.centres, temperature)
 
 
 DECODE_COLUMNS = 2048  # pixels per chunk of the inference decode: a [Q, 2048] block stays in the CPU's cache

@@ -170,10 +170,6 @@ class _RunningMix:
         return self.prior
 
 
-def _frame_prior(colorizer: Colorizer, lightness: torch.Tensor) -> GlobalPrior:
-    return colorizer.prior_from_lightness(lightness)
-
-
 @torch.inference_mode()
 def plan_shots(
     colorizer: Colorizer,
@@ -200,7 +196,7 @@ def plan_shots(
             starts.append(n)
             current = _RunningMix()
         if prior_mode != "per_image":
-            prior = _frame_prior(colorizer, lightness)
+            prior = colorizer.prior_from_lightness(lightness)
             (whole if prior_mode == "whole_batch" else current).add(prior)
         if progress is not None:
             progress(n + 1, total)
@@ -267,7 +263,7 @@ def colorize_frames(
             if cut:
                 causal = _RunningMix()
             if frame_prior is None and prior_mode != "per_image":
-                own = _frame_prior(colorizer, lightness)
+                own = colorizer.prior_from_lightness(lightness)
                 frame_prior = (whole if prior_mode == "whole_batch" else causal).add(own)
         if cut:
             smoother.reset()
