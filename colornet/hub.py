@@ -128,7 +128,7 @@ def _progress_class(callback: ProgressCallback) -> type:
 
 
 def _takes_tqdm_class() -> bool:
-    """Whether this huggingface_hub's ``hf_hub_download`` accepts ``tqdm_class`` (1.0 and later; 0.x does not)."""
+    """Whether this huggingface_hub's ``hf_hub_download`` accepts ``tqdm_class`` (1.1 and later; 0.x and 1.0 do not)."""
     from huggingface_hub import hf_hub_download
 
     return "tqdm_class" in inspect.signature(hf_hub_download).parameters

@@ -464,8 +464,8 @@ def test_loader_download_progress_reaches_comfy_bar(fake_comfy, net, tmp_path, m
 def test_loader_downloads_from_the_hub_and_comfy_bar_follows(fake_comfy, net, tmp_path, monkeypatch):
     """A manifest name neither in ComfyUI's folders nor bundled: the Loader downloads it with the real
     huggingface_hub client from a local Hub (a slow link), and ComfyUI's bar moves while the file arrives --
-    through ``tqdm_class`` (huggingface_hub >= 1.0) or by watching the partial file (0.x; the host check runs this
-    test with both)."""
+    through ``tqdm_class`` (huggingface_hub >= 1.1) or by watching the partial file (0.x and 1.0; the host check
+    runs this test with both)."""
     from hub_server import HubServer, point_huggingface_hub_at, set_hub_settings
 
     from colornet import constants

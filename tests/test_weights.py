@@ -114,7 +114,7 @@ def test_first_download_then_cached_load_with_server_stopped(hub, manifest, chec
 
 @pytest.mark.parametrize("reporter", ["tqdm_class", "watched_file"])
 def test_download_progress_is_reported_while_the_file_arrives(hub, manifest, checkpoint, monkeypatch, reporter):
-    """Progress comes from huggingface_hub's own bar (``tqdm_class``, 1.0 and later) or, for a 0.x client, from
+    """Progress comes from huggingface_hub's own bar (``tqdm_class``, 1.1 and later) or, for 0.x and 1.0, from
     the growing ``.incomplete`` file: both report mid-file values, in order, ending at the full size."""
     from colornet import hub as hub_module
 
