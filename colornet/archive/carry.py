@@ -1,0 +1,82 @@
+"""From a colorized result to what its file gets: pixels in the output profile, EXIF/IPTC/XMP/ICC, provenance.
+
+``--metadata keep`` (the default) carries the input's EXIF (made true for the result), IPTC and XMP and adds the
+provenance; ``strip`` writes only the provenance packet and the pixels' profile -- every output says what made it.
+``--output-profile srgb`` (default) writes sRGB with its profile; ``input`` converts the result back into the
+input's RGB profile and embeds that profile (a grey or LUT-based input profile cannot hold a colour result: sRGB).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ..images import RGBImage
+from .embed import OutputMetadata
+from .icc import ProfileError, from_srgb, parse_profile, srgb_profile_bytes
+from .metadata import ImageMetadata, exif_for_output
+from .xmp import Provenance, build_xmp
+
+__all__ = ["METADATA_MODES", "OUTPUT_PROFILES", "ArchiveOptions", "prepare_output", "file_sha256"]
+
+METADATA_MODES = ("keep", "strip")
+OUTPUT_PROFILES = ("srgb", "input")
+
+
+@dataclass(frozen=True)
+class ArchiveOptions:
+    """``provenance``: the run's provenance (the input's sha256 is added per file); None writes no XMP packet
+    (only for callers that are not colorizing, e.g. tests of the writer)."""
+
+    metadata: str = "keep"
+    output_profile: str = "srgb"
+    provenance: Provenance | None = None
+    hash_inputs: bool = True
+
+    def __post_init__(self) -> None:
+        if self.metadata not in METADATA_MODES:
+            raise ValueError(f"metadata must be one of {', '.join(METADATA_MODES)}, got {self.metadata!r}")
+        if self.output_profile not in OUTPUT_PROFILES:
+            raise ValueError(f"output profile must be one of {', '.join(OUTPUT_PROFILES)}, got {self.output_profile!r}")
+
+
+def file_sha256(path: str | os.PathLike) -> str | None:
+    """Hex sha256 of a file, or None if it cannot be read (an in-memory image has no file)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def prepare_output(result: RGBImage, options: ArchiveOptions) -> tuple[RGBImage, OutputMetadata]:
+    """The result with its pixels in the output profile, and the metadata its file gets."""
+    meta = result.metadata or ImageMetadata()
+    icc = srgb_profile_bytes()
+    if options.output_profile == "input" and meta.icc and meta.colour == "converted":
+        try:
+            profile = parse_profile(meta.icc)
+            if profile.space == "RGB":
+                result = replace(result, rgb=from_srgb(result.as_float(), profile))
+                icc = meta.icc
+        except ProfileError:
+            pass  # only matrix/TRC RGB profiles can take the result back; it stays sRGB with the sRGB profile
+    keep = options.metadata == "keep"
+    xmp = meta.xmp if keep else None
+    if options.provenance is not None:
+        provenance = options.provenance
+        if options.hash_inputs and result.source and Path(result.source).is_file():
+            provenance = replace(provenance, source_sha256=file_sha256(result.source))
+        xmp = build_xmp(provenance, xmp)
+    width, height = result.size
+    return result, OutputMetadata(
+        exif=exif_for_output(meta.exif, width, height, srgb=icc == srgb_profile_bytes()) if keep else None,
+        icc=icc,
+        xmp=xmp,
+        iptc=meta.iptc if keep else None,
+    )
