@@ -11,8 +11,10 @@ run (nothing more could be written) and keeps what was written; Ctrl-C stops the
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,7 @@ class Outcome:
 
     job: Job
     error: str | None = None
+    seconds: float | None = None  # from the start of decoding this input to its output being written (or failing)
 
 
 def _message(err: BaseException, job: Job) -> str:
@@ -111,11 +114,21 @@ def run_jobs(
     decoded: queue.Queue = queue.Queue(maxsize=max(1, prefetch) * max(1, batch_size) * max(1, workers))
     results: queue.Queue = queue.Queue(maxsize=2 * max(1, batch_size))
     disk_full: list[DiskFullError] = []
+    started: dict[Job, float] = {}
+    ready = [float("inf")]  # when the model was loaded: a job's time starts no earlier (loading is not its cost)
+
+    def finished(outcome: Outcome) -> None:
+        start = started.pop(outcome.job, None)
+        if start is not None:
+            start = max(start, ready[0]) if ready[0] != float("inf") else start
+            outcome = dataclasses.replace(outcome, seconds=time.perf_counter() - start)
+        report(outcome)
 
     def read() -> None:
         for job in jobs:
             if stop.is_set():
                 return
+            started[job] = time.perf_counter()
             try:
                 item: object = (job, load_image(job.source, max_megapixels=max_megapixels, keep_uint8=lean))
             except (ColorNetError, ValueError, OSError, MemoryError) as err:
@@ -130,7 +143,7 @@ def run_jobs(
             if item is _DONE:
                 return
             if isinstance(item, Outcome):
-                report(item)
+                finished(item)
                 continue
             job, result = item
             if disk_full:  # the disk is full: do not even try
@@ -140,12 +153,12 @@ def run_jobs(
             except DiskFullError as err:
                 disk_full.append(err)
                 stop.set()
-                report(Outcome(job, _message(err, job)))
+                finished(Outcome(job, _message(err, job)))
                 continue
             except (ColorNetError, ValueError, OSError, MemoryError) as err:
-                report(Outcome(job, _message(err, job)))
+                finished(Outcome(job, _message(err, job)))
                 continue
-            report(Outcome(job))
+            finished(Outcome(job))
 
     reader = _Stage(read, "colornet-reader")
     writer = _Stage(write, "colornet-writer")
@@ -157,6 +170,7 @@ def run_jobs(
         the_prior = prior(model) if callable(prior) else prior
         options = dict(settings or {})
         warm_up(model)  # also folds batch norm once, before several threads use the folded copy
+        ready[0] = time.perf_counter()
 
         def colorize_loop() -> None:
             try:
@@ -249,7 +263,7 @@ def _colorize_batch(
     items: list[object] = []
     for i, (job, img) in enumerate(batch):
         rgb_hwc = out[i].permute(1, 2, 0).numpy()
-        items.append((job, RGBImage(rgb_hwc, img.alpha, img.bit_depth, img.source)))
+        items.append((job, RGBImage(rgb_hwc, img.alpha, img.bit_depth, img.source, img.metadata)))
     return items
 
 

@@ -26,6 +26,7 @@ from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .errors import ColorNetError
 from .images import DEFAULT_MAX_MEGAPIXELS
 from .inputs import expand_inputs, plan_inputs
+from .archive.carry import METADATA_MODES, OUTPUT_PROFILES
 from .outputs import BIT_DEPTHS, DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESSION, OUTPUT_FORMATS
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -188,7 +189,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
     from .batchrun import Job, Outcome, run_jobs
     from .distributed import device_for_share, share_from_env
-    from .outputs import OutputOptions, save_result
+    from .archive.report import ReportRecord, completed_outputs
+    from .outputs import OutputOptions, decodes_fully, save_result
     from .pipeline import Colorizer
 
     if args.reference_weight and len(args.reference_weight) != len(args.reference or []):
@@ -223,6 +225,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         return cmd_colorize_sequence(args, plan.jobs)
     _prepare_output_folder(out_dir)
     options = OutputOptions(args.format, args.png_compression, args.jpeg_quality, args.bit_depth)
+    run_report = _open_report(args.report) if args.report else None
+    trusted = completed_outputs(args.report) if args.report and args.skip_existing else set()
     input_paths = {p for p, _ in plan.jobs}
     failed = len(plan.problems)
     skipped = 0
@@ -232,8 +236,10 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         if target.resolve() in input_paths:
             print(f"skipped {source}: its output {target} would overwrite an input; choose another -o", file=sys.stderr)
             failed += 1
-        elif args.skip_existing and target.exists():
+        elif args.skip_existing and (target.resolve() in trusted or decodes_fully(target)):
             skipped += 1
+            if run_report is not None:
+                run_report.add(ReportRecord(str(source), str(target), "skipped", output_bytes=target.stat().st_size))
         else:
             jobs.append(Job(source, target))
 
@@ -241,6 +247,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     bar = tqdm(total=len(jobs), desc=f"{tag}colorizing", unit="img", disable=args.quiet or not jobs,
                position=share.local_rank if share.world_size > 1 else None)  # one line per process of a node
     written = 0
+    state: dict[str, object] = {}  # the loaded run's archive options; sizes of each result until it is reported
 
     def report(outcome: Outcome) -> None:
         nonlocal written, failed
@@ -249,6 +256,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         else:
             failed += 1
             bar.write(f"{tag}failed {outcome.job.source}: {outcome.error}", file=sys.stderr)
+        if run_report is not None:
+            run_report.add(_record(outcome, state))
         bar.update(1)
 
     device = device_for_share(args.device, share)
@@ -266,6 +275,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             colorizer.model.temperature(args.vividness)  # a usage error (wrong head, out of range) before any work
         except VividnessError as err:
             raise UsageError(f"--vividness: {err}") from None
+        state["archive"] = _archive_options(args, colorizer)
         return colorizer
 
     def prior(colorizer: Colorizer):
@@ -274,7 +284,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         return colorizer.prior_from_references(args.reference, args.reference_weight or None)
 
     def save(result, target: Path) -> None:
-        save_result(result, target, options)
+        size = save_result(result, target, options, state["archive"])
+        state[str(target)] = (result.size, size)
 
     try:
         disk_full = run_jobs(
@@ -288,6 +299,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     finally:
         bar.close()
+        if run_report is not None:
+            run_report.close()
         _torch_threads(threads)  # as it was (``main`` may be called in-process, e.g. by tests)
     summary = f"{tag}{written} image(s) written to {out_dir}"
     if skipped:
@@ -301,6 +314,49 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         print(f"{tag}{failed} input(s) failed (see the messages above)", file=sys.stderr)
         return EXIT_SOME_FAILED
     return EXIT_OK
+
+
+def _open_report(path: str):
+    from .archive.report import RunReport
+
+    import datetime
+
+    try:
+        return RunReport(path, run=datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat())
+    except OSError as err:
+        raise UsageError(f"--report {path}: cannot write it ({err.strerror or err}); choose another path") from None
+
+
+def _archive_options(args: argparse.Namespace, colorizer: object):
+    """Metadata and provenance every output of this run gets (``colornet.archive.carry``)."""
+    from .archive.carry import ArchiveOptions, run_provenance
+
+    provenance = run_provenance(
+        colorizer, strength=args.strength, vividness=args.vividness, references=tuple(args.reference or ()),
+        reference_weights=tuple(args.reference_weight or ()), hints=args.hints, mask=args.mask,
+    )
+    return ArchiveOptions(metadata=args.metadata, output_profile=args.output_profile, provenance=provenance)
+
+
+def _record(outcome, state: dict):
+    """One line of the run report for a finished job."""
+    from .archive.report import ReportRecord
+
+    source, target = outcome.job.source, outcome.job.target
+    try:
+        input_bytes = source.stat().st_size
+    except OSError:
+        input_bytes = None
+    (width, height), output_bytes = state.pop(str(target), ((None, None), None))
+    archive = state.get("archive")
+    provenance = getattr(archive, "provenance", None)
+    return ReportRecord(
+        input=str(source), output=str(target) if outcome.error is None else None,
+        status="written" if outcome.error is None else "failed", error=outcome.error,
+        seconds=None if outcome.seconds is None else round(outcome.seconds, 4), input_bytes=input_bytes,
+        output_bytes=output_bytes, width=width, height=height,
+        checkpoint_sha256=getattr(provenance, "checkpoint_sha256", None),
+    )
 
 
 def _load_controls(args: argparse.Namespace) -> tuple[object | None, object | None]:
@@ -419,7 +475,18 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--vividness", type=_finite_float, default=None,
                      help="colour-distribution checkpoints (the default): 0 = the safest, muted colours, 1 = the "
                           "boldest; default: the checkpoint's own default vividness")
-    col.add_argument("--format", choices=OUTPUT_FORMATS, default="png", help="output format (png keeps alpha)")
+    col.add_argument("--format", choices=OUTPUT_FORMATS, default="png",
+                     help="output format: png and tiff (deflate) keep alpha and 16 bits; jpg is 8-bit")
+    col.add_argument("--metadata", choices=METADATA_MODES, default="keep",
+                     help="keep: carry the input's EXIF (orientation reset), IPTC and XMP; strip: leave them out. "
+                          "Either way each output gets an XMP provenance record and its colour profile")
+    col.add_argument("--output-profile", choices=OUTPUT_PROFILES, default="srgb",
+                     help="srgb: write sRGB with its ICC profile; input: convert back into the input's RGB profile "
+                          "(e.g. Adobe RGB) and embed it")
+    col.add_argument("--report", default=None, metavar="RUN.jsonl",
+                     help="append one line per input (input, output, status or error, seconds, sizes, checkpoint "
+                          "sha256) as it goes; .csv writes CSV. With --skip-existing, outputs it marks written are "
+                          "trusted")
     col.add_argument("--png-compression", type=int_range(0, 9), default=DEFAULT_PNG_COMPRESSION,
                      help="zlib level 0-9: 1 is ~4x faster than 6 on a 4K photo for files ~10-30%% larger")
     col.add_argument("--jpeg-quality", type=int_range(1, 100), default=DEFAULT_JPEG_QUALITY,
@@ -432,7 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--batch-size", type=int_range(1), default=1,
                      help="same-size images per forward pass (helps on GPUs)")
     col.add_argument("--skip-existing", action="store_true",
-                     help="leave outputs that already exist (continue an interrupted or crashed run)")
+                     help="leave outputs that already exist and are complete (marked written in --report, or decode "
+                          "fully) -- continue an interrupted or crashed run")
     col.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     col.add_argument("--sequence", action="store_true",
                      help="the inputs, in name order, are the frames of one clip: one look per shot, no flicker")

@@ -10,6 +10,7 @@ import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,7 +21,10 @@ from .errors import ColorNetError
 from .images import RGBImage, to_uint8
 from .pngwrite import write_png
 
-OUTPUT_FORMATS = ("png", "jpg")
+if TYPE_CHECKING:
+    from .archive.carry import ArchiveOptions
+
+OUTPUT_FORMATS = ("png", "jpg", "tiff")
 DEFAULT_PNG_COMPRESSION = 1  # zlib level: 4K PNG ~0.3 s instead of 1.4-2 s at level 6, files ~10-30 % larger
 DEFAULT_JPEG_QUALITY = 95
 BIT_DEPTHS = ("auto", "8", "16")
@@ -66,24 +70,37 @@ def quantize(result: RGBImage, bits: int) -> np.ndarray:
 
 
 def output_bits(result: RGBImage, options: OutputOptions) -> int:
-    if options.format != "png" or options.bit_depth == "8":
+    if options.format == "jpg" or options.bit_depth == "8":
         return 8
     if options.bit_depth == "16":
         return 16
     return 16 if result.bit_depth > 8 else 8
 
 
-def save_result(result: RGBImage, target: Path, options: OutputOptions) -> None:
-    """Write one result atomically. A full disk raises ``DiskFullError`` (the temp file is removed)."""
+def save_result(
+    result: RGBImage, target: Path, options: OutputOptions, archive: "ArchiveOptions | None" = None
+) -> int:
+    """Write one result atomically; returns the file's size. ``archive``: metadata and provenance to embed
+    (``colornet.archive.carry``; None: pixels only). A full disk raises ``DiskFullError`` (the temp file is removed)."""
+    from .archive.carry import prepare_output
+    from .archive.embed import OutputMetadata, jpeg_params, png_chunks
+    from .archive.tiff import write_tiff
+
+    meta = OutputMetadata()
+    if archive is not None:
+        result, meta = prepare_output(result, archive)
     pixels = quantize(result, output_bits(result, options))
 
     def write(tmp: str) -> None:
         if options.format == "png":
             with open(tmp, "wb") as fh:
-                write_png(fh, pixels, compression=options.png_compression)
+                write_png(fh, pixels, compression=options.png_compression, chunks=png_chunks(meta))
+        elif options.format == "tiff":
+            with open(tmp, "wb") as fh:
+                write_tiff(fh, pixels, icc=meta.icc, xmp=meta.xmp, iptc=meta.iptc, exif=meta.exif)
         else:  # JPEG has no alpha channel
             Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB").save(
-                tmp, format="JPEG", quality=options.jpeg_quality
+                tmp, format="JPEG", quality=options.jpeg_quality, **jpeg_params(meta)
             )
 
     try:
@@ -92,3 +109,17 @@ def save_result(result: RGBImage, target: Path, options: OutputOptions) -> None:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
             raise DiskFullError(f"disk full while writing {target} ({os.strerror(err.errno)})") from err
         raise
+    return target.stat().st_size
+
+
+def decodes_fully(path: Path) -> bool:
+    """True when ``path`` is an image file Pillow decodes to the end (what ``--skip-existing`` trusts without a
+    report): a truncated or zero-filled file left by another tool is redone."""
+    try:
+        if not path.is_file() or path.stat().st_size == 0:
+            return False
+        with Image.open(path) as img:
+            img.load()
+        return True
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False

@@ -330,7 +330,7 @@ class Colorizer:
                 f"{src.source}: not enough memory to colorize {width}x{height} px ({width * height / 1e6:.0f} MP); "
                 f"downscale it, lower --max-megapixels to skip such files, or free memory."
             ) from None
-        return RGBImage(out[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
+        return RGBImage(out[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source, src.metadata)
 
 
 def _is_out_of_memory(err: BaseException) -> bool:

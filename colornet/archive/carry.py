@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..images import RGBImage
@@ -19,7 +19,7 @@ from .icc import ProfileError, from_srgb, parse_profile, srgb_profile_bytes
 from .metadata import ImageMetadata, exif_for_output
 from .xmp import Provenance, build_xmp
 
-__all__ = ["METADATA_MODES", "OUTPUT_PROFILES", "ArchiveOptions", "prepare_output", "file_sha256"]
+__all__ = ["METADATA_MODES", "OUTPUT_PROFILES", "ArchiveOptions", "prepare_output", "file_sha256", "run_provenance"]
 
 METADATA_MODES = ("keep", "strip")
 OUTPUT_PROFILES = ("srgb", "input")
@@ -79,4 +79,41 @@ def prepare_output(result: RGBImage, options: ArchiveOptions) -> tuple[RGBImage,
         icc=icc,
         xmp=xmp,
         iptc=meta.iptc if keep else None,
+    )
+
+
+def run_provenance(
+    colorizer: object,
+    *,
+    strength: float,
+    vividness: float | None = None,
+    references: tuple[str | os.PathLike, ...] = (),
+    reference_weights: tuple[float, ...] = (),
+    hints: str | os.PathLike | None = None,
+    mask: str | os.PathLike | None = None,
+) -> Provenance:
+    """The provenance of one run: software, the colorizer's checkpoint, the settings as they took effect (the
+    checkpoint's default vividness when none was given), and the sha256 of every file that steered the colours."""
+    from .. import __version__
+
+    checkpoint = getattr(colorizer, "checkpoint", None) or {}
+    model = getattr(colorizer, "model", None)
+    effective = None
+    if model is not None and getattr(model, "has_distribution_head", False):
+        effective = round(1.0 - model.temperature(vividness), 6)
+    settings: dict[str, object] = {
+        "vividness": effective,
+        "strength": float(strength),
+        "working_size": getattr(colorizer, "working_size", None) or "full",
+        "reference_weights": ", ".join(f"{w:g}" for w in reference_weights) or None,
+        "hints_sha256": file_sha256(hints) if hints else None,
+        "mask_sha256": file_sha256(mask) if mask else None,
+    }
+    return Provenance(
+        software="ColorNet",
+        version=__version__,
+        checkpoint=checkpoint.get("name"),
+        checkpoint_sha256=checkpoint.get("sha256"),
+        settings=settings,
+        references=tuple(file_sha256(r) or "unreadable" for r in references),
     )

@@ -139,14 +139,17 @@ def build_xmp(provenance: Provenance, original: bytes | None = None) -> bytes:
     else:
         root, rdf = parsed
     source_type, _ = _take(rdf, _q("Iptc4xmpExt", "DigitalSourceType"))
-    for name in ("Software", "Checkpoint", "CheckpointSHA256", "SourceSHA256", "SourceDigitalSourceType",
-                 "ReferenceSHA256", *(_name(k) for k in provenance.settings)):
+    earlier_source_type, _ = _take(rdf, _q("colornet", "SourceDigitalSourceType"))
+    if source_type in (None, DIGITAL_SOURCE_TYPE):  # colorized before: what was digitised is what it said then
+        source_type = earlier_source_type
+    for name in ("Software", "Checkpoint", "CheckpointSHA256", "SourceSHA256", "ReferenceSHA256",
+                 *(_name(k) for k in provenance.settings)):
         _take(rdf, _q("colornet", name))
     _, history = _take(rdf, _q("xmpMM", "History"))
 
     desc = ET.SubElement(rdf, _RDF + "Description", {_RDF + "about": ""})
     ET.SubElement(desc, _q("Iptc4xmpExt", "DigitalSourceType")).text = DIGITAL_SOURCE_TYPE
-    if source_type and source_type != DIGITAL_SOURCE_TYPE:
+    if source_type:
         ET.SubElement(desc, _q("colornet", "SourceDigitalSourceType")).text = source_type
     software = f"{provenance.software} {provenance.version}"
     ET.SubElement(desc, _q("colornet", "Software")).text = software
