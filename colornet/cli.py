@@ -340,23 +340,11 @@ def _archive_options(args: argparse.Namespace, colorizer: object):
 
 def _record(outcome, state: dict):
     """One line of the run report for a finished job."""
-    from .archive.report import ReportRecord
+    from .archive.report import job_record
 
-    source, target = outcome.job.source, outcome.job.target
-    try:
-        input_bytes = source.stat().st_size
-    except OSError:
-        input_bytes = None
-    (width, height), output_bytes = state.pop(str(target), ((None, None), None))
-    archive = state.get("archive")
-    provenance = getattr(archive, "provenance", None)
-    return ReportRecord(
-        input=str(source), output=str(target) if outcome.error is None else None,
-        status="written" if outcome.error is None else "failed", error=outcome.error,
-        seconds=None if outcome.seconds is None else round(outcome.seconds, 4), input_bytes=input_bytes,
-        output_bytes=output_bytes, width=width, height=height,
-        checkpoint_sha256=getattr(provenance, "checkpoint_sha256", None),
-    )
+    provenance = getattr(state.get("archive"), "provenance", None)
+    return job_record(outcome.job.source, outcome.job.target, outcome.error, outcome.seconds,
+                      state.pop(str(outcome.job.target), None), getattr(provenance, "checkpoint_sha256", None))
 
 
 def _load_controls(args: argparse.Namespace) -> tuple[object | None, object | None]:

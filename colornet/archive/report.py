@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["REPORT_FIELDS", "ReportRecord", "RunReport", "read_report", "completed_outputs"]
+__all__ = ["REPORT_FIELDS", "ReportRecord", "RunReport", "completed_outputs", "job_record", "read_report"]
 
 STATUSES = ("written", "failed", "skipped")
 
@@ -41,6 +41,28 @@ class ReportRecord:
 
 
 REPORT_FIELDS = tuple(ReportRecord.__dataclass_fields__)
+
+
+def job_record(
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    error: str | None,
+    seconds: float | None,
+    written: tuple[tuple[int, int], int] | None,
+    checkpoint_sha256: str | None,
+) -> ReportRecord:
+    """The record of one finished job (CLI and Ray alike). ``written``: ((width, height), file size) of the
+    output, None when it failed."""
+    try:
+        input_bytes: int | None = os.stat(source).st_size
+    except OSError:
+        input_bytes = None
+    (width, height), output_bytes = written if written is not None else ((None, None), None)
+    return ReportRecord(
+        input=str(source), output=str(target) if error is None else None, status="written" if error is None else "failed",
+        error=error, seconds=None if seconds is None else round(seconds, 4), input_bytes=input_bytes,
+        output_bytes=output_bytes, width=width, height=height, checkpoint_sha256=checkpoint_sha256,
+    )
 
 
 class RunReport:
