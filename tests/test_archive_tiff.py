@@ -48,3 +48,22 @@ def test_bad_arguments_are_refused():
         write_tiff(io.BytesIO(), np.zeros((4, 4, 3), np.float32))
     with pytest.raises(ValueError, match="compression"):
         write_tiff(io.BytesIO(), np.zeros((4, 4, 3), np.uint8), compression="lzw")
+
+
+def test_completeness_check(tmp_path):
+    from colornet.archive.tiff import tiff_complete
+
+    pixels = np.random.default_rng(0).integers(0, 65535, (600, 300, 3), dtype=np.uint16)
+    path = tmp_path / "whole.tif"
+    with open(path, "wb") as fh:
+        write_tiff(fh, pixels)
+    data = path.read_bytes()
+    assert tiff_complete(path)
+    (tmp_path / "cut.tif").write_bytes(data[: len(data) - 1000])
+    assert not tiff_complete(tmp_path / "cut.tif")
+    zeroed = bytearray(data)
+    zeroed[-5000:] = bytes(5000)  # a file whose end never reached the disk
+    (tmp_path / "zeroed.tif").write_bytes(bytes(zeroed))
+    assert not tiff_complete(tmp_path / "zeroed.tif")
+    (tmp_path / "empty.tif").write_bytes(b"")
+    assert not tiff_complete(tmp_path / "empty.tif")

@@ -142,3 +142,36 @@ def strip_count(pixels_shape: Sequence[int], bits: int) -> int:
     c = pixels_shape[2] if len(pixels_shape) > 2 else 1
     rows = max(1, min(h, _STRIP_BYTES // max(w * c * bits // 8, 1)))
     return -(-h // rows)
+
+
+def tiff_complete(path: str | os.PathLike) -> bool:
+    """True when every strip a TIFF's first directory lists lies inside the file and (deflate) inflates to its full
+    size: what a truncated or zero-filled file is not (``--skip-existing`` trusts only complete outputs)."""
+    from PIL import UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if img.format != "TIFF":
+                return False
+            tags = img.tag_v2
+            offsets, counts = tags.get(273), tags.get(279)
+            compression = tags.get(259, 1)
+            width, height, rows = img.width, img.height, tags.get(278, img.height)
+            bits = tags.get(258, (8,))
+            samples = tags.get(277, 1)
+        if not offsets or not counts or len(offsets) != len(counts):
+            return False
+        size = os.path.getsize(path)
+        row_bytes = width * samples * (bits[0] if isinstance(bits, tuple) else bits) // 8
+        with open(path, "rb") as fh:
+            for i, (offset, count) in enumerate(zip(offsets, counts)):
+                if offset + count > size:
+                    return False
+                if compression in (8, 32946):
+                    fh.seek(offset)
+                    strip_rows = min(rows, height - i * rows)
+                    if len(zlib.decompress(fh.read(count))) != strip_rows * row_bytes:
+                        return False
+        return True
+    except (OSError, SyntaxError, ValueError, TypeError, zlib.error, UnidentifiedImageError):
+        return False
