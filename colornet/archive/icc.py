@@ -181,6 +181,7 @@ def _description(tags: dict[bytes, bytes]) -> str:
     return ""
 
 
+@lru_cache(maxsize=64)  # a batch of scans from one scanner carries one profile: parse it once
 def parse_profile(data: bytes) -> MatrixProfile:
     """Parse a matrix/TRC RGB or grey profile; ``ProfileError`` for anything else (LUT-only, CMYK, Lab, broken)."""
     tags = _tag_table(data)
@@ -220,6 +221,7 @@ def _rgb_to_srgb_matrix(profile: MatrixProfile) -> np.ndarray:
     return np.linalg.inv(_srgb().colorants) @ profile.colorants
 
 
+@lru_cache(maxsize=64)
 def is_srgb(data: bytes) -> bool:
     """True when converting from this profile would change no pixel by more than a quarter of an 8-bit level."""
     try:
