@@ -263,10 +263,34 @@ def curve_above(results: dict, reference: str) -> str:
     return "\n".join(lines)
 
 
+def other_photos(folder: Path, limit: int = 0, store_side: int = 144) -> tuple[list[torch.Tensor], list[int]]:
+    """Every colour photo in ``folder`` (sorted; greyscale ones skipped), decoded and shrunk exactly like training
+    photos (``decode_photo``), with no scene label (-1)."""
+    from colornet.images import is_image_file
+
+    from .data import SkipPhoto, decode_photo
+
+    photos = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p)):
+        try:
+            rgb = decode_photo(path, store_side, grey_chroma=3.0)
+        except SkipPhoto:
+            continue
+        photos.append(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0)
+        if limit and len(photos) >= limit:
+            break
+    if not photos:
+        raise SystemExit(f"no colour photo in {folder}")
+    return photos, [-1] * len(photos)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="*", help="NAME=path/to/model.safetensors")
-    parser.add_argument("--data_dir", required=True)
+    parser.add_argument("--data_dir", required=True, help="the training photos (their validation split is compared)")
+    parser.add_argument("--photos", default=None,
+                        help="compare on this folder of colour photos instead (e.g. photos from other sources than "
+                             "training); shrunk to the training store size, no scene labels")
     parser.add_argument("--cache", default=None, help="a training run's data_cache.npz (skips JPEG decoding)")
     parser.add_argument("--table", default=None, help="a run's mean_colour_table.json (else fitted on 3000 photos)")
     parser.add_argument("--max_photos", type=int, default=0, help="cap on validation photos (0 = all)")
@@ -282,12 +306,15 @@ def main(argv: list[str] | None = None) -> int:
 
     data = load_photos(args.data_dir, val_fraction=args.val_fraction, store_side=144, grey_chroma=3.0,
                        cache_path=args.cache, log=lambda *a: None)
-    val_idx = data.indices("val")
-    if args.max_photos:
-        val_idx = val_idx[:: max(1, len(val_idx) // args.max_photos)][: args.max_photos]
-    photos = [torch.from_numpy(np.ascontiguousarray(data.image(i))).permute(2, 0, 1)[None].float() / 255.0
-              for i in val_idx]
-    labels = [int(data.labels[i]) for i in val_idx]
+    if args.photos:
+        photos, labels = other_photos(Path(args.photos), args.max_photos)
+    else:
+        val_idx = data.indices("val")
+        if args.max_photos:
+            val_idx = val_idx[:: max(1, len(val_idx) // args.max_photos)][: args.max_photos]
+        photos = [torch.from_numpy(np.ascontiguousarray(data.image(i))).permute(2, 0, 1)[None].float() / 255.0
+                  for i in val_idx]
+        labels = [int(data.labels[i]) for i in val_idx]
     if args.table:
         table = MeanColourTable.load(args.table)
     else:

@@ -489,7 +489,8 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
                                        seed=config.seed)
     loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, drop_last=True,
                         num_workers=config.num_workers, pin_memory=run.device.type == "cuda",
-                        collate_fn=collate_skipping, persistent_workers=False)
+                        collate_fn=collate_skipping,
+                        persistent_workers=config.num_workers > 0)  # workers forked once, not every epoch
     per_epoch = steps_per_epoch(len(train_set), config.batch_size, run.world)
     eval_interval = config.eval_interval or per_epoch
     model, optimizer, device = state.model, state.optimizer, run.device
