@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 from ..images import RGBImage
 from .embed import OutputMetadata
@@ -19,27 +20,15 @@ from .icc import ProfileError, from_srgb, parse_profile, srgb_profile_bytes
 from .metadata import ImageMetadata, exif_for_output
 from .xmp import Provenance, build_xmp
 
-__all__ = ["METADATA_MODES", "OUTPUT_PROFILES", "ArchiveOptions", "prepare_output", "file_sha256", "run_provenance"]
-
-METADATA_MODES = ("keep", "strip")
-OUTPUT_PROFILES = ("srgb", "input")
+__all__ = ["file_sha256", "prepare_output", "run_provenance"]
 
 
-@dataclass(frozen=True)
-class ArchiveOptions:
-    """``provenance``: the run's provenance (the input's sha256 is added per file); None writes no XMP packet
-    (only for callers that are not colorizing, e.g. tests of the writer)."""
+class _Options(Protocol):
+    """What ``prepare_output`` reads of ``colornet.outputs.OutputOptions`` (validated there)."""
 
-    metadata: str = "keep"
-    output_profile: str = "srgb"
-    provenance: Provenance | None = None
-    hash_inputs: bool = True
-
-    def __post_init__(self) -> None:
-        if self.metadata not in METADATA_MODES:
-            raise ValueError(f"metadata must be one of {', '.join(METADATA_MODES)}, got {self.metadata!r}")
-        if self.output_profile not in OUTPUT_PROFILES:
-            raise ValueError(f"output profile must be one of {', '.join(OUTPUT_PROFILES)}, got {self.output_profile!r}")
+    metadata: str
+    output_profile: str
+    provenance: Provenance | None
 
 
 def file_sha256(path: str | os.PathLike) -> str | None:
@@ -54,7 +43,7 @@ def file_sha256(path: str | os.PathLike) -> str | None:
     return digest.hexdigest()
 
 
-def prepare_output(result: RGBImage, options: ArchiveOptions) -> tuple[RGBImage, OutputMetadata]:
+def prepare_output(result: RGBImage, options: _Options) -> tuple[RGBImage, OutputMetadata]:
     """The result with its pixels in the output profile, and the metadata its file gets."""
     meta = result.metadata or ImageMetadata()
     icc = srgb_profile_bytes()
@@ -70,7 +59,7 @@ def prepare_output(result: RGBImage, options: ArchiveOptions) -> tuple[RGBImage,
     xmp = meta.xmp if keep else None
     if options.provenance is not None:
         provenance = options.provenance
-        if options.hash_inputs and result.source and Path(result.source).is_file():
+        if result.source and Path(result.source).is_file():
             provenance = replace(provenance, source_sha256=file_sha256(result.source))
         xmp = build_xmp(provenance, xmp)
     width, height = result.size

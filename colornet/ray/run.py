@@ -13,7 +13,7 @@ from typing import Any
 
 from ..archive.report import REPORT_FIELDS, ReportRecord, RunReport, completed_outputs
 from ..inputs import plan_inputs
-from ..outputs import OutputOptions, decodes_fully
+from ..outputs import OutputOptions, is_complete, plan_outputs
 from .worker import ColorizeBatch
 
 __all__ = ["ColorizeBatch", "colorize_with_ray", "main"]
@@ -50,17 +50,17 @@ def colorize_with_ray(
     options = output_options or OutputOptions()
     out_dir = Path(output)
     plan = plan_inputs(list(inputs), exclude=out_dir)
+    outputs = plan_outputs(plan.jobs, out_dir, options)  # the CLI's names, and its refusals
     run = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     records: list[ReportRecord] = []
     sink = RunReport(report, run=run) if report else None
     try:
-        for where, why in plan.problems:
+        for where, why in [*plan.problems, *((str(s), why) for s, why in outputs.refused)]:
             records.append(ReportRecord(where, None, "failed", error=why, run=run))
         trusted = completed_outputs(report) if report and skip_existing else set()
         rows = []
-        for source, rel in plan.jobs:
-            target = out_dir / rel.with_name(rel.name + options.suffix())
-            if skip_existing and (target.resolve() in trusted or decodes_fully(target)):
+        for source, target in outputs.targets:
+            if skip_existing and target.exists() and (target.resolve() in trusted or is_complete(target)):
                 records.append(ReportRecord(str(source), str(target), "skipped",
                                             output_bytes=target.stat().st_size, run=run))
             else:
@@ -77,7 +77,8 @@ def colorize_with_ray(
                     int(resources.get("CPU", 1) // cpus_per_worker)
             kwargs = dict(worker_kwargs or {})
             kwargs["output"] = {"format": options.format, "png_compression": options.png_compression,
-                                "jpeg_quality": options.jpeg_quality, "bit_depth": options.bit_depth}
+                                "jpeg_quality": options.jpeg_quality, "bit_depth": options.bit_depth,
+                                "metadata": options.metadata, "output_profile": options.output_profile}
             out_dir.mkdir(parents=True, exist_ok=True)
             dataset = ray.data.from_items(rows, override_num_blocks=max(1, -(-len(rows) // batch_size)))
             results = dataset.map_batches(
@@ -101,10 +102,10 @@ def _plain(value: Any) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ..cli import library_check, non_negative_float
-    from ..pipeline import check_strength, check_working_size
-    from ..archive.carry import METADATA_MODES, OUTPUT_PROFILES
-    from ..outputs import BIT_DEPTHS, OUTPUT_FORMATS
+    from ..checks import check_max_megapixels, check_strength, check_working_size
+    from ..cli import _megapixels, library_check
+    from ..images import DEFAULT_MAX_MEGAPIXELS
+    from ..outputs import BIT_DEPTHS, METADATA_MODES, OUTPUT_FORMATS, OUTPUT_PROFILES
 
     parser = argparse.ArgumentParser(prog="python -m colornet.ray", description=__doc__.split("\n")[0])
     parser.add_argument("inputs", nargs="+", help="image files, folders or globs (on a filesystem every node sees)")
@@ -120,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--strength", type=library_check(check_strength), default=1.0)
     parser.add_argument("--vividness", type=float, default=None)
     parser.add_argument("--working-size", type=library_check(check_working_size, int), default=512)
-    parser.add_argument("--max-megapixels", type=non_negative_float, default=75.0)
+    parser.add_argument("--max-megapixels", type=library_check(check_max_megapixels, _megapixels),
+                        default=DEFAULT_MAX_MEGAPIXELS, metavar="auto|MP")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default="png")
     parser.add_argument("--bit-depth", choices=BIT_DEPTHS, default="auto")
     parser.add_argument("--metadata", choices=METADATA_MODES, default="keep")
@@ -131,11 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ray = _ray()
     ray.init(address=args.address)
     records = colorize_with_ray(
-        args.inputs, args.output, output_options=OutputOptions(args.format, bit_depth=args.bit_depth),
+        args.inputs, args.output,
+        output_options=OutputOptions(args.format, bit_depth=args.bit_depth, metadata=args.metadata,
+                                     output_profile=args.output_profile),
         worker_kwargs={"weights": args.weights, "device": args.device, "strength": args.strength,
                        "vividness": args.vividness, "working_size": args.working_size,
-                       "max_megapixels": args.max_megapixels or None, "metadata": args.metadata,
-                       "output_profile": args.output_profile},
+                       "max_megapixels": args.max_megapixels},
         batch_size=args.batch_size, workers=args.workers, cpus_per_worker=args.cpus_per_worker,
         gpus_per_worker=args.gpus_per_worker, skip_existing=args.skip_existing, report=args.report,
     )
