@@ -207,3 +207,17 @@ def test_killed_run_leaves_a_valid_report_and_resumes(tmp_path, weights):
     written = [line["input"] for line in lines if line["status"] == "written"]
     assert sorted(set(written)) == sorted(str(p) for p in src.iterdir())
     assert len(written) == len(set(written)) or proc.returncode != -9  # nothing written twice unless it finished
+
+
+def test_sequence_frames_get_provenance_and_report_lines(tmp_path, weights):
+    frames = _photos(tmp_path / "clip", 3)
+    report = tmp_path / "run.csv"
+    assert main(["colorize", str(frames), "-o", str(tmp_path / "out"), "--weights", str(weights), "-q", "--sequence",
+                 "--report", str(report)]) == EXIT_OK
+    import csv
+
+    rows = list(csv.DictReader(open(report)))
+    assert sorted(r["input"].rsplit("/", 1)[1] for r in rows) == ["p00.png", "p01.png", "p02.png"]
+    assert {r["status"] for r in rows} == {"written"} and {r["checkpoint_sha256"] for r in rows} == {_sha256(weights)}
+    xmp = Image.open(tmp_path / "out" / "p01.png").info["XML:com.adobe.xmp"]
+    assert DST in xmp and _sha256(frames / "p01.png") in xmp
