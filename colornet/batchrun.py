@@ -43,7 +43,7 @@ class Outcome:
 
     job: Job
     error: str | None = None
-    seconds: float | None = None  # from the start of decoding this input to its output being written (or failing)
+    seconds: float | None = None  # the work spent on this input: decoding + its share of its batch's pass + writing
 
 
 def _message(err: BaseException, job: Job) -> str:
@@ -114,25 +114,21 @@ def run_jobs(
     decoded: queue.Queue = queue.Queue(maxsize=max(1, prefetch) * max(1, batch_size) * max(1, workers))
     results: queue.Queue = queue.Queue(maxsize=2 * max(1, batch_size))
     disk_full: list[DiskFullError] = []
-    started: dict[Job, float] = {}
-    ready = [float("inf")]  # when the model was loaded: a job's time starts no earlier (loading is not its cost)
+    spent: dict[Job, float] = {}  # per job, added to by each stage in turn (so never by two threads at once)
 
     def finished(outcome: Outcome) -> None:
-        start = started.pop(outcome.job, None)
-        if start is not None:
-            start = max(start, ready[0]) if ready[0] != float("inf") else start
-            outcome = dataclasses.replace(outcome, seconds=time.perf_counter() - start)
-        report(outcome)
+        report(dataclasses.replace(outcome, seconds=spent.pop(outcome.job, None)))
 
     def read() -> None:
         for job in jobs:
             if stop.is_set():
                 return
-            started[job] = time.perf_counter()
+            start = time.perf_counter()
             try:
                 item: object = (job, load_image(job.source, max_megapixels=max_megapixels, keep_uint8=lean))
             except (ColorNetError, ValueError, OSError, MemoryError) as err:
                 item = Outcome(job, _message(err, job))
+            spent[job] = time.perf_counter() - start
             if not _put(decoded, item, stop):
                 return
         _put(decoded, _DONE, stop)
@@ -148,8 +144,10 @@ def run_jobs(
             job, result = item
             if disk_full:  # the disk is full: do not even try
                 continue
+            start = time.perf_counter()
             try:
                 save(result, job.target)
+                spent[job] = spent.get(job, 0.0) + time.perf_counter() - start
             except DiskFullError as err:
                 disk_full.append(err)
                 stop.set()
@@ -170,12 +168,16 @@ def run_jobs(
         the_prior = prior(model) if callable(prior) else prior
         options = dict(settings or {})
         warm_up(model)  # also folds batch norm once, before several threads use the folded copy
-        ready[0] = time.perf_counter()
 
         def colorize_loop() -> None:
             try:
                 for batch in _batches(decoded, batch_size, stop):
+                    start = time.perf_counter()
                     items = [batch] if isinstance(batch, Outcome) else _colorize_batch(model, batch, the_prior, options)
+                    if not isinstance(batch, Outcome):  # each image's share of the forward pass
+                        share = (time.perf_counter() - start) / len(batch)
+                        for job, _ in batch:
+                            spent[job] = spent.get(job, 0.0) + share
                     for item in items:  # a finished result is always handed on (and written), even when stopping
                         if not _put_while(results, item, writer.is_alive):
                             return

@@ -117,10 +117,6 @@ class MatrixProfile:
     colorants: np.ndarray | None
     description: str = ""
 
-    def to_xyz_matrix(self) -> np.ndarray:
-        assert self.colorants is not None
-        return self.colorants
-
 
 def _s15(data: bytes, offset: int) -> float:
     return struct.unpack_from(">i", data, offset)[0] / 65536.0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -134,14 +133,6 @@ def write_tiff(
     fh.write(ifd.tobytes(8))
     for piece in data:
         fh.write(piece)
-
-
-def strip_count(pixels_shape: Sequence[int], bits: int) -> int:
-    """How many strips ``write_tiff`` makes (for tests)."""
-    h, w = pixels_shape[:2]
-    c = pixels_shape[2] if len(pixels_shape) > 2 else 1
-    rows = max(1, min(h, _STRIP_BYTES // max(w * c * bits // 8, 1)))
-    return -(-h // rows)
 
 
 def tiff_complete(path: str | os.PathLike) -> bool:
