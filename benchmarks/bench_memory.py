@@ -19,13 +19,13 @@ from pathlib import Path
 
 CHILD = r"""
 import json, resource, sys, time
-from colornet.pipeline import Colorizer, to_output_image
+from colornet.pipeline import Colorizer
 path, out = sys.argv[1], sys.argv[2]
 c = Colorizer.from_pretrained(None, device="cpu", max_megapixels=None)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 result = c.colorize_image(path)
-to_output_image(result).save(out)
+result.to_pil().save(out)
 print(json.dumps({"base_kb": base, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "seconds": time.perf_counter() - t}))
 """

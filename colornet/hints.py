@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .errors import ColorNetError
+from .errors import HintError
 from .lab import rgb_to_lab
 from .upsample import upsample_ab
 
@@ -35,10 +35,6 @@ DEFAULT_REACH = 0.3  # a hint's correction decays by 1/e over this fraction of t
 DEFAULT_HINT_WEIGHT = 50.0  # a confidence-1 hint pixel is held ~50x harder than its smoothness to one neighbour
 CUT_COUPLING = 0.05  # a block whose weaker half-to-half coupling is below this holds a strong edge (cut it off)
 COARSEST_SIDE = 24  # the coarse-to-fine cascade starts at about this many pixels on the longer side
-
-
-class HintError(ColorNetError, ValueError):
-    """A hint layer or mask that cannot be used (wrong shape, no alpha, different aspect ratio)."""
 
 
 @dataclass

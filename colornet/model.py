@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .colorbins import decode_annealed_mean, decode_features, gamut_bins
-from .errors import ColorNetError
+from .checks import check_vividness
+from .errors import VividnessError
 from .lab import normalize_l, unnormalize_ab
 from .prior import GlobalPrior
 
@@ -250,10 +251,6 @@ def resize_for_global(lightness: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(lightness, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
-class VividnessError(ColorNetError, ValueError):
-    """``vividness`` was given for a checkpoint whose head cannot use it, or is out of range."""
-
-
 class ColorNet(nn.Module):
     """The whole network. Inputs are Lab lightness ``L`` in [0, 100], shaped ``[B, 1, H, W]``; outputs ab."""
 
@@ -305,9 +302,7 @@ class ColorNet(nn.Module):
                 "the paper's regression head. Leave vividness unset (or use strength), or load a distribution "
                 "checkpoint such as the default"
             )
-        if not 0.0 <= float(vividness) <= 1.0:  # also rejects NaN
-            raise VividnessError(f"vividness must be in [0, 1] (0 = muted mean, 1 = most vivid), got {vividness}")
-        return 1.0 - float(vividness)
+        return 1.0 - check_vividness(vividness)
 
     def predict_ab_half(self, lightness: torch.Tensor, prior: GlobalPrior,
                         vividness: float | None = None) -> torch.Tensor:

@@ -33,20 +33,25 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
+from .checks import PRIOR_MODES, check_cut_threshold, check_prior_mode, check_smoothing, check_strength
 from .errors import InputError
 from .fastlab import luminance
 from .flow import estimate_flow, inside, warp
 from .images import RGBImage, to_rgb_image
-from .pipeline import Colorizer, check_strength
 from .prior import GlobalPrior, mix_priors
-from .temporal import DEFAULT_SMOOTHING, TemporalSmoother, check_smoothing
+from .temporal import DEFAULT_SMOOTHING, TemporalSmoother
 from .upsample import box_filter
 
-PRIOR_MODES = ("per_image", "per_shot", "whole_batch")
+if TYPE_CHECKING:  # the pipeline builds on this module, not the other way round
+    from .pipeline import Colorizer
+
+__all__ = ["PRIOR_MODES", "CUT_THRESHOLD", "check_prior_mode", "colorize_frames", "plan_shots"]
+
 CUT_THRESHOLD = 0.30
 HIST_BINS = 32
 MISMATCH_L = 3.5
@@ -55,12 +60,6 @@ _SIGNATURE_SIDE = 128  # histograms are taken on L area-averaged to <= 128 px: c
 _MOTION_SIDE = 96  # the motion-compensated comparison runs on L thumbnails of <= 96 px
 
 Progress = Callable[[int, int], None]
-
-
-def check_prior_mode(mode: str) -> str:
-    if mode not in PRIOR_MODES:
-        raise InputError(f"prior_mode must be one of {', '.join(PRIOR_MODES)}; got {mode!r}")
-    return mode
 
 
 def _thumbnail(lightness: torch.Tensor, side: int) -> torch.Tensor:
@@ -109,9 +108,7 @@ class CutDetector:
     """
 
     def __init__(self, threshold: float = CUT_THRESHOLD) -> None:
-        if not 0.0 < float(threshold) <= 1.0:
-            raise InputError(f"cut_threshold must be in (0, 1] (histogram distance), got {threshold}")
-        self.threshold = float(threshold)
+        self.threshold = check_cut_threshold(threshold)
         self._hist: torch.Tensor | None = None
         self._thumb: torch.Tensor | None = None
         self._shape: tuple[int, ...] | None = None

@@ -14,8 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .errors import InputError
-
+from .checks import check_smoothing
 from .flow import estimate_flow, inside, warp
 from .upsample import box_filter
 
@@ -23,13 +22,6 @@ MAX_BLEND = 0.95  # temporal_smoothing=1 -> 95 % of the (motion-compensated) pas
 DEFAULT_SMOOTHING = 0.8  # blend 0.91: colours averaged over ~20 frames along motion (benchmarks/bench_video.py)
 FLOW_SIDE = 160  # motion is estimated on L of at most 160 px (camera motion is smooth; 3x cheaper than at ab's size)
 L_TOLERANCE = 6.0  # L units (0..100) of mismatch after warping at which the blend weight falls to exp(-1)
-
-
-def check_smoothing(value: float) -> float:
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise InputError(f"temporal_smoothing must be in 0..1 (0 = off, 1 = strongest), got {value}")
-    return value
 
 
 def blend_weight(smoothing: float) -> float:

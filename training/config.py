@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from colornet.checks import check_vividness
+
 
 @dataclass
 class TrainConfig:
@@ -203,8 +205,10 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(f"optimizer must be 'adadelta' or 'adam', got {config.optimizer!r}")
     if config.head not in ("regression", "distribution"):
         raise ConfigError(f"head must be 'regression' or 'distribution', got {config.head!r}")
-    if not 0.0 <= config.vividness <= 1.0:
-        raise ConfigError("vividness must be in [0, 1]")
+    try:
+        check_vividness(config.vividness)  # the library's rule and words
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if not 0.0 <= config.degrade <= 1.0:
         raise ConfigError("degrade is a probability: it must be in [0, 1]")
     if not 0.0 < config.rebalance <= 1.0 and config.rebalance != 0.0:
