@@ -106,12 +106,12 @@ def cmd_video(args: argparse.Namespace) -> int:
     from .video import VideoFrames, colorize_video, require_av, video_target
 
     _check_references(args)
-    require_av()
     source = Path(args.input)
     try:
         target = video_target(source, Path(args.output))
     except ColorNetError as err:
         raise UsageError(str(err)) from None
+    require_av()
     frames = VideoFrames(source)
     total = len(frames) or None
     colorizer = load_colorizer(args)

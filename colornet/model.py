@@ -51,7 +51,7 @@ class ColorNetConfig:
     head: str = "regression"
     ab_grid: int = 10  # distribution head: lattice spacing of the ab bins
     ab_bins: int = 0  # distribution head: number of bins (0 = derive from ab_grid when the network is built)
-    vividness: float = 0.62  # distribution head: default vividness, i.e. decoding temperature 1 - vividness (0.38)
+    vividness: float = 0.62  # distribution head: default vividness of a new config (a checkpoint stores its own)
 
     @property
     def n_classes(self) -> int:
@@ -91,7 +91,7 @@ class ColorNetConfig:
 
 
 def paper_config(class_names: list[str] | None = None) -> ColorNetConfig:
-    """The paper's Table 1 network (~ 60 M parameters with 205 classes)."""
+    """The paper's Table 1 network (its size: ``benchmarks/bench_inference.py``)."""
     return ColorNetConfig(name="paper", width=1.0, global_size=224, global_dim=256, class_names=list(class_names or []))
 
 

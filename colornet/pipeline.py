@@ -151,14 +151,14 @@ class Colorizer:
         (``colornet.masking``).
         """
         strength = check_strength(strength)  # before the network runs, not after
-        lightness, ab_low = self.predict_ab_low(rgb, prior, vividness=vividness)
+        lightness, ab_half = self.predict_ab_half(rgb, prior, vividness=vividness)
         if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
-            ab_low, strength = apply_hints(ab_low * strength, self._working_l(lightness), hints), 1.0
+            ab_half, strength = apply_hints(ab_half * strength, self._working_l(lightness), hints), 1.0
         if mask is None:
-            return self.compose_ab_low(lightness, ab_low, strength=strength, out_dtype=out_dtype).to(rgb.device)
+            return self.compose_ab_half(lightness, ab_half, strength=strength, out_dtype=out_dtype).to(rgb.device)
         # the input itself where the mask is 0: blended in float, then in the dtype asked for (uint8 round-trips
         # the kept pixels exactly)
-        out = self.compose_ab_low(lightness, ab_low, strength=strength)
+        out = self.compose_ab_half(lightness, ab_half, strength=strength)
         original = rgb.to(self.device, torch.float32)
         original = original.mul_(1.0 / 255.0) if rgb.dtype == torch.uint8 else original  # as images.as_float
         out = blend_masked(original, out, mask.to(self.device))
@@ -167,7 +167,7 @@ class Colorizer:
         return out.to(rgb.device)
 
     @torch.inference_mode()
-    def predict_ab_low(
+    def predict_ab_half(
         self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, vividness: float | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """First half of ``colorize_rgb``: (full-resolution L ``[B,1,H,W]``, network ab ``[B,2,~h/2,~w/2]``).
@@ -191,29 +191,29 @@ class Colorizer:
             prior = net.encode_global(lightness)
         prior = prior.to(self.device, torch.float32)
         if self.tile is not None:
-            ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile, vividness=vividness)  # (B,2,~h/2,~w/2)
+            ab_half = predict_ab_half_tiled(net, l_work, prior, tile=self.tile, vividness=vividness)  # (B,2,~h/2,~w/2)
         else:
-            ab_low = net.predict_ab_half(l_work, prior, vividness)
-        return lightness, ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
+            ab_half = net.predict_ab_half(l_work, prior, vividness)
+        return lightness, ab_half.float()  # under fp16/bf16 autocast the network's output is reduced precision
 
     @torch.inference_mode()
-    def compose_ab_low(
+    def compose_ab_half(
         self,
         lightness: torch.Tensor,
-        ab_low: torch.Tensor,
+        ab_half: torch.Tensor,
         *,
         strength: float = DEFAULT_STRENGTH,
         out_dtype: torch.dtype = torch.float32,
     ) -> torch.Tensor:
-        """Second half of ``colorize_rgb``: L + low-resolution ab -> RGB ``[B,3,H,W]`` on the model's device."""
+        """Second half of ``colorize_rgb``: L + half-resolution ab -> RGB ``[B,3,H,W]`` on the model's device."""
         strength = check_strength(strength)
         # ab to full resolution (guided by L) and Lab -> RGB, fused strip by strip: no full-size ab or temporaries
-        up = ABUpsampler(ab_low, lightness, mode=self.upsample)
+        up = ABUpsampler(ab_half, lightness, mode=self.upsample)
         out = torch.empty((lightness.shape[0], 3, *lightness.shape[-2:]), dtype=out_dtype, device=self.device)
         ws = Workspace(self.device)
         for rows in image_strips(lightness):
             l_strip = lightness[:, :, rows]
-            ab = up.strip(rows.start, rows.stop, l_strip, out=ws.get("ab", (*ab_low.shape[:2], *l_strip.shape[-2:])))
+            ab = up.strip(rows.start, rows.stop, l_strip, out=ws.get("ab", (*ab_half.shape[:2], *l_strip.shape[-2:])))
             if strength != 1.0:
                 ab.mul_(strength)
             compose_into(l_strip, ab, out[:, :, rows], ws)

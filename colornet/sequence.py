@@ -16,7 +16,7 @@ scene-level vector fused into every pixel) and its own reaction to noise. Here:
 * **One prior per shot** (``prior_mode="per_shot"``): the mix (``colornet.prior.mix_priors``, equal weights) of the
   priors of all the shot's frames. ``whole_batch`` mixes every frame of the sequence into one prior; ``per_image``
   keeps each frame's own (the still-photo behaviour).
-* **Temporal smoothing** of the low-resolution ab along motion (``colornet.temporal``), never touching L.
+* **Temporal smoothing** of the half-resolution ab along motion (``colornet.temporal``), never touching L.
 * **Reset at cuts**: a frame that starts a shot gets that shot's prior and no smoothing from before the cut, so a
   shot comes out exactly as it would alone.
 
@@ -264,9 +264,9 @@ def colorize_frames(
                 frame_prior = (whole if prior_mode == "whole_batch" else causal).add(own)
         if cut:
             smoother.reset()
-        lightness, ab_low = colorizer.predict_ab_low(rgb, frame_prior, vividness=vividness)
-        ab_low = smoother(ab_low, lightness)
-        yield colorizer.compose_ab_low(lightness, ab_low, strength=strength).to(rgb.device)
+        lightness, ab_half = colorizer.predict_ab_half(rgb, frame_prior, vividness=vividness)
+        ab_half = smoother(ab_half, lightness)
+        yield colorizer.compose_ab_half(lightness, ab_half, strength=strength).to(rgb.device)
         if progress is not None:
             progress(i + 1, total)
 
