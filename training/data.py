@@ -29,7 +29,6 @@ from torch.utils.data import Dataset, DistributedSampler
 from colornet.errors import ColorNetError, ImageLoadError, OutOfMemoryError
 from colornet.fastlab import luminance, split_lab
 from colornet.images import IMAGE_EXTENSIONS, is_image_file, load_image, to_uint8
-
 from colornet.lab import rgb_to_lab
 from colornet.model import resize_for_global
 
