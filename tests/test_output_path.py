@@ -17,7 +17,6 @@ from colornet.checkpoint import save_checkpoint
 from colornet.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
 from colornet.images import RGBImage
 from colornet.model import compact_config
-from colornet.outputs import OutputOptions, is_complete, write_image
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -156,6 +155,8 @@ def test_names_never_cross_with_numbered_files(tmp_path, weights):
 
 
 def test_skip_existing_redoes_empty_and_truncated_outputs(tmp_path, weights, capsys):
+    from colornet.outputs import is_complete
+
     src = tmp_path / "in"
     src.mkdir()
     for i in range(3):
@@ -175,6 +176,8 @@ def test_skip_existing_redoes_empty_and_truncated_outputs(tmp_path, weights, cap
 
 
 def test_truncated_jpeg_is_not_complete(tmp_path):
+    from colornet.outputs import OutputOptions, is_complete, write_image
+
     path = tmp_path / "x.jpg"
     write_image(RGBImage(np.full((40, 40, 3), 0.5, np.float32)), path, OutputOptions(format="jpg"))
     assert is_complete(path)
@@ -184,6 +187,8 @@ def test_truncated_jpeg_is_not_complete(tmp_path):
 
 def test_images_are_fsynced_before_the_rename(tmp_path, monkeypatch):
     """Image writes skipped fsync, so a power cut could leave a zero-byte file under the real name."""
+    from colornet.outputs import OutputOptions, write_image
+
     synced = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd)))
@@ -198,6 +203,8 @@ def test_images_are_fsynced_before_the_rename(tmp_path, monkeypatch):
 @pytest.mark.parametrize("sig,status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_sigterm_and_sighup_stop_like_ctrl_c(tmp_path, weights, sig, status):
     """SIGTERM/SIGHUP killed the process mid-write and left hidden half-written files with an image suffix."""
+    from colornet.outputs import is_complete
+
     src = tmp_path / "in"
     src.mkdir()
     for i in range(40):
