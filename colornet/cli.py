@@ -130,7 +130,7 @@ def _cpu_workers(device: str, jobs: int) -> int:
     return 2
 
 
-def load_colorizer(args: argparse.Namespace, device: str | None = None, max_megapixels: float | None = None):
+def load_colorizer(args: argparse.Namespace, device: str | None = None, max_megapixels: float | str | None = "auto"):
     """The Colorizer for ``--weights``, with ``--vividness`` checked against its head: a usage error before any
     work or progress bar, naming the checkpoint."""
     from .errors import VividnessError
