@@ -4,8 +4,8 @@
     python benchmarks/bench_memory.py --megapixels 100 --kinds rgb8
 
 Each row runs in a fresh child process: peak RSS (``ru_maxrss``) after the whole photo, minus the RSS with the
-model loaded, divided by the pixel count, is the bytes per pixel that ``colornet.images.DEFAULT_MAX_MEGAPIXELS`` is
-sized from. The photos are flat colour (they compress to a few hundred KB, as in the issue that asked for this).
+model loaded, divided by the pixel count, is the bytes per pixel that the memory budget
+(``colornet.images.BYTES_PER_PIXEL_LEAN`` / ``BYTES_PER_PIXEL_FLOAT``) is decided from. The photos are flat colour (they compress to a few hundred KB, as in the issue that asked for this).
 """
 
 from __future__ import annotations

@@ -45,7 +45,12 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
-        raise AttributeError(f"module 'colornet' has no attribute {name!r}")
+        try:  # ``import colornet; colornet.pipeline.X`` worked when the package imported everything eagerly
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise  # the submodule exists; something it imports does not
+            raise AttributeError(f"module 'colornet' has no attribute {name!r}") from None
     value = getattr(importlib.import_module(_LAZY[name], __name__), name)
     globals()[name] = value
     return value

@@ -130,7 +130,7 @@ def _cpu_workers(device: str, jobs: int) -> int:
     return 2
 
 
-def load_colorizer(args: argparse.Namespace, device: str | None = None, max_megapixels: float | None = None):
+def load_colorizer(args: argparse.Namespace, device: str | None = None, max_megapixels: float | str | None = "auto"):
     """The Colorizer for ``--weights``, with ``--vividness`` checked against its head: a usage error before any
     work or progress bar, naming the checkpoint."""
     from .errors import VividnessError
@@ -154,8 +154,9 @@ def _check_sequence_only_options(args: argparse.Namespace) -> None:
                                       args.temporal_smoothing), ("--cut-threshold", args.cut_threshold))
              if value is not None]
     if given and not args.sequence:
-        raise UsageError(f"{', '.join(given)} only apply to the frames of one clip: add --sequence, or leave "
-                         f"{'it' if len(given) == 1 else 'them'} out")
+        one = len(given) == 1
+        raise UsageError(f"{', '.join(given)} only appl{'ies' if one else 'y'} to the frames of one clip: add "
+                         f"--sequence, or leave {'it' if one else 'them'} out")
     from .sequence import CUT_THRESHOLD
     from .temporal import DEFAULT_SMOOTHING
 
