@@ -3,6 +3,11 @@
 Everything that reads photos (CLI, pipeline, training, benchmarks) goes through ``load_image`` / ``to_rgb_array`` so
 that EXIF orientation, CMYK, 16-bit, palette, greyscale and alpha are handled the same way everywhere, and a broken
 file produces an ``ImageLoadError`` that says what to do instead of a stack trace from deep inside Pillow.
+
+Colour management happens here too: pixels in an embedded ICC profile other than sRGB (Adobe RGB, a grey gamma-1.8
+scan, a CMYK profile) are converted to sRGB before anything takes L from them (``colornet.archive.icc``), and the
+file's metadata (EXIF, IPTC, XMP, the profile) is kept on the result for the output writer
+(``RGBImage.metadata``, ``colornet.archive.metadata``).
 """
 
 from __future__ import annotations
@@ -16,15 +21,23 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .archive.icc import ProfileError, convert_with_littlecms, is_srgb, parse_profile, to_srgb
+from .archive.metadata import ImageMetadata, read_metadata
 from .errors import ImageLoadError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".tga")
-# Files larger than this are refused from their header, before decoding, so that colorizing one stays under ~2.5 GB
-# of peak memory. Measured by benchmarks/bench_memory.py (peak RSS above the loaded model): an 8-bit photo costs about
-# 13.5 bytes a pixel on the lean path (uint8 in and out, L in float32), a 16-bit or float file about 29 (it is kept
-# in float32). At 75 MP that is ~1.3 GB (8-bit) and ~2.3 GB (16-bit) with the default model loaded; 8K x 8K (67 MP)
-# fits. ``max_megapixels=None`` (``--max-megapixels 0``) lifts the limit.
-DEFAULT_MAX_MEGAPIXELS = 75.0
+# The memory budget. A file is judged from its header, before decoding: by default ("auto") it is refused when
+# colorizing it would need more than MEMORY_SHARE of the memory available right now, at the bytes per pixel measured
+# by benchmarks/bench_memory.py (peak RSS above the loaded model): an 8-bit photo ~13.5 bytes a pixel on the lean path
+# (uint8 in and out, L in float32), a 16-bit or float file ~29 (kept in float32). So a 108 MP archive scan (~1.5 GB)
+# goes through on a machine with a few GB free, and is refused on one without, with a message that says what it
+# would take. A number is a fixed limit in megapixels; ``None`` (``--max-megapixels 0``) means no limit.
+AUTO = "auto"
+DEFAULT_MAX_MEGAPIXELS: float | str | None = AUTO
+BYTES_PER_PIXEL_LEAN = 13.5
+BYTES_PER_PIXEL_FLOAT = 29.0
+MEMORY_SHARE = 0.6  # of MemAvailable: the reader decodes ahead and two CPU workers may run side by side
+FALLBACK_MEGAPIXELS = 75.0  # where the available memory cannot be read (not Linux, no psutil)
 
 
 @dataclass
@@ -36,6 +49,7 @@ class RGBImage:
     alpha: np.ndarray | None = None
     bit_depth: int = 8
     source: str = "<memory>"
+    metadata: ImageMetadata | None = None  # what the file carried (EXIF, IPTC, XMP, ICC); None for arrays
 
     @property
     def size(self) -> tuple[int, int]:
@@ -70,8 +84,58 @@ ImageLike = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor | RGBIma
 """Anything ``to_rgb_image`` (and so ``colorize``) accepts as one image."""
 
 
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+_LITTLECMS_MODES = ("RGB", "RGBA", "L", "LA", "CMYK", "P")  # 8-bit modes LittleCMS (via ImageCms) can convert
+
+
+def _colour_plan(icc: bytes | None, mode: str) -> tuple[str, object]:
+    """What to do with an embedded profile: ("none"|"srgb", None), ("matrix", MatrixProfile), ("littlecms", None)
+    or ("ignored: <why>", None)."""
+    if not icc:
+        return "none", None
+    if is_srgb(icc):
+        return "srgb", None
+    if mode == "CMYK":  # only LittleCMS converts CMYK (and says so if the profile is not a CMYK one)
+        return "littlecms", None
+    try:
+        profile = parse_profile(icc)
+    except ProfileError as err:
+        if mode in _LITTLECMS_MODES:
+            return "littlecms", None
+        return f"ignored: {err}", None
+    wanted = "GRAY" if mode in _GREY_MODES else "RGB"
+    if profile.space != wanted:
+        return f"ignored: a {profile.space} profile on a {mode} image", None
+    return "matrix", profile
+
+
 def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBImage:
+    metadata = read_metadata(img)
+    plan, profile = _colour_plan(metadata.icc, img.mode)
     img = ImageOps.exif_transpose(img)  # photos from phones are stored sideways with an orientation tag
+    if plan == "littlecms":
+        alpha_band = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
+        if img.mode == "P":
+            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+            alpha_band = img.getchannel("A") if img.mode == "RGBA" else None
+        try:
+            img = convert_with_littlecms(img.convert("L") if img.mode == "LA" else img, metadata.icc)
+            if alpha_band is not None:
+                img.putalpha(alpha_band)
+            plan = "converted (LittleCMS)"
+        except ProfileError as err:
+            plan = f"ignored: {err}"
+    image = _decode_pixels(img, source, keep_uint8)
+    if plan == "matrix":
+        lean = image.rgb.dtype == np.uint8
+        rgb = to_srgb(image.rgb, profile)  # uint8 goes through a lookup table, float stays float
+        image.rgb = to_uint8(rgb) if lean and keep_uint8 else rgb
+        plan = "converted"
+    image.metadata = metadata.with_colour(plan)
+    return image
+
+
+def _decode_pixels(img: Image.Image, source: str, keep_uint8: bool) -> RGBImage:
     mode = img.mode
     alpha = None
     bit_depth = 8
@@ -112,11 +176,11 @@ def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBI
 
 
 def load_image(
-    path: str | os.PathLike, *, max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS, keep_uint8: bool = False
+    path: str | os.PathLike, *, max_megapixels: float | str | None = DEFAULT_MAX_MEGAPIXELS, keep_uint8: bool = False
 ) -> RGBImage:
     """Decode an image file fully (so truncation is caught here, not halfway through a batch).
 
-    ``max_megapixels``: a larger file is refused from its header, before any decoding (None: no limit).
+    ``max_megapixels``: the memory budget, judged from the header before any decoding (``check_size``).
     ``keep_uint8``: keep an 8-bit file's pixels as uint8 (a quarter of the memory; the colorizer converts in strips).
     Every failure, running out of memory included, is an ``ImageLoadError`` naming the file.
     """
@@ -130,7 +194,8 @@ def load_image(
             Image.MAX_IMAGE_PIXELS = None  # the size is judged by check_size below, with a message naming the option
             try:
                 with Image.open(path) as img:
-                    check_size(img.width, img.height, max_megapixels, str(path))
+                    lean = keep_uint8 and img.mode not in _WIDE_MODES
+                    check_size(img.width, img.height, max_megapixels, str(path), lean=lean)
                     img.load()
                     return _pil_to_rgb(img, str(path), keep_uint8)
             finally:
@@ -151,18 +216,62 @@ def load_image(
         ) from err
 
 
-def check_size(width: int, height: int, max_megapixels: float | None, source: str) -> None:
-    """``ImageLoadError`` if ``width x height`` is above ``max_megapixels`` (None or 0: no limit)."""
-    if max_megapixels and width * height > max_megapixels * 1e6:
+_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # decoded to float32, not kept uint8
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now (Linux ``MemAvailable``, else psutil), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return int(psutil.virtual_memory().available)
+
+
+def bytes_to_colorize(width: int, height: int, *, lean: bool = True) -> float:
+    """Peak memory (bytes, above the loaded model) of colorizing a ``width x height`` photo, as measured."""
+    return width * height * (BYTES_PER_PIXEL_LEAN if lean else BYTES_PER_PIXEL_FLOAT)
+
+
+def check_size(
+    width: int, height: int, max_megapixels: float | str | None, source: str, *, lean: bool = True
+) -> None:
+    """``ImageLoadError`` if a ``width x height`` photo is over the budget: ``max_megapixels`` a number (a fixed
+    limit), "auto" (what the memory available now allows) or None/0 (no limit). ``lean``: an 8-bit photo kept uint8."""
+    if not max_megapixels:
+        return
+    megapixels = width * height / 1e6
+    need = bytes_to_colorize(width, height, lean=lean)
+    if max_megapixels == AUTO:
+        available = available_memory()
+        if available is None:
+            max_megapixels = FALLBACK_MEGAPIXELS
+        elif need <= MEMORY_SHARE * available:
+            return
+        else:
+            raise ImageLoadError(
+                f"{source}: {width}x{height} ({megapixels:,.0f} MP) would need about {need / 1e9:.1f} GB to colorize, "
+                f"and {available / 1e9:.1f} GB of memory is available now (colornet plans for {MEMORY_SHARE:.0%} of "
+                f"it); free memory (about {need / MEMORY_SHARE / 1e9:.1f} GB available would do), downscale it, or "
+                f"pass --max-megapixels {megapixels:.0f} (max_megapixels={megapixels:.0f}) to try anyway."
+            )
+    if megapixels > float(max_megapixels):
         raise ImageLoadError(
-            f"{source}: {width}x{height} is {width * height / 1e6:,.0f} megapixels, above the {max_megapixels:g} MP "
-            f"limit that keeps memory bounded; downscale it, or raise the limit (--max-megapixels / max_megapixels; "
-            f"0 = no limit) if this machine has the memory."
+            f"{source}: {width}x{height} is {megapixels:,.0f} megapixels, above the {float(max_megapixels):g} MP limit "
+            f"given; colorizing it would need about {need / 1e9:.1f} GB. Raise the limit (--max-megapixels / "
+            f"max_megapixels; auto = what the available memory allows, 0 = no limit), or downscale it."
         )
 
 
 def to_rgb_image(
-    image: ImageLike, *, keep_uint8: bool = False, max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS
+    image: ImageLike, *, keep_uint8: bool = False, max_megapixels: float | str | None = DEFAULT_MAX_MEGAPIXELS
 ) -> RGBImage:
     """Accept a path, a PIL image, a numpy array (HxW, HxWx1/3/4; uint8, uint16 or float 0..1) or an RGBImage.
 
