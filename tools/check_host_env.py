@@ -52,10 +52,12 @@ SCENARIOS = ("comfyui-old", "comfyui-new", "floor", "resolver")
 # The pack's tests that exercise what a host's versions can change: Hub download and cache (weights), the nodes with
 # the Loader (a real Hub download among them), every API-format example workflow.
 PACK_TESTS = ["tests/test_weights.py", "tests/test_nodes.py", "tests/test_nodes_workflows.py::test_api_workflow_runs"]
-# At the lower bounds: everything numpy, Pillow, safetensors, tqdm, huggingface-hub and PyAV are used for.
+# At the lower bounds: everything numpy, Pillow (images, PNG/TIFF writers, metadata), safetensors, tqdm,
+# huggingface-hub and PyAV are used for.
 FLOOR_TESTS = PACK_TESTS[:2] + ["tests/test_nodes_workflows.py", "tests/test_images.py", "tests/test_pngwrite.py",
                                 "tests/test_hardening.py", "tests/test_cli.py", "tests/test_cli_sequence.py",
-                                "tests/test_pipeline.py"]
+                                "tests/test_pipeline.py", "tests/test_archive_cli.py", "tests/test_archive_tiff.py",
+                                "tests/test_archive_icc.py", "tests/test_archive_xmp.py"]
 # Packages an image-generation environment holds beside transformers (item 3 of issue 24).
 IMAGE_GEN_STACK = ["diffusers", "accelerate", "peft", "sentencepiece", "opencv-python-headless"]
 
