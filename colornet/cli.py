@@ -24,6 +24,7 @@ from . import __version__
 from .cli_sequence import add_sequence_options, add_video_parser
 from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .errors import ColorNetError
+from .gimp.install import add_gimp_parser
 from .images import DEFAULT_MAX_MEGAPIXELS
 from .inputs import expand_inputs, plan_inputs
 from .outputs import BIT_DEPTHS, DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESSION, OUTPUT_FORMATS
@@ -451,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     wts.add_argument("action", choices=("list", "download", "verify"))
     wts.add_argument("name", nargs="?", default=None, help="manifest name (default: the default checkpoint)")
     wts.set_defaults(func=cmd_weights)
+    add_gimp_parser(sub, fmt)
     return parser
 
 
