@@ -76,23 +76,27 @@ def child_environment():
     return env
 
 
-def one_line_error(stderr, source_path, names):
-    """colornet's own one-line message from its stderr, with temporary paths replaced by what the artist knows."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    message = None
-    for line in lines:  # "failed <input>: <why>" names this photo's failure
-        prefix = f"failed {source_path}: "
-        if line.startswith(prefix):
-            message = line[len(prefix):]
-            break
-    if message is None:
-        errors = [line[len("error: "):] for line in lines if line.startswith("error: ")]
-        message = errors[-1] if errors else (lines[-1] if lines else None)
-    if message is None:
-        return None
+def colornet_message(output, source_path, names):
+    """colornet's own message from its output (the "failed <input>: ..." or "error: ..." line and the lines that
+    explain it), with the temporary paths replaced by what the artist knows."""
+    lines = [line.rstrip() for line in output.splitlines() if line.strip() and "\r" not in line]  # no progress bars
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"failed {source_path}: ")), None)
+    if start is not None:
+        lines[start] = lines[start][len(f"failed {source_path}: "):]
+    else:
+        start = next((i for i in reversed(range(len(lines))) if lines[i].startswith("error: ")), None)
+        if start is None:
+            return lines[-1] if lines else None
+        lines[start] = lines[start][len("error: "):]
+    message = []
+    for line in lines[start:]:
+        if message and (" input(s) failed" in line or " image(s) written to " in line):
+            break  # colornet's summary lines: nothing the artist needs
+        message.append(line)
+    text = "\n".join(message)
     for path, name in names.items():
-        message = message.replace(path, name)
-    return message
+        text = text.replace(path, name)
+    return text
 
 
 def run_colornet(argv, workdir, source_path, names):
@@ -120,7 +124,7 @@ def run_colornet(argv, workdir, source_path, names):
     if status != 0:
         with open(log_path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
-        message = one_line_error(text, source_path, names)
+        message = colornet_message(text, source_path, names)
         raise PluginError(f"colornet failed: {message}" if message else f"colornet exited with status {status}")
 
 
@@ -216,6 +220,9 @@ def colorize(image, source, config):
         if hints.get_id() == source.get_id():
             raise PluginError("the hints layer is the layer being colorized; paint the colour dots on a new "
                               "transparent layer above it and choose that one as the hints layer")
+        if image.get_base_type() != Gimp.ImageBaseType.RGB:
+            raise PluginError("this image is greyscale, so its hints layer cannot hold colours: convert it first "
+                              "(Image > Mode > RGB), paint the colour dots, then colorize")
         if not hints.has_alpha():
             raise PluginError(f"the hints layer '{hints.get_name()}' has no transparency: add an alpha channel "
                               "(Layer > Transparency > Add Alpha Channel), clear it and paint colour dots on it")
