@@ -15,6 +15,7 @@ the COLORNET_COMMAND environment variable, the one line in ``colornet-command.tx
 """
 
 import array
+import json
 import os
 import shlex
 import shutil
@@ -22,6 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import zlib
 
 import gi
@@ -41,6 +43,7 @@ INSTALL_HINT = (
 # Variables GIMP (or an AppImage/Flatpak GIMP) may set for its own Python; they would break another Python.
 PYTHON_ENV = ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE")
 PULSE_SECONDS = 0.1
+ENV_TIMINGS = "COLORNET_GIMP_TIMINGS"  # a file to write each step's seconds to (benchmarks/bench_gimp.py)
 ERROR_DOMAIN = GLib.quark_from_string("colornet-gimp-error")
 
 
@@ -240,6 +243,7 @@ def colorize(image, source, config):
     workdir = tempfile.mkdtemp(prefix="colornet-gimp-")  # mode 0700: private to this user
     try:
         Gimp.progress_init("Colorizing with ColorNet...")
+        clock = [time.perf_counter()]
         source_path = os.path.join(workdir, "layer.png")
         out_dir = os.path.join(workdir, "out")
         names = {source_path: f"layer '{source.get_name()}'"}
@@ -269,7 +273,9 @@ def colorize(image, source, config):
             names[reference_path] = f"the reference image '{reference.get_name()}'"
             argv += ["--reference", reference_path]
         names[workdir] = "(temporary folder)"
+        clock.append(time.perf_counter())
         run_colornet(argv, workdir, source_path, names)
+        clock.append(time.perf_counter())
         results = sorted(os.listdir(out_dir)) if os.path.isdir(out_dir) else []
         if len(results) != 1:
             raise PluginError(f"colornet wrote {len(results)} files instead of one; is {command[0]!r} ColorNet?")
@@ -285,22 +291,72 @@ def colorize(image, source, config):
             layer.set_offsets(left, top)
         finally:
             image.undo_group_end()
+        clock.append(time.perf_counter())
+        if os.environ.get(ENV_TIMINGS):
+            with open(os.environ[ENV_TIMINGS], "a", encoding="utf-8") as handle:
+                steps = ("export", "colornet", "load")
+                handle.write(json.dumps({k: b - a for k, a, b in zip(steps, clock, clock[1:])}) + "\n")
     finally:
         Gimp.progress_end()
         shutil.rmtree(workdir, ignore_errors=True)
     return layer
 
 
-def show_dialog(procedure, config):
+def layers_of(image):
+    """Every layer of an image, those inside layer groups too, top to bottom."""
+    found = []
+
+    def walk(layers):
+        for layer in layers:
+            found.append(layer)
+            if layer.is_group():
+                walk(layer.get_children())
+
+    walk(image.get_layers())
+    return found
+
+
+def show_dialog(procedure, config, image, source):
+    """The settings dialog; True when the artist pressed OK (the choices are then in ``config``)."""
     gi.require_version("GimpUi", "3.0")
-    from gi.repository import GimpUi
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import GimpUi, Gtk
 
     GimpUi.init("colornet-gimp")
     dialog = GimpUi.ProcedureDialog.new(procedure, config, "Colorize with ColorNet")
     dialog.fill_frame("vividness-frame", "default-vividness", True, "vividness")
-    dialog.fill(["strength", "vividness-frame", "working-size", "weights", "hints", "reference"])
+    dialog.fill(["strength", "vividness-frame", "working-size", "weights"])
+    # GIMP 3.0's dialog has no widget for an image argument, and its layer chooser browses every image's layers:
+    # two drop-downs instead, with this image's other layers and the other open images.
+    layers = [layer for layer in layers_of(image) if layer.get_id() != source.get_id()]
+    images = [other for other in Gimp.get_images() if other.get_id() != image.get_id()]
+    grid = Gtk.Grid(row_spacing=6, column_spacing=12, margin_top=6)
+
+    def drop_down(row, label, items, current, describe):
+        caption = Gtk.Label.new_with_mnemonic(label)
+        caption.set_xalign(0.0)
+        combo = Gtk.ComboBoxText(hexpand=True)
+        combo.append_text("(none)")
+        for item in items:
+            combo.append_text(describe(item))
+        ids = [item.get_id() for item in items]
+        combo.set_active(ids.index(current.get_id()) + 1 if current is not None and current.get_id() in ids else 0)
+        caption.set_mnemonic_widget(combo)
+        grid.attach(caption, 0, row, 1, 1)
+        grid.attach(combo, 1, row, 1, 1)
+        return combo
+
+    hints = drop_down(0, "_Hints layer", layers, config.get_property("hints"), lambda layer: layer.get_name())
+    reference = drop_down(1, "_Reference image", images, config.get_property("reference"),
+                          lambda other: f"{other.get_name()}-{other.get_id()}")
+    dialog.get_content_area().pack_start(grid, False, False, 0)
+    grid.show_all()
     try:
-        return dialog.run()
+        if not dialog.run():
+            return False
+        config.set_property("hints", layers[hints.get_active() - 1] if hints.get_active() > 0 else None)
+        config.set_property("reference", images[reference.get_active() - 1] if reference.get_active() > 0 else None)
+        return True
     finally:
         dialog.destroy()
 
@@ -312,7 +368,7 @@ def failure(procedure, message, status=Gimp.PDBStatusType.EXECUTION_ERROR):
 def run(procedure, run_mode, image, drawables, config, data):
     if len(drawables) != 1:
         return failure(procedure, "ColorNet: select exactly one layer to colorize", Gimp.PDBStatusType.CALLING_ERROR)
-    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(procedure, config):
+    if run_mode == Gimp.RunMode.INTERACTIVE and not show_dialog(procedure, config, image, drawables[0]):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
     try:
         colorize(image, drawables[0], config)
