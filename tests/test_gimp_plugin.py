@@ -13,7 +13,6 @@ import ast
 import importlib.util
 import json
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -143,15 +142,15 @@ def test_install_puts_the_executable_plugin_and_this_environments_colornet(tmp_p
     target = profile / "plug-ins" / PLUGIN_NAME / f"{PLUGIN_NAME}.py"
     assert target.read_bytes() == plugin_source().read_bytes()
     assert os.access(target, os.X_OK) and target.read_text().startswith("#!/usr/bin/env python3")
-    line = (target.parent / "colornet-command.txt").read_text().strip()
-    assert shlex.split(line)[0] == sys.executable
+    argv = json.loads((target.parent / "colornet-command.txt").read_text())
+    assert argv[0] == sys.executable
     # the recorded command really is this environment's colornet
-    version = subprocess.run([*shlex.split(line), "--version"], capture_output=True, text=True, timeout=120)
+    version = subprocess.run([*argv, "--version"], capture_output=True, text=True, timeout=120)
     assert version.returncode == 0 and version.stdout.startswith("colornet "), version.stderr
     assert str(target) in capsys.readouterr().out
 
     assert cli_main(["gimp", "install", "--profile", str(profile), "--command", "/opt/cn/bin/colornet --device cpu"]) == 0
-    assert (target.parent / "colornet-command.txt").read_text().strip() == "/opt/cn/bin/colornet --device cpu"
+    assert json.loads((target.parent / "colornet-command.txt").read_text()) == ["/opt/cn/bin/colornet", "--device", "cpu"]
 
 
 def test_uninstall_removes_only_the_plugin(tmp_path, capsys):
@@ -192,7 +191,7 @@ def test_grey_photo_gets_a_coloured_layer_above_and_the_source_is_untouched(gimp
     info = run_gimp(gimp, profile, tmp_path, f'''
 img = load({str(grey_photo)!r})
 src = img.get_layers()[0]
-ok, error = colorize(img, src)
+ok, error = colorize(img, src, strength=1.3, default_vividness=False, vividness=0.4, working_size=256)
 new = img.get_layers()[0]
 report({str(tmp_path / "report.json")!r}, ok=ok, error=error, layers=layers(img),
        rgb=img.get_base_type() == Gimp.ImageBaseType.RGB,
@@ -201,7 +200,7 @@ report({str(tmp_path / "report.json")!r}, ok=ok, error=error, layers=layers(img)
     assert info["ok"], info["error"]
     assert info["rgb"], "a greyscale image must be converted to RGB to hold colour"
     assert len(info["layers"]) == 2 and info["layers"][1] == "Background"
-    assert info["layers"][0].startswith("Background colorized (")  # above the source, named for what made it
+    assert info["layers"][0] == "Background colorized (ColorNet, strength 1.3, vividness 0.4)"  # above the source
     assert (info["result"]["x"], info["result"]["y"]) == (info["source"]["x"], info["source"]["y"])
     grey = np.asarray(Image.open(grey_photo))
     source = pixels(info["source"])
@@ -210,8 +209,10 @@ report({str(tmp_path / "report.json")!r}, ok=ok, error=error, layers=layers(img)
     result = pixels(info["result"])
     assert (result[..., 3] == 255).all()
     assert chroma(result).mean() > 5.0, "the new layer should be in colour"
-    # exactly what the CLI makes of the same file: the plug-in passes the layer's pixels through losslessly
-    np.testing.assert_array_equal(result[..., :3], cli_result(tmp_path, grey_photo))
+    # exactly what the CLI makes of the same file with the same settings: the plug-in passes the layer's pixels and
+    # every setting through losslessly
+    cli = cli_result(tmp_path, grey_photo, "--strength", "1.3", "--vividness", "0.4", "--working-size", "256")
+    np.testing.assert_array_equal(result[..., :3], cli)
 
 
 def test_hints_layer_moves_the_colour_at_each_hint_to_the_hint(gimp, profile, tmp_path, grey_photo):
@@ -289,7 +290,7 @@ report({str(tmp_path / "report.json")!r}, ok=ok and ok2, error=error or error2, 
        plain=dump(img.get_layers()[0], {str(tmp_path / "plain.raw")!r}))
 ''')
     assert info["ok"], info["error"]
-    assert f"reference '{REFERENCE.name}'" in info["layers"][1]
+    assert "reference '" in info["layers"][1]  # named for what made it
     referenced, plain = pixels(info["referenced"])[..., :3], pixels(info["plain"])[..., :3]
     np.testing.assert_array_equal(plain, cli_result(tmp_path, grey_photo))  # without it: the plain CLI result
     shift = np.linalg.norm(rgb2lab(referenced / 255.0)[..., 1:] - rgb2lab(plain / 255.0)[..., 1:], axis=-1)

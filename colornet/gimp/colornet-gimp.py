@@ -54,18 +54,32 @@ class PluginError(Exception):
 # ------------------------------------------------------------------------------------------------- command
 
 
+def parse_command(value, origin):
+    """A JSON list of arguments (what ``colornet gimp install`` writes: safe for Windows paths and spaces), or a
+    command line as typed in a shell."""
+    try:
+        if value.startswith("["):
+            argv = json.loads(value)
+            if not (isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv)):
+                raise ValueError("not a list of strings")
+            return argv
+        return shlex.split(value, posix=os.name != "nt")
+    except ValueError as err:
+        raise PluginError(f"cannot read the colornet command from {origin} ({err}): {INSTALL_HINT}") from None
+
+
 def colornet_command():
     """The command that runs colornet, as an argv list, and where it came from (for messages)."""
     value = os.environ.get(ENV_COMMAND, "").strip()
     if value:
-        return shlex.split(value), ENV_COMMAND
+        return parse_command(value, ENV_COMMAND), ENV_COMMAND
     try:
         with open(COMMAND_FILE, encoding="utf-8") as handle:
             value = handle.readline().strip()
     except OSError:
         value = ""
     if value:
-        return shlex.split(value), COMMAND_FILE
+        return parse_command(value, COMMAND_FILE), COMMAND_FILE
     found = shutil.which("colornet")
     if found:
         return [found], "PATH"
@@ -204,7 +218,7 @@ def result_name(source, config, hints, reference, masked):
     if hints is not None:
         parts.append(f"hints '{hints.get_name()}'")
     if reference is not None:
-        parts.append(f"reference '{reference.get_name()}'")
+        parts.append(f"reference '{image_name(reference)}'")
     if masked:
         parts.append("selection")
     return f"{source.get_name()} colorized ({', '.join(parts)})"
@@ -270,7 +284,7 @@ def colorize(image, source, config):
         if reference is not None:
             reference_path = os.path.join(workdir, "reference.png")
             export_reference(reference, reference_path)
-            names[reference_path] = f"the reference image '{reference.get_name()}'"
+            names[reference_path] = f"the reference image '{image_name(reference)}'"
             argv += ["--reference", reference_path]
         names[workdir] = "(temporary folder)"
         clock.append(time.perf_counter())
@@ -316,6 +330,19 @@ def layers_of(image):
     return found
 
 
+def image_name(image):
+    """What GIMP's title bar calls an image: its file's name (or the file it was imported from)."""
+    for getter in ("get_file", "get_imported_file", "get_exported_file"):
+        file = getattr(image, getter, lambda: None)()
+        if file is not None and file.get_basename():
+            return file.get_basename()
+    return image.get_name()
+
+
+def image_label(image):
+    return f"{image_name(image)}-{image.get_id()}"
+
+
 def show_dialog(procedure, config, image, source):
     """The settings dialog; True when the artist pressed OK (the choices are then in ``config``)."""
     gi.require_version("GimpUi", "3.0")
@@ -347,8 +374,7 @@ def show_dialog(procedure, config, image, source):
         return combo
 
     hints = drop_down(0, "_Hints layer", layers, config.get_property("hints"), lambda layer: layer.get_name())
-    reference = drop_down(1, "_Reference image", images, config.get_property("reference"),
-                          lambda other: f"{other.get_name()}-{other.get_id()}")
+    reference = drop_down(1, "_Reference image", images, config.get_property("reference"), image_label)
     dialog.get_content_area().pack_start(grid, False, False, 0)
     grid.show_all()
     try:

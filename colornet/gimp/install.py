@@ -8,6 +8,7 @@ executable). Beside it goes ``colornet-command.txt``: the command line of *this*
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -16,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 PLUGIN_NAME = "colornet-gimp"
-COMMAND_FILE = "colornet-command.txt"  # read by the plug-in: one line, a shell-quoted command
+COMMAND_FILE = "colornet-command.txt"  # read by the plug-in: one line, a JSON list of arguments
 
 
 class InstallError(Exception):
@@ -54,7 +55,7 @@ def install(profile: Path | None = None, command: list[str] | None = None) -> Pa
         raise InstallError(f"{profile} is a file, not a GIMP profile folder; give the profile folder with --profile")
     folder = profile / "plug-ins" / PLUGIN_NAME
     target = folder / f"{PLUGIN_NAME}.py"
-    line = shlex.join(command or current_command())
+    line = json.dumps(command or current_command())  # JSON, not shell quoting: Windows paths keep their backslashes
     try:
         folder.mkdir(parents=True, exist_ok=True)
         staged = folder / f".{PLUGIN_NAME}.py.new"  # GIMP never sees a half-copied plug-in
@@ -108,7 +109,8 @@ def cmd_gimp(args: argparse.Namespace) -> int:
             command = shlex.split(args.command) if args.command else None
             target = install(args.profile, command)
             print(f"installed {target}")
-            print(f"it runs: {(target.parent / COMMAND_FILE).read_text(encoding='utf-8').strip()}")
+            argv = json.loads((target.parent / COMMAND_FILE).read_text(encoding="utf-8"))
+            print(f"it runs: {shlex.join(argv)}")
             print("restart GIMP 3, then use Filters > ColorNet > Colorize...")
             return 0
         removed = uninstall(args.profile)

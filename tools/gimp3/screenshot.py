@@ -28,22 +28,21 @@ DISPLAY = ":71"
 SAMPLES = ROOT / "colornet" / "samples"
 
 CODE = r'''
+import time
 import gi
 gi.require_version("Gimp", "3.0")
 from gi.repository import Gimp, Gio
-def load(path):
-    return Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
-reference = load({reference!r})
-reference.set_file(Gio.File.new_for_path({reference!r}))  # named as when opened with File > Open
-Gimp.Display.new(reference)
-img = load({photo!r})
-img.set_file(Gio.File.new_for_path({photo!r}))
-img.convert_rgb()
+def opened():  # the two photos on GIMP's command line, opened as File > Open opens them
+    files = {{i: i.get_file() or i.get_imported_file() for i in Gimp.get_images()}}
+    return {{f.get_basename(): i for i, f in files.items() if f is not None}}
+while len(opened()) < 2:
+    time.sleep(0.5)
+reference, img = opened()[{reference_name!r}], opened()[{photo_name!r}]
+img.convert_rgb()  # Image > Mode > RGB, so the dots can have colours
 src = img.get_layers()[0]
 hints = Gimp.file_load_layer(Gimp.RunMode.NONINTERACTIVE, img, Gio.File.new_for_path({hints!r}))
-hints.set_name("colour dots")
+hints.set_name("colour dots")  # as if painted with the brush on a new transparent layer
 img.insert_layer(hints, None, 0)
-display = Gimp.Display.new(img)
 img.set_selected_layers([src])
 Gimp.displays_flush()
 proc = Gimp.get_pdb().lookup_procedure("python-fu-colornet-colorize")
@@ -98,14 +97,18 @@ def main(argv: list[str]) -> int:
         hints = work / "hints.png"
         dots = Image.open(SAMPLES / "street_village_hints.png")
         dots.resize((dots.width * 2, dots.height * 2), Image.NEAREST).save(hints)
-        code = CODE.format(photo=str(photo), hints=str(hints), reference=str(SAMPLES / "sea_bythewater.jpg"))
+        reference = SAMPLES / "sea_bythewater.jpg"
+        code = CODE.format(photo_name=photo.name, hints=str(hints), reference_name=reference.name)
         argv_gui = gimp3.command(gimp, profile, {"DISPLAY": DISPLAY}, [work, ROOT, Path("/tmp/.X11-unix"),
                                  *gimp3.python_paths()],
-                                 ["--no-splash", "--batch-interpreter=python-fu-eval", "-b", code],
+                                 ["--no-splash", "--batch-interpreter=python-fu-eval", "-b", code,
+                                  str(reference), str(photo)],
                                  program="gimp-3.0")
         gui = subprocess.Popen(argv_gui, stdout=open(work / "gimp.log", "w"), stderr=subprocess.STDOUT,
                                start_new_session=True)
+        started = time.time()
         dialog = wait_for_window("Colorize with ColorNet", 300, env)
+        print(f"GIMP started, opened both photos and showed the dialog in {time.time() - started:.1f} s")
         if dialog is None:
             print("the dialog did not appear; GIMP's log:\n" + (work / "gimp.log").read_text()[-3000:], file=sys.stderr)
             return 1
@@ -119,13 +122,15 @@ def main(argv: list[str]) -> int:
         time.sleep(3)  # let it draw
         out.mkdir(parents=True, exist_ok=True)
         subprocess.run(["import", "-window", "root", str(out / "gimp_dialog.png")], env=env, check=True)
+        pressed = time.time()
         subprocess.run(["xdotool", "windowactivate", "--sync", dialog, "key", "Return"], env=env, check=True)  # OK
         end = time.time() + 300
         while time.time() < end and wait_for_window("Colorize with ColorNet", 1, env):
             time.sleep(1)
         end = time.time() + 300  # colornet runs, then GIMP adds the layer; the script then hides the dots
         while time.time() < end and "colorized (" not in (work / "gimp.log").read_text(errors="replace"):
-            time.sleep(1)
+            time.sleep(0.2)
+        print(f"OK pressed -> the colorized layer was there {time.time() - pressed:.1f} s later")
         time.sleep(5)
         subprocess.run(["import", "-window", "root", str(out / "gimp_result.png")], env=env, check=True)
         print(f"wrote {out / 'gimp_dialog.png'} and {out / 'gimp_result.png'}")
