@@ -110,15 +110,24 @@ def pixels(info: dict) -> np.ndarray:
     """A layer dumped by ``dump`` -> [H, W, C] array."""
     fmt = info["format"]
     dtype = np.uint16 if fmt.endswith("u16") else np.uint8
-    channels = 4 if "A" in fmt.split()[0].replace("'", "") else 3
+    channels = len(fmt.split()[0].replace("'", ""))  # "R'G'B'A" -> 4, "Y'" -> 1
     return np.fromfile(info["path"], dtype=dtype).reshape(info["height"], info["width"], channels)
 
 
 def cli_result(work: Path, source: Path, *extra: str) -> np.ndarray:
+    """What ``colornet colorize`` makes of the file, run as a user runs it (a fresh process, like the plug-in's)."""
     out = work / "cli"
-    assert cli_main(["colorize", str(source), "-o", str(out), "-q", *extra]) == 0
+    done = subprocess.run([sys.executable, "-m", "colornet", "colorize", str(source), "-o", str(out), "-q", *extra],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
     (result,) = out.iterdir()
     return np.asarray(Image.open(result).convert("RGB"))
+
+
+def assert_same_picture(actual: np.ndarray, expected: np.ndarray) -> None:
+    """Equal but for rare 1-level rounding flips (float sums in another order when the CPU is shared differently)."""
+    diff = np.abs(actual.astype(int) - expected.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, f"max {diff.max()}, {(diff > 0).mean():.3%} differ"
 
 
 def chroma(rgb: np.ndarray) -> np.ndarray:
@@ -212,7 +221,7 @@ report({str(tmp_path / "report.json")!r}, ok=ok, error=error, layers=layers(img)
     # exactly what the CLI makes of the same file with the same settings: the plug-in passes the layer's pixels and
     # every setting through losslessly
     cli = cli_result(tmp_path, grey_photo, "--strength", "1.3", "--vividness", "0.4", "--working-size", "256")
-    np.testing.assert_array_equal(result[..., :3], cli)
+    assert_same_picture(result[..., :3], cli)
 
 
 def test_hints_layer_moves_the_colour_at_each_hint_to_the_hint(gimp, profile, tmp_path, grey_photo):
@@ -286,13 +295,13 @@ ok, error = colorize(img, src, reference=reference)
 ok2, error2 = colorize(img, src)
 names = layers(img)
 report({str(tmp_path / "report.json")!r}, ok=ok and ok2, error=error or error2, layers=names,
-       referenced=dump(img.get_layers()[1], {str(tmp_path / "ref.raw")!r}),
-       plain=dump(img.get_layers()[0], {str(tmp_path / "plain.raw")!r}))
+       referenced=dump(img.get_layers()[0], {str(tmp_path / "ref.raw")!r}),
+       plain=dump(img.get_layers()[1], {str(tmp_path / "plain.raw")!r}))  # each result goes right above the source
 ''')
     assert info["ok"], info["error"]
-    assert "reference '" in info["layers"][1]  # named for what made it
+    assert "reference '" in info["layers"][0] and "reference" not in info["layers"][1]  # named for what made them
     referenced, plain = pixels(info["referenced"])[..., :3], pixels(info["plain"])[..., :3]
-    np.testing.assert_array_equal(plain, cli_result(tmp_path, grey_photo))  # without it: the plain CLI result
+    assert_same_picture(plain, cli_result(tmp_path, grey_photo))  # without it: the plain CLI result
     shift = np.linalg.norm(rgb2lab(referenced / 255.0)[..., 1:] - rgb2lab(plain / 255.0)[..., 1:], axis=-1)
     assert shift.mean() > 2.0, f"the reference moved a*b* by only {shift.mean():.2f} on average"
 
@@ -315,8 +324,10 @@ report({str(tmp_path / "report.json")!r}, ok=ok, error=error, precision=str(img.
     np.testing.assert_array_equal(pixels({**info["source"], "format": "Y' u16"})[..., 0], deep.astype(np.uint16))
     result = pixels(info["result"])
     assert chroma(result).mean() > 5.0
-    finer = (result % 257 != 0).mean()  # an 8-bit result widened to 16 bits would be all multiples of 257
-    assert finer > 0.9, f"only {finer:.0%} of the samples use 16-bit precision"
+    # An 8-bit result widened to 16 bits is all multiples of 257; a 16-bit one only where it clips (0 or 65535,
+    # e.g. a white sky) or by chance (1 in 257). Measured: 89 % of the samples are not.
+    finer = (result % 257 != 0).mean()
+    assert finer > 0.5, f"only {finer:.0%} of the samples use 16-bit precision"
 
 
 def test_failing_colornet_shows_its_message_as_gimps_error_and_changes_nothing(gimp, profile, tmp_path, grey_photo):
