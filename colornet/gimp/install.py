@@ -16,12 +16,14 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from ..errors import UsageError
+
 PLUGIN_NAME = "colornet-gimp"
 COMMAND_FILE = "colornet-command.txt"  # read by the plug-in: one line, a JSON list of arguments
 
 
-class InstallError(Exception):
-    """The profile cannot be used (not a folder, not writable, someone else's folder): one line for the user."""
+class InstallError(UsageError):
+    """The profile cannot be used (not a folder, not writable): one line for the user, exit status 2."""
 
 
 def default_profile() -> Path:
@@ -104,22 +106,18 @@ def add_gimp_parser(sub: argparse._SubParsersAction, formatter_class: type | Non
 
 
 def cmd_gimp(args: argparse.Namespace) -> int:
-    try:
-        if args.action == "install":
-            command = shlex.split(args.command) if args.command else None
-            target = install(args.profile, command)
-            print(f"installed {target}")
-            argv = json.loads((target.parent / COMMAND_FILE).read_text(encoding="utf-8"))
-            print(f"it runs: {shlex.join(argv)}")
-            print("restart GIMP 3, then use Filters > ColorNet > Colorize...")
-            return 0
-        removed = uninstall(args.profile)
-        if removed is None:
-            profile = args.profile or default_profile()
-            print(f"the plug-in is not installed in {profile}; nothing to remove")
-        else:
-            print(f"removed {removed}")
+    """Install or uninstall; an ``InstallError`` is a usage error (``colornet.cli.main`` prints it, exit 2)."""
+    if args.action == "install":
+        command = shlex.split(args.command) if args.command else None
+        target = install(args.profile, command)
+        argv = json.loads((target.parent / COMMAND_FILE).read_text(encoding="utf-8"))
+        print(f"installed {target}")
+        print(f"it runs: {shlex.join(argv)}")
+        print("restart GIMP 3, then use Filters > ColorNet > Colorize...")
         return 0
-    except InstallError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    removed = uninstall(args.profile)
+    if removed is None:
+        print(f"the plug-in is not installed in {args.profile or default_profile()}; nothing to remove")
+    else:
+        print(f"removed {removed}")
+    return 0
