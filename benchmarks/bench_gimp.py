@@ -51,7 +51,7 @@ import gi
 gi.require_version("Gimp", "3.0")
 from gi.repository import Gimp, Gio
 photo, out, rounds, report = {photo!r}, {out!r}, {rounds}, {report!r}
-command = shlex.split(open({command_file!r}).read().strip())
+command = json.loads(open({command_file!r}).read())
 proc = Gimp.get_pdb().lookup_procedure("python-fu-colornet-colorize")
 rows = []
 for r in range(rounds):
