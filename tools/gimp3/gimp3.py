@@ -48,6 +48,10 @@ def locate() -> tuple[Gimp3 | None, str]:
                       "run 'sudo tools/gimp3/provision.sh' (about 3 minutes) to get it")
     if os.geteuid() != 0 or not shutil.which("unshare"):
         return None, f"GIMP 3 is in the chroot {root}, which needs root and unshare to run"
+    system = [p for p in python_paths() if p == Path("/") or p.parts[1:2] in (("usr",), ("bin",), ("lib",))]
+    if system:
+        return None, (f"GIMP 3 is in the chroot {root}, but this Python lives in {system[0]}, which the chroot has "
+                      "its own of; use a Python installed elsewhere (pyenv, uv, conda) or the system's GIMP 3")
     return Gimp3(root), "chroot"
 
 
