@@ -22,10 +22,6 @@ PLUGIN_NAME = "colornet-gimp"
 COMMAND_FILE = "colornet-command.txt"  # read by the plug-in: one line, a JSON list of arguments
 
 
-class InstallError(UsageError):
-    """The profile cannot be used (not a folder, not writable): one line for the user, exit status 2."""
-
-
 def default_profile() -> Path:
     """The GIMP 3 profile folder GIMP itself uses here: $GIMP3_DIRECTORY, else the platform's config folder."""
     override = os.environ.get("GIMP3_DIRECTORY")
@@ -54,7 +50,7 @@ def install(profile: Path | None = None, command: list[str] | None = None) -> Pa
     Re-running replaces the plug-in and the recorded command (an upgrade)."""
     profile = Path(profile) if profile is not None else default_profile()
     if profile.exists() and not profile.is_dir():
-        raise InstallError(f"{profile} is a file, not a GIMP profile folder; give the profile folder with --profile")
+        raise UsageError(f"{profile} is a file, not a GIMP profile folder; give the profile folder with --profile")
     folder = profile / "plug-ins" / PLUGIN_NAME
     target = folder / f"{PLUGIN_NAME}.py"
     line = json.dumps(command or current_command())  # JSON, not shell quoting: Windows paths keep their backslashes
@@ -66,7 +62,7 @@ def install(profile: Path | None = None, command: list[str] | None = None) -> Pa
         os.replace(staged, target)
         (folder / COMMAND_FILE).write_text(line + "\n", encoding="utf-8")
     except OSError as err:
-        raise InstallError(f"cannot install into {folder}: {err.strerror or err}; choose another --profile") from None
+        raise UsageError(f"cannot install into {folder}: {err.strerror or err}; choose another --profile") from None
     return target
 
 
@@ -81,7 +77,7 @@ def uninstall(profile: Path | None = None) -> Path | None:
     try:
         shutil.rmtree(folder)
     except OSError as err:
-        raise InstallError(f"cannot remove {folder}: {err.strerror or err}") from None
+        raise UsageError(f"cannot remove {folder}: {err.strerror or err}") from None
     return folder
 
 
@@ -106,7 +102,8 @@ def add_gimp_parser(sub: argparse._SubParsersAction, formatter_class: type | Non
 
 
 def cmd_gimp(args: argparse.Namespace) -> int:
-    """Install or uninstall; an ``InstallError`` is a usage error (``colornet.cli.main`` prints it, exit 2)."""
+    """Install or uninstall; a profile that cannot be used is a ``UsageError`` (``colornet.cli.main`` prints it,
+    exit 2)."""
     if args.action == "install":
         command = shlex.split(args.command) if args.command else None
         target = install(args.profile, command)
