@@ -308,8 +308,15 @@ def _load_controls(args: argparse.Namespace) -> tuple[object | None, object | No
     from .hints import hint_layer_from_image
     from .masking import mask_from_image
 
-    hints = hint_layer_from_image(args.hints) if args.hints else None
-    mask = mask_from_image(args.mask) if args.mask else None
+    limit = args.max_megapixels or None  # the photos' budget applies to them too
+    try:
+        hints = hint_layer_from_image(args.hints, max_megapixels=limit) if args.hints else None
+    except ColorNetError as err:
+        raise UsageError(f"--hints: {err}") from None
+    try:
+        mask = mask_from_image(args.mask, max_megapixels=limit) if args.mask else None
+    except ColorNetError as err:
+        raise UsageError(f"--mask: {err}") from None
     return hints, mask
 
 

@@ -24,9 +24,9 @@ from .defaults import DEFAULT_STRENGTH, DEFAULT_TILE, DEFAULT_WORKING_SIZE
 from .errors import InputError, OutOfMemoryError
 from .fastlab import Workspace, compose_into, finite, image_strips, luminance
 from .fold import FoldedModelCache
-from .hints import HintLayer, apply_hints, hint_layer_from_image
+from .hints import HintLayer, apply_hints, check_hints_fit, hint_layer_from_image
 from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, to_pil, to_rgb_image, to_uint8
-from .masking import blend_masked, mask_from_image
+from .masking import blend_masked, check_mask_fits, mask_from_image
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
 from .tiling import predict_ab_half_tiled
@@ -198,9 +198,14 @@ class Colorizer:
         (``colornet.masking``).
         """
         strength = check_strength(strength)  # before the network runs, not after
+        if hints is not None and rgb.dim() == 4:
+            check_hints_fit(hints, rgb.shape[0], rgb.shape[-2:])  # batch and aspect, before the network runs
+        if mask is not None and rgb.dim() == 4:
+            check_mask_fits(mask, rgb.shape[0], rgb.shape[-2:])
         lightness, ab_low = self.predict_ab_low(rgb, prior, vividness=vividness)
         if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
-            ab_low, strength = apply_hints(ab_low * strength, self._working_l(lightness), hints), 1.0
+            ab_low = apply_hints(ab_low * strength, self._working_l(lightness), hints, lightness.shape[-2:])
+            strength = 1.0
         out = self.compose_ab_low(lightness, ab_low, strength=strength, out_dtype=out_dtype)
         if mask is not None:  # the input itself where the mask is 0 (float in [0, 1] whatever it came as)
             original = rgb.to(self.device, torch.float32)
@@ -310,8 +315,8 @@ class Colorizer:
         The result's ``rgb`` is uint8 for an 8-bit source (files, PIL images, uint8 arrays) without a mask, float32 in
         [0, 1] otherwise. Running out of memory is an ``OutOfMemoryError`` for this image (a batch can go on)."""
         src = self._load(image)
-        hint_layer = hint_layer_from_image(hints) if hints is not None else None
-        mask_tensor = mask_from_image(mask) if mask is not None else None
+        hint_layer = hint_layer_from_image(hints, max_megapixels=self.max_megapixels) if hints is not None else None
+        mask_tensor = mask_from_image(mask, max_megapixels=self.max_megapixels) if mask is not None else None
         try:
             rgb = _to_batch(src)
             out_dtype = torch.uint8 if rgb.dtype == torch.uint8 and mask_tensor is None else torch.float32
@@ -374,8 +379,8 @@ def colorize(
     if reference is not None:
         refs = list(reference) if isinstance(reference, (list, tuple)) else [reference]
         prior = colorizer.prior_from_references(refs, reference_weights)
-    hints = hint_layer_from_image(hints) if hints is not None else None  # decoded once for all images
-    mask = mask_from_image(mask) if mask is not None else None
+    hints = hint_layer_from_image(hints, max_megapixels=colorizer.max_megapixels) if hints is not None else None
+    mask = mask_from_image(mask, max_megapixels=colorizer.max_megapixels) if mask is not None else None
     single = not isinstance(image, (list, tuple))
     items = [image] if single else list(image)
     results = []
