@@ -29,6 +29,10 @@ from .prior import GlobalPrior
 _DONE = object()
 
 
+class PipelineError(ColorNetError, RuntimeError):
+    """A stage thread failed on something no input explains (a bug): the run ends with this, never hangs."""
+
+
 @dataclass(frozen=True)
 class Job:
     source: Path
@@ -160,7 +164,7 @@ def run_jobs(
 
         def colorize_loop() -> None:
             try:
-                for batch in _batches(decoded, batch_size, stop):
+                for batch in _batches(decoded, batch_size, stop, reader.is_alive):
                     items = [batch] if isinstance(batch, Outcome) else _colorize_batch(model, batch, the_prior, options)
                     for item in items:  # a finished result is always handed on (and written), even when stopping
                         if not _put_while(results, item, writer.is_alive):
@@ -186,7 +190,10 @@ def run_jobs(
         reader.join(timeout=5)
     for stage in (reader, writer, *extra):
         if stage.error is not None:
-            raise stage.error
+            if isinstance(stage.error, (ColorNetError, KeyboardInterrupt)):
+                raise stage.error
+            raise PipelineError(f"the {stage.name} thread failed ({type(stage.error).__name__}: {stage.error}); "
+                                "the run stopped - please report this with the command line") from stage.error
     return disk_full[0] if disk_full else None
 
 
@@ -200,13 +207,17 @@ def _finish(results: queue.Queue, writer: _Stage) -> None:
         writer.join()
 
 
-def _batches(decoded: queue.Queue, batch_size: int, stop: threading.Event) -> Iterator[object]:
-    """Failures one by one, images in runs of up to ``batch_size`` of the same size (consecutive, in order)."""
+def _batches(decoded: queue.Queue, batch_size: int, stop: threading.Event,
+             reader_alive: Callable[[], bool] = lambda: True) -> Iterator[object]:
+    """Failures one by one, images in runs of up to ``batch_size`` of the same size (consecutive, in order).
+    Ends when the reader has died without its end marker (an error ``run_jobs`` raises), instead of waiting forever."""
     pending: list[tuple[Job, RGBImage]] = []
     while not stop.is_set():
         try:
             item = decoded.get(timeout=0.1)
         except queue.Empty:
+            if not reader_alive() and decoded.empty():
+                break
             continue
         if item is _DONE:
             decoded.put(_DONE)  # for the other workers (a slot is free: this one was just taken)

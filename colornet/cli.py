@@ -394,6 +394,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .inputs import check_output_argument
     from .pipeline import check_strength, check_working_size
     fmt = _HelpFormatter
     parser = _Parser(
@@ -411,7 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Colorize images. Under torchrun each process takes its share of the sorted inputs.",
     )
     col.add_argument("inputs", nargs="+", help="image files, folders (searched recursively) or glob patterns")
-    col.add_argument("-o", "--output", required=True, help="output folder (created; inputs are never overwritten)")
+    col.add_argument("-o", "--output", required=True, type=library_check(check_output_argument, str),
+                     help="output folder (created; inputs are never overwritten)")
     col.add_argument("--reference", action="append", help="use this photo's global prior (repeat to mix several)")
     col.add_argument("--reference-weight", action="append", type=positive_float,
                      help="weight (> 0) of each --reference, in order; default: equal")
@@ -442,7 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="leave outputs that already exist (continue an interrupted or crashed run)")
     col.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     col.add_argument("--sequence", action="store_true",
-                     help="the inputs, in name order, are the frames of one clip: one look per shot, no flicker")
+                     help="the inputs, in natural name order (f2 before f10), are the frames of one clip: one look "
+                          "per shot, no flicker")
     add_sequence_options(col, default_mode="per_shot")
     model_options(col)
     col.set_defaults(func=cmd_colorize)

@@ -99,7 +99,19 @@ def cmd_colorize_sequence(args: argparse.Namespace, inputs: list[tuple[Path, Pat
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    from .inputs import natural_order
+
     out_dir = Path(args.output)
+    ordered = natural_order(inputs)  # frames of a clip are numbered: f2 comes before f10
+    if [p for p, _ in ordered] != [p for p, _ in sorted(inputs, key=lambda job: str(job[0]))]:
+        names = [p.name for p, _ in ordered]
+        shown = ", ".join(names[:3]) + (f", ..., {names[-1]}" if len(names) > 3 else "")
+        print(f"frames taken in natural name order (2 before 10): {shown}", file=sys.stderr)
+    inputs = ordered
+    problem = _unwritable(out_dir)
+    if problem:
+        print(f"error: -o {out_dir}: {problem}; choose another -o", file=sys.stderr)
+        return EXIT_USAGE
     input_paths = {p for p, _ in inputs}
     for path, rel in inputs:
         target = (out_dir / rel).with_suffix("." + args.format)
@@ -127,7 +139,14 @@ def cmd_colorize_sequence(args: argparse.Namespace, inputs: list[tuple[Path, Pat
             image = to_pil(rgb[0].permute(1, 2, 0).cpu().numpy(), alpha)  # type: ignore[arg-type]
             if args.format == "jpg":
                 image = image.convert("RGB")
-            atomic_write((out_dir / rel).with_suffix("." + args.format), image.save, fsync=False)
+            target = (out_dir / rel).with_suffix("." + args.format)
+            try:
+                atomic_write(target, image.save, fsync=False)
+            except OSError as err:  # a full disk, a folder made read-only mid-run: stop, keep what was written
+                bar.close()
+                print(f"error: cannot write {target} ({err.strerror or err}); {written} frame(s) written to "
+                      f"{out_dir}; free space or fix the folder, then run again", file=sys.stderr)
+                return EXIT_SOME_FAILED
             written += 1
             bar.update(1)
         bar.close()
@@ -156,13 +175,27 @@ def cmd_video(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     require_av()
+    from .video import VideoReport, check_codec
+
+    try:
+        check_codec(args.codec)  # needs PyAV, so here and not in the parser; still before any work
+    except ColorNetError as err:
+        print(f"error: --codec: {err}", file=sys.stderr)
+        return EXIT_USAGE
     source, target = Path(args.input), Path(args.output)
     if target.is_dir() or not target.suffix:
         target = target / (source.stem + "_color.mp4")
     if target.resolve() == source.resolve():
         print(f"error: {target}: the output would overwrite the input; choose another -o", file=sys.stderr)
         return EXIT_USAGE
-    frames = VideoFrames(source)
+    problem = _unwritable(target.parent)
+    if problem:
+        print(f"error: -o {args.output}: {problem}; choose another -o", file=sys.stderr)
+        return EXIT_USAGE
+    max_megapixels = args.max_megapixels or None
+    frames = VideoFrames(source, max_megapixels)  # the stream's size against the budget, before decoding
+    if line := frames.info.describe_stream():
+        print(line, file=sys.stderr)
     total = len(frames) or None
     loaded = _load(args)
     if isinstance(loaded, str):
@@ -182,33 +215,65 @@ def cmd_video(args: argparse.Namespace) -> int:
                                    temporal_smoothing=args.temporal_smoothing, strength=args.strength,
                                    cut_threshold=args.cut_threshold, vividness=args.vividness)
 
+        report = VideoReport()
         with tqdm(total=total, desc="colorizing", unit="frame", disable=args.quiet) as bar:
             count = colorize_video(source, target, colorize, codec=args.codec, crf=args.crf,
-                                   progress=lambda done: bar.update(1))
+                                   progress=lambda done: bar.update(1), max_megapixels=max_megapixels,
+                                   report=report)
     except KeyboardInterrupt:
         print(f"\ninterrupted: {target} not written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    for line in report.warnings:
+        if line != frames.info.describe_stream():  # already said before the work
+            print(f"warning: {line}", file=sys.stderr)
     shots = f", {len(plan.starts)} shot(s)" if plan is not None else ""
     print(f"{count} frame(s){shots} written to {target}")
-    return EXIT_OK
+    return EXIT_OK if report.complete else EXIT_SOME_FAILED
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why a file cannot be written in ``folder`` (created if missing), or None: found before the model loads and
+    the planning pass runs, not as a traceback at the end."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".colornet-write-test."):
+            pass
+    except OSError as err:
+        return f"cannot write in {folder} ({err.strerror or err})"
+    return None
 
 
 def add_video_parser(sub, model_options) -> None:
+    # the same argument rules as ``colornet colorize`` (the library's checks): refused before any frame is read
+    from .cli import _finite_float, library_check, non_negative_float, positive_float
+    from .images import DEFAULT_MAX_MEGAPIXELS
+    from .inputs import check_output_argument
+    from .pipeline import check_strength, check_working_size
+    from .video import CRF_RANGE, check_crf
+
     vid = sub.add_parser("video", help="colorize a video file (needs PyAV: pip install \"colornet[video]\")")
     vid.add_argument("input", help="video file (anything FFmpeg reads)")
-    vid.add_argument("-o", "--output", required=True, help="output video file (.mp4, .mkv, ...) or folder")
+    vid.add_argument("-o", "--output", required=True, type=library_check(check_output_argument, str),
+                     help="output video file (.mp4, .mkv, ...) or folder")
     add_sequence_options(vid, default_mode="per_shot")
     vid.add_argument("--reference", action="append", help="use this photo's global prior (repeat to mix several)")
-    vid.add_argument("--reference-weight", action="append", type=float, help="weight of each --reference, in order")
-    vid.add_argument("--working-size", type=int, default=DEFAULT_WORKING_SIZE,
+    vid.add_argument("--reference-weight", action="append", type=positive_float,
+                     help="weight (> 0) of each --reference, in order")
+    vid.add_argument("--working-size", type=library_check(check_working_size, int), default=DEFAULT_WORKING_SIZE,
                      help="longer side the network sees; 0 = full size")
-    vid.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
+    vid.add_argument("--strength", type=library_check(check_strength), default=DEFAULT_STRENGTH,
                      help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
-    vid.add_argument("--vividness", type=float, default=None,
+    vid.add_argument("--vividness", type=_finite_float, default=None,
                      help="colour-distribution checkpoints: 0 = the safest, muted colours, 1 = the boldest; "
                           "default: the checkpoint's own")
     vid.add_argument("--codec", default="libx264", help="video encoder (default libx264; audio is always copied)")
-    vid.add_argument("--crf", type=int, default=18, help="libx264 quality: lower is better (default 18)")
+    vid.add_argument("--crf", type=library_check(check_crf, int), default=18,
+                     help=f"libx264 quality {CRF_RANGE[0]}..{CRF_RANGE[1]}: lower is better (default 18)")
+    vid.add_argument("--max-megapixels", type=non_negative_float, default=DEFAULT_MAX_MEGAPIXELS,
+                     help="refuse videos whose frames are larger than this, judged from the stream before decoding, "
+                          "so memory stays bounded; 0 = no limit (default: %(default)g)")
     vid.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     model_options(vid)
     vid.set_defaults(func=cmd_video)

@@ -149,6 +149,11 @@ def load_image(
         raise ImageLoadError(
             f"{path}: could not decode the image ({err}); the file is probably truncated or corrupt - re-export it."
         ) from err
+    except Exception as err:  # Pillow's plugins raise anything on a crafted file (KeyError, IndexError, struct.error)
+        raise ImageLoadError(
+            f"{path}: could not decode the image ({type(err).__name__}: {err}); the file is probably corrupt - "
+            "re-export it."
+        ) from err
 
 
 def check_size(width: int, height: int, max_megapixels: float | None, source: str) -> None:
