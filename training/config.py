@@ -27,12 +27,14 @@ class TrainConfig:
     resume: bool = False  # continue from the newest complete checkpoint in out_dir
     reset_optimizer: bool = False  # with resume: start the optimiser afresh (e.g. to switch adadelta -> adam)
     init_from: str = ""  # optional model.safetensors to start from (fine-tuning); ignored when resuming
+    continue_from: str = ""  # a run's model.safetensors with its training state: continued when newer than out_dir's
     preload: bool = True  # decode every photo into RAM once (small sets); False streams from disk (Places365-sized)
     cache_data: bool = True  # decode every photo once into out_dir/data_cache.npz (uint8), reused on the next start
     # --- data ---
     val_fraction: float = 0.05  # share of photos in the validation split, chosen by a hash of the relative path
     store_side: int = 144  # photos are kept in RAM with the shorter side at most this many pixels
-    crop_size: int = 112  # training crop side (local path); validation uses a centre crop of the same side
+    crop_size: int = 112  # training crop side (local path); validation uses a centre crop of val_crop_size
+    val_crop_size: int = 0  # validation centre-crop side (0 = crop_size); fixed when runs with other crops are compared
     crop_min_scale: float = 0.6  # random rescale: the crop window side is U(min_scale, 1) x the photo's shorter side
     flip: bool = True  # random horizontal flip (the global path sees the same flipped photo)
     degrade: float = 0.0  # probability that a photo's L input is aged like an old print (training/degrade.py); 0 = off
@@ -65,11 +67,13 @@ class TrainConfig:
     grad_clip: float = 0.0  # clip the global gradient norm at this value; 0 = off
     batch_size: int = 32  # per process; the effective batch is batch_size x world size
     max_iters: int = 2000  # total optimiser steps
+    cpu_minutes: float = 0.0  # stop this session after this much CPU time in the loop (equal-cost ablations); 0 = off
     warmup_iters: int = 0  # linear warm-up steps
     decay_lr: bool = False  # cosine decay from learning_rate to min_lr over max_iters
     # --- evaluation / checkpoints / logging ---
     eval_interval: int = 0  # validate every this many steps; 0 = once per epoch
     eval_max_photos: int = 0  # cap on validation photos (0 = the whole split)
+    eval_at_start: bool = False  # also validate before the first step (where a fine-tune or a continued run starts)
     ckpt_interval: int = 500  # write a checkpoint every this many steps (and at the end)
     keep_last: int = 3  # keep the newest K checkpoints
     log_interval: int = 10  # training-loss records in log.jsonl every this many steps
@@ -234,7 +238,7 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(f"global_size must be 0 (the preset's) or at least 32 px, got {config.global_size}")
     if not config.learning_rate > 0:
         raise ConfigError(f"learning_rate must be > 0, got {config.learning_rate}")
-    for key in ("alpha", "width", "min_lr", "weight_decay", "grad_clip", "chroma_weight", "grey_chroma"):
+    for key in ("alpha", "width", "min_lr", "weight_decay", "grad_clip", "chroma_weight", "grey_chroma", "cpu_minutes"):
         if getattr(config, key) < 0:
             raise ConfigError(f"{key} must be >= 0, got {getattr(config, key)}")
     if 0 < config.width < 0.01:
@@ -263,6 +267,8 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("val_fraction must be in [0, 1)")
     if config.crop_size < 16 or config.crop_size % 8:
         raise ConfigError("crop_size must be a multiple of 8 and at least 16 (the network downsamples by 8)")
+    if config.val_crop_size and (config.val_crop_size < 16 or config.val_crop_size % 8):
+        raise ConfigError("val_crop_size must be 0 (= crop_size) or a multiple of 8 and at least 16")
     if not 0.0 < config.crop_min_scale <= 1.0:
         raise ConfigError("crop_min_scale must be in (0, 1]")
     if config.batch_size < 2:
