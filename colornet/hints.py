@@ -48,7 +48,7 @@ class HintError(ColorNetError, ValueError):
 # pull-back 1e60: an all-NaN picture) or stops meaning anything (a hint weight of 1e9 is an exact constraint CG
 # cannot reach in its iterations).
 SETTING_RANGES = {"sigma": (0.01, 1000.0), "reach": (0.001, 100.0), "hint_weight": (0.001, 1e6)}
-_UNIT_SLACK = 1e-3  # float hint colours / confidences may stray this far outside [0, 1] (rounding), no further
+_UNIT_SLACK = 0.05  # float hint colours / confidences may stray this far outside [0, 1] (filters, resampling): clamped
 
 
 def check_hint_settings(sigma: float, reach: float, hint_weight: float) -> None:

@@ -107,7 +107,12 @@ def probe(path: str | os.PathLike, max_megapixels: float | None = None) -> Video
                 width, height = first.width, first.height
                 check_size(width, height, max_megapixels, str(path))
             rotation = int(round(first.rotation or 0))
-        duration = float(container.duration) / 1_000_000 if container.duration else None
+        if stream.duration and stream.time_base:  # the video's own length: audio may run longer than the picture
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration and not container.streams.audio:
+            duration = float(container.duration) / 1_000_000
+        else:
+            duration = None
         return VideoInfo(width, height, stream.average_rate, int(stream.frames or 0), len(container.streams.audio),
                          stream.index, len(container.streams.video), rotation, duration)
 
@@ -130,6 +135,7 @@ class VideoFrames:
         self.path = path
         self.max_megapixels = max_megapixels
         self.info = probe(path, max_megapixels)
+        self.failure: str | None = None  # why the last pass stopped decoding early, if it did
 
     def __len__(self) -> int:
         return self.info.frames
@@ -142,8 +148,8 @@ class VideoFrames:
             try:
                 for frame in container.decode(stream):
                     yield _to_tensor(frame, self.info.width, self.info.height, self.max_megapixels, str(self.path))
-            except av.FFmpegError as err:
-                raise VideoError(f"{self.path}: decoding failed ({err}); the file may be truncated") from err
+            except av.FFmpegError as err:  # a truncated or damaged file: the frames before it, as colorize_video
+                self.failure = str(err)  # keeps them too (and says so), so both passes see the same frames
 
     def _position(self, container) -> int:
         return [s.index for s in container.streams.video].index(self.info.stream_index)
@@ -309,7 +315,8 @@ def _check_complete(info: VideoInfo, decoded: int, last_pts, time_base, failure:
                     report: VideoReport) -> None:
     """A warning when fewer frames decoded than the file promises (a truncated download, a damaged file)."""
     why = f" ({failure[0]})" if failure else ""
-    if failure or (info.frames and decoded < info.frames):
+    # a few frames fewer than the header counts is normal (edit lists trim the start); a truncated file loses more
+    if failure or (info.frames and info.frames - decoded > max(2, info.frames // 50)):
         of = f" of {info.frames}" if info.frames else ""
         report.warnings.append(f"incomplete: {source}: only {decoded}{of} frame(s) could be decoded{why}; the "
                                "file is probably truncated or damaged - the output holds those frames")

@@ -108,12 +108,16 @@ INTERRUPTED_RUN = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_ctrl_c_or_sigterm_checkpoints_the_last_step_and_exits_cleanly(photos, tmp_path, signum, code):
+@pytest.mark.parametrize("signum, code, extra", [(signal.SIGINT, 130, []), (signal.SIGTERM, 143, []),
+                                                 (signal.SIGINT, 130, ["--num_workers=1"])])
+def test_ctrl_c_or_sigterm_checkpoints_the_last_step_and_exits_cleanly(photos, tmp_path, signum, code, extra):
     out = tmp_path / "run"
-    args = [f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={out}", "--ckpt_interval=100000", "--max_iters=100000"]
+    args = [f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={out}", "--ckpt_interval=100000", "--max_iters=100000",
+            *extra]
     proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, *args], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                            start_new_session=True)
+    send = (lambda: os.killpg(proc.pid, signum)) if extra else (lambda: proc.send_signal(signum))  # Ctrl-C: the group
     try:
         log = out / "log.jsonl"
         deadline = time.time() + 120
@@ -121,7 +125,7 @@ def test_ctrl_c_or_sigterm_checkpoints_the_last_step_and_exits_cleanly(photos, t
             if log.is_file() and sum('"type": "train"' in x for x in log.read_text().splitlines()) >= 3:
                 break
             time.sleep(0.1)
-        proc.send_signal(signum)
+        send()
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:

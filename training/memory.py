@@ -77,7 +77,10 @@ def available_bytes(device: torch.device) -> int | None:
 
 def check_step_memory(config: TrainConfig, arch: ColorNetConfig, device: torch.device) -> int:
     """``ConfigError`` when one step would need more memory than ``device`` has free; returns the estimate."""
-    need = step_bytes(config, arch)
+    try:
+        need = step_bytes(config, arch)
+    except Exception:  # noqa: BLE001 -- an estimate only: a shape torch's meta kernels cannot follow is not an error
+        return 0
     free = available_bytes(device)
     if free is not None and need > free:
         raise ConfigError(
