@@ -260,7 +260,6 @@ def _transcode(av, source: Path, tmp: Path, target: Path, colorize, codec: str, 
                                        f"{_even(width)}x{_even(height)} with the last row/column repeated")
             vout.width, vout.height = _even(width), _even(height)
             vout.time_base = vin.time_base
-            vout.codec_context.time_base = vin.time_base  # the input's own clock: variable frame rates survive
             if info.rotation:
                 vout.set_display_rotation(info.rotation)  # shown upright by players, as the input was
             if codec == "libx264":
@@ -299,6 +298,8 @@ def _transcode(av, source: Path, tmp: Path, target: Path, colorize, codec: str, 
                                  mode="edge")
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
                 pts = stamps.popleft()
+                if written == 0 and pts is not None:  # before the encoder opens: the input's own clock, so
+                    vout.codec_context.time_base = vin.time_base  # variable frame rates survive (no pts: 1/rate)
                 if pts is not None:
                     frame.pts, frame.time_base = pts, vin.time_base
                     last_pts = pts

@@ -253,3 +253,18 @@ def test_empty_output_argument_is_refused_for_colorize(tmp_path, capsys):
     assert main(["colorize", str(tmp_path / "a.png"), "-o", "", "-q"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert "-o is empty" in err and "-o ." in err
+
+
+def test_a_raw_stream_without_timestamps_keeps_its_frame_rate(tmp_path):
+    """Review of item 9: frames without pts (a raw .h264) are timed by the rate, not squeezed into microseconds."""
+    src = tmp_path / "raw.h264"
+    with av.open(str(src), "w", format="h264") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(6):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(_picture(i, 48, 64), format="rgb24")))
+        out.mux(stream.encode(None))
+    out = tmp_path / "out.mp4"
+    _transcode(src, out)
+    _, times, _ = _read(out)
+    assert times == pytest.approx([i / 25 for i in range(6)], abs=1e-3)
