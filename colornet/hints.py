@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import ColorNetError
+from .errors import HintError
 from .images import DEFAULT_MAX_MEGAPIXELS
 from .reduce import reduce_ab
 from .upsample import upsample_ab
@@ -38,10 +38,6 @@ DEFAULT_REACH = 0.3  # a hint's correction decays by 1/e over this fraction of t
 DEFAULT_HINT_WEIGHT = 50.0  # a confidence-1 hint pixel is held ~50x harder than its smoothness to one neighbour
 CUT_COUPLING = 0.05  # a block whose weaker half-to-half coupling is below this holds a strong edge (cut it off)
 COARSEST_SIDE = 24  # the coarse-to-fine cascade starts at about this many pixels on the longer side
-
-
-class HintError(ColorNetError, ValueError):
-    """A hint layer or mask that cannot be used (wrong shape, no alpha, different aspect ratio)."""
 
 
 # The accepted ranges of the solver settings: outside them the system over- or underflows (reach 1e-30 makes the
@@ -291,7 +287,7 @@ def check_hints_fit(hints: HintLayer, batch: int, photo_size: tuple[int, int] | 
     check_aspect(hints.rgb.shape[-2:], photo_size, "hint layer")
 
 
-def apply_hints(ab_low: torch.Tensor, l_work: torch.Tensor, hints: HintLayer,
+def apply_hints(ab_half: torch.Tensor, l_work: torch.Tensor, hints: HintLayer,
                 photo_size: tuple[int, int] | torch.Size | None = None) -> torch.Tensor:
     """The network's ab ``[B,2,h',w']`` (any size) -> ab at the working size of ``l_work`` with the hints applied.
 
@@ -301,7 +297,7 @@ def apply_hints(ab_low: torch.Tensor, l_work: torch.Tensor, hints: HintLayer,
     """
     height, width = l_work.shape[-2:]
     check_hints_fit(hints, l_work.shape[0], photo_size if photo_size is not None else (height, width))
-    ab = upsample_ab(ab_low.float(), l_work, mode="guided")
+    ab = upsample_ab(ab_half.float(), l_work, mode="guided")
     hint_ab, confidence = hints.at_size(height, width)
     hint_ab, confidence = hint_ab.to(ab), confidence.to(ab)
     if not bool((confidence > 0).any()):

@@ -19,15 +19,12 @@ import numpy as np
 import torch
 
 from .atomic import atomic_write
-from .errors import ColorNetError
+from .checks import check_crf
+from .errors import VideoError
 from .images import DEFAULT_MAX_MEGAPIXELS, check_size
 
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 18  # visually lossless for x264; colour is what we changed, so keep it clean
-
-
-class VideoError(ColorNetError, ValueError):
-    """A video cannot be read or written (missing PyAV, unreadable file, no video stream, unsupported codec)."""
 
 
 def require_av():
@@ -96,7 +93,7 @@ def probe(path: str | os.PathLike, max_megapixels: float | None = None) -> Video
         stream = pick_stream(container)
         width, height = stream.codec_context.width, stream.codec_context.height
         if width and height:
-            check_size(width, height, max_megapixels, str(path))  # before a single frame is decoded
+            check_size(width, height, max_megapixels, str(path), lean=False)  # before a single frame is decoded
         rotation = 0
         try:
             first = next(container.decode(stream), None)
@@ -105,7 +102,7 @@ def probe(path: str | os.PathLike, max_megapixels: float | None = None) -> Video
         if first is not None:
             if not (width and height):
                 width, height = first.width, first.height
-                check_size(width, height, max_megapixels, str(path))
+                check_size(width, height, max_megapixels, str(path), lean=False)
             rotation = int(round(first.rotation or 0))
         if stream.duration and stream.time_base:  # the video's own length: audio may run longer than the picture
             duration = float(stream.duration * stream.time_base)
@@ -120,7 +117,7 @@ def probe(path: str | os.PathLike, max_megapixels: float | None = None) -> Video
 def _to_tensor(frame, width: int, height: int, max_megapixels: float | None, source: str) -> torch.Tensor:
     """A decoded frame as RGB ``[1,3,H,W]`` in [0, 1] at the stream's first size (a stream may change size
     mid-way: scaled back, so the encoder and the smoothing see one size), judged by the budget before conversion."""
-    check_size(frame.width, frame.height, max_megapixels, source)
+    check_size(frame.width, frame.height, max_megapixels, source, lean=False)
     if (frame.width, frame.height) != (width, height):
         frame = frame.reformat(width=width, height=height)
     return torch.from_numpy(frame.to_ndarray(format="rgb24")).permute(2, 0, 1)[None].float().div_(255.0)
@@ -167,17 +164,6 @@ def check_codec(codec: str) -> str:
         raise VideoError(f"codec {codec!r} is a {found.type} encoder; choose a video encoder such as libx264, "
                          "mpeg4 or libvpx-vp9 (audio is always copied as it is)")
     return codec
-
-
-CRF_RANGE = (0, 51)  # libx264's constant-rate-factor scale
-
-
-def check_crf(crf: int) -> int:
-    """The one rule for ``--crf``: a whole number in libx264's range 0 (lossless) .. 51."""
-    if isinstance(crf, bool) or not isinstance(crf, int) or not CRF_RANGE[0] <= crf <= CRF_RANGE[1]:
-        raise VideoError(f"crf must be a whole number from {CRF_RANGE[0]} to {CRF_RANGE[1]} (lower is better; "
-                         f"18 is visually lossless), got {crf!r}")
-    return crf
 
 
 @dataclass
@@ -329,6 +315,23 @@ def _check_complete(info: VideoInfo, decoded: int, last_pts, time_base, failure:
                                    "s the file declares; the file is probably truncated - the output holds those frames")
 
 
-def _format_for(target: Path) -> str | None:
-    return {".mkv": "matroska", ".mov": "mov", ".mp4": "mp4", ".webm": "webm", ".avi": "avi"}.get(
-        target.suffix.lower())
+CONTAINERS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm", ".avi": "avi"}
+
+
+def _format_for(target: Path) -> str:
+    """The container to write (named explicitly: the temp file's suffix is not the target's)."""
+    try:
+        return CONTAINERS[target.suffix.lower()]
+    except KeyError:
+        raise VideoError(f"{target}: colornet writes {', '.join(CONTAINERS)} videos, not {target.suffix}; "
+                         "use one of those suffixes (convert afterwards if you need another format)") from None
+
+
+def video_target(source: Path, output: Path) -> Path:
+    """Where ``colornet video SOURCE -o OUTPUT`` writes: OUTPUT itself, or ``SOURCE_color.mp4`` inside OUTPUT when
+    it is a folder or has no suffix. A container colornet cannot write, or the input itself, is a ``VideoError``."""
+    target = output / (source.stem + "_color.mp4") if output.is_dir() or not output.suffix else output
+    _format_for(target)
+    if target.resolve() == source.resolve():
+        raise VideoError(f"{target}: the output would overwrite the input; choose another -o")
+    return target

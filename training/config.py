@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from colornet.checks import check_vividness, select_device
+
 
 @dataclass
 class TrainConfig:
     # --- I/O ---
     data_dir: str = "data/train"  # one subfolder per scene class, or a flat folder (no labels -> alpha = 0, no head)
-    out_dir: str = "runs/colornet"  # checkpoints, log.jsonl, floors.json, export/
+    out_dir: str = "runs/colornet"  # ckpt-*/ checkpoints, log.jsonl, mean_colour_table.json, export/
     resume: bool = False  # continue from the newest complete checkpoint in out_dir
     reset_optimizer: bool = False  # with resume: start the optimiser afresh (e.g. to switch adadelta -> adam)
     init_from: str = ""  # optional model.safetensors to start from (fine-tuning); ignored when resuming
@@ -71,7 +73,7 @@ class TrainConfig:
     warmup_iters: int = 0  # linear warm-up steps
     decay_lr: bool = False  # cosine decay from learning_rate to min_lr over max_iters
     # --- evaluation / checkpoints / logging ---
-    eval_interval: int = 0  # validate every this many steps; 0 = once per epoch
+    eval_interval: int = 0  # validate every this many steps; 0 = once per epoch, at most ~10 times a run
     eval_max_photos: int = 0  # cap on validation photos (0 = the whole split)
     eval_at_start: bool = False  # also validate before the first step (where a fine-tune or a continued run starts)
     ckpt_interval: int = 500  # write a checkpoint every this many steps (and at the end)
@@ -255,8 +257,12 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(f"optimizer must be 'adadelta' or 'adam', got {config.optimizer!r}")
     if config.head not in ("regression", "distribution"):
         raise ConfigError(f"head must be 'regression' or 'distribution', got {config.head!r}")
-    if not 0.0 <= config.vividness <= 1.0:
-        raise ConfigError("vividness must be in [0, 1]")
+    try:
+        check_vividness(config.vividness)  # the library's rules and words
+        if config.device != "auto":  # before any data is decoded: --device=cuda on a CPU-only torch is one line
+            select_device(config.device)
+    except ValueError as err:
+        raise ConfigError(f"{err}" if "vividness" in str(err) else f"device: {err}") from None
     if not 0.0 <= config.degrade <= 1.0:
         raise ConfigError("degrade is a probability: it must be in [0, 1]")
     if not 0.0 < config.rebalance <= 1.0 and config.rebalance != 0.0:

@@ -185,6 +185,12 @@ class Setup:
         return self.rank == 0
 
 
+def auto_eval_interval(per_epoch: int, max_iters: int) -> int:
+    """``eval_interval=0``: once per epoch, but at most ~10 times a run (a tiny data set has epochs of a few steps,
+    and a validation table every few steps buries the log)."""
+    return max(per_epoch, math.ceil(max_iters / 10))
+
+
 def setup(config: TrainConfig) -> Setup:
     """Join the process group under torchrun, pick the device and the precision, make out_dir."""
     ddp = int(os.environ.get("RANK", -1)) != -1
@@ -367,7 +373,12 @@ def build(config: TrainConfig, run: Setup, data: Data) -> State:
     elif ckpt is not None:
         model, opt_state, document = _resume(config, arch, ckpt, run.log)
         arch = model.config
-        run.log(f"resume: {ckpt} (step {int(document['training']['iter_num'])})")
+        done = int(document["training"]["iter_num"])
+        run.log(f"resume: {ckpt} (step {done})")
+        if done >= config.max_iters:
+            run.log(f"resume: this run is finished (step {done} of max_iters={config.max_iters}): nothing to train, "
+                    f"the export is redone. To train further, resume with a larger --max_iters (e.g. "
+                    f"--max_iters={2 * config.max_iters}).")
     else:
         model = ColorNet(arch)
         fresh = set(model.state_dict())
@@ -498,7 +509,7 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
                         collate_fn=collate_skipping,
                         persistent_workers=config.num_workers > 0)  # workers forked once, not every epoch
     per_epoch = steps_per_epoch(len(train_set), config.batch_size, run.world)
-    eval_interval = config.eval_interval or per_epoch
+    eval_interval = config.eval_interval or auto_eval_interval(per_epoch, config.max_iters)
     model, optimizer, device = state.model, state.optimizer, run.device
 
     def training_state(last_metrics: dict | None) -> dict:
