@@ -1,10 +1,12 @@
-"""Will one training step fit? An estimate from the model's real shapes, checked before any photo is decoded.
+"""Can one training step fit? A lower bound from the model's real shapes, checked before any photo is decoded.
 
 A ``crop_size=4096`` or ``global_size=8192`` typo would otherwise be found only after minutes of decoding, by the
-kernel's OOM killer (taking the machine's other work with it) or deep inside a CUDA kernel. The estimate runs the
+kernel's OOM killer (taking the machine's other work with it) or deep inside a CUDA kernel. The bound runs the
 network once on torch's ``meta`` device (shapes only, no memory, milliseconds) and adds up what a training step
-keeps: every layer's output (autograd saves it for the backward pass, and the backward pass makes a gradient of the
-same size), the weights, their gradients and two optimiser states (Adam's moments, AdaDelta's accumulators).
+cannot do without: every layer's output, which autograd keeps for the backward pass (2 bytes a value under bf16
+autocast, 4 in float32), plus the weights, their gradients and two optimiser states in float32. The backward pass
+and the allocator need more than that, so a run refused here could never have fitted; one that passes may still
+be tight.
 """
 
 from __future__ import annotations
@@ -18,13 +20,12 @@ from colornet.model import ColorNet, ColorNetConfig
 
 from .config import ConfigError, TrainConfig
 
-# activations are kept for backward and each gets a gradient of its size during it: count them twice
-ACTIVATION_FACTOR = 2
 PARAMETER_COPIES = 4  # weights, gradients, two optimiser states
 
 
-def step_bytes(config: TrainConfig, arch: ColorNetConfig) -> int:
-    """Estimated bytes one training step of ``batch_size`` crops needs (float32), from a shape-only forward."""
+def step_bytes(config: TrainConfig, arch: ColorNetConfig, activation_bytes: int = 4) -> int:
+    """At least this many bytes does one training step of ``batch_size`` crops need (activations at
+    ``activation_bytes`` a value: 2 under bf16 autocast), from a shape-only forward."""
     bins = 0
     if arch.head == "distribution":  # its bin table is built with data-dependent indexing (no meta kernel)
         from colornet.colorbins import gamut_bins
@@ -54,7 +55,7 @@ def step_bytes(config: TrainConfig, arch: ColorNetConfig) -> int:
         half = ((config.crop_size + 1) // 2) ** 2
         elements += 3 * config.batch_size * bins * half
         params += bins * (arch.ch(32) + 1)
-    return 4 * (ACTIVATION_FACTOR * elements + PARAMETER_COPIES * params)
+    return activation_bytes * elements + 4 * PARAMETER_COPIES * params
 
 
 def available_bytes(device: torch.device) -> int | None:
@@ -75,17 +76,17 @@ def available_bytes(device: torch.device) -> int | None:
         return None
 
 
-def check_step_memory(config: TrainConfig, arch: ColorNetConfig, device: torch.device) -> int:
-    """``ConfigError`` when one step would need more memory than ``device`` has free; returns the estimate."""
+def check_step_memory(config: TrainConfig, arch: ColorNetConfig, device: torch.device, bf16: bool = False) -> int:
+    """``ConfigError`` when one step needs more memory than ``device`` has free even by the lower bound; returns it."""
     try:
-        need = step_bytes(config, arch)
+        need = step_bytes(config, arch, activation_bytes=2 if bf16 else 4)
     except Exception:  # noqa: BLE001 -- an estimate only: a shape torch's meta kernels cannot follow is not an error
         return 0
     free = available_bytes(device)
     if free is not None and need > free:
         raise ConfigError(
             f"one training step of batch_size={config.batch_size} x crop_size={config.crop_size} "
-            f"(global_size={arch.global_size}, width={arch.width:g}) needs about {need / 2**30:.1f} GiB, but only "
+            f"(global_size={arch.global_size}, width={arch.width:g}) needs at least {need / 2**30:.1f} GiB, but only "
             f"{free / 2**30:.1f} GiB is free on {device}: lower crop_size, batch_size, global_size or width"
         )
     return need

@@ -214,7 +214,6 @@ def setup(config: TrainConfig) -> Setup:
     out_dir = Path(config.out_dir)
     if rank == 0:
         check_out_dir(out_dir)
-    check_step_memory(config, build_model_config(config, []), device)  # before any photo is decoded
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -222,6 +221,7 @@ def setup(config: TrainConfig) -> Setup:
     use_bf16 = config.dtype == "bfloat16" or (config.dtype == "auto" and device.type == "cuda")
     # bf16 autocast on CUDA (no GradScaler needed: bf16 has fp32's exponent range); fp32 on CPU by default
     ctx = torch.autocast(device_type=device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
+    check_step_memory(config, build_model_config(config, []), device, use_bf16)  # before any photo is decoded
     log = print if rank == 0 else (lambda *a, **k: None)
     return Setup(ddp, rank, world, device, ctx, device.type == "cuda", out_dir, log)
 
