@@ -20,17 +20,13 @@ from typing import Any
 
 import torch
 
-from .errors import ColorNetError
+from .errors import ColorNetError, PipelineError
 from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, load_image
 from .outputs import DiskFullError
 from .pipeline import Colorizer
 from .prior import GlobalPrior
 
 _DONE = object()
-
-
-class PipelineError(ColorNetError, RuntimeError):
-    """A stage thread failed on something no input explains (a bug): the run ends with this, never hangs."""
 
 
 @dataclass(frozen=True)
