@@ -95,6 +95,8 @@ def _colour_plan(icc: bytes | None, mode: str) -> tuple[str, object]:
         return "none", None
     if is_srgb(icc):
         return "srgb", None
+    if mode == "CMYK":  # only LittleCMS converts CMYK (and says so if the profile is not a CMYK one)
+        return "littlecms", None
     try:
         profile = parse_profile(icc)
     except ProfileError as err:

@@ -121,3 +121,10 @@ def test_back_into_the_input_profile_round_trips(pixels):
     back = from_srgb(srgb, profile) * 255
     assert inside.mean() > 0.5
     assert np.abs(back - pixels)[inside].max() < 0.05
+
+
+def test_cmyk_with_a_profile_that_does_not_fit_is_loaded_unmanaged(tmp_path):
+    px = np.random.default_rng(1).integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    Image.fromarray(px, "CMYK").save(tmp_path / "cmyk.jpg", icc_profile=adobe_rgb())
+    image = load_image(tmp_path / "cmyk.jpg")
+    assert image.rgb.shape == (16, 16, 3) and image.metadata.colour.startswith("ignored")

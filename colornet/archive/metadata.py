@@ -59,11 +59,8 @@ def _bytes(value: object) -> bytes | None:
             return _bytes(value[0])
         try:
             return bytes(value)
-        except (TypeError, ValueError):
-            try:
-                return struct.pack(f">{len(value)}I", *value)  # IPTC stored as LONGs (Photoshop does)
-            except struct.error:
-                return None
+        except (TypeError, ValueError):  # LONGs: their byte order is the file's, unknown here -- not guessed
+            return None
     if isinstance(value, (bytes, bytearray)):
         return bytes(value) or None
     return None
