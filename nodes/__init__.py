@@ -38,6 +38,7 @@ from .prior_nodes import ColorNetGlobalPrior, ColorNetPriorMix  # noqa: E402
 from .transfer import ColorNetChromaTransfer  # noqa: E402
 
 _comfy.register_models_folder()  # inside ComfyUI only: models/colornet
+_comfy.install_example_inputs(PACK_ROOT / "colornet" / "samples")  # inside ComfyUI only: the examples' pictures
 
 NODE_CLASS_MAPPINGS = {
     "ColorNetLoader": ColorNetLoader,
@@ -50,15 +51,18 @@ NODE_CLASS_MAPPINGS = {
     "ColorNetChromaTransfer": ColorNetChromaTransfer,
 }
 
+# The frontend's node search matches the node id and this name (fuzzily, near the start): the words people search for
+# ("colorize", "colorization", "black and white", "grayscale", "old photo") are in the names of the nodes they want.
+# The ids on the left are what saved workflows hold: never change them.
 NODE_DISPLAY_NAME_MAPPINGS = {
-    "ColorNetLoader": "ColorNet Loader",
-    "ColorNetLumaExtract": "LumaExtract",
-    "ColorNetGlobalPrior": "GlobalPrior",
-    "ColorNetPriorMix": "PriorMix",
-    "ColorNetFuseColorize": "FuseColorize",
-    "ColorNetSceneClassify": "SceneClassify",
-    "ColorNetLabCombine": "LabCombine",
-    "ColorNetChromaTransfer": "ChromaTransfer",
+    "ColorNetLoader": "ColorNet Load Model (colorization)",
+    "ColorNetLumaExtract": "ColorNet Grayscale Extract (Lab L + ab)",
+    "ColorNetGlobalPrior": "ColorNet Global Prior (reference photo)",
+    "ColorNetPriorMix": "ColorNet Prior Mix",
+    "ColorNetFuseColorize": "ColorNet Colorize (black and white / old photo)",
+    "ColorNetSceneClassify": "ColorNet Scene Classify",
+    "ColorNetLabCombine": "ColorNet Lab Combine",
+    "ColorNetChromaTransfer": "ColorNet Chroma Transfer (small render to full size)",
 }
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

@@ -1,8 +1,9 @@
 """Layout glue for the artist controls: ComfyUI IMAGE/MASK -> ``colornet.hints.HintLayer`` / mask tensors.
 
 ComfyUI's MASK is ``[B,H,W]`` in 0..1. Load Image's mask is 1 where the picture is transparent or where the mask
-editor painted; so ``hints_mask`` = 1 marks the hint pixels, as painted. Validation only: the propagation and the
-blending live in ``colornet.hints`` / ``colornet.masking``.
+editor painted; so ``hints_mask`` = 1 marks the hint pixels, as painted. Without a mask or alpha, the hints are the
+colour painted on the black-and-white photo (the mask editor's paint brush), found by ``colornet.hints.painted_hints``.
+Validation only: the propagation and the blending live in ``colornet.hints`` / ``colornet.masking``.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ def mask_input(value: Any, batch: int, input_name: str = "mask") -> torch.Tensor
 
 
 def hint_layer_input(hints: Any, hints_mask: Any, batch: int) -> Any:
-    """``hints`` IMAGE (RGB or RGBA) + optional ``hints_mask`` MASK -> ``HintLayer`` (confidence = mask, else alpha)."""
-    from colornet.hints import HintError, HintLayer
+    """``hints`` IMAGE (RGB or RGBA) + optional ``hints_mask`` MASK -> ``HintLayer``: confidence = the mask, else the
+    alpha, else the paint found on the photo. Hints that cannot be meant (empty, grey over most of the picture, a
+    colour photo with no mask) are a ``ColorNetInputError`` saying what to do."""
+    from colornet.hints import HintError, HintLayer, check_hints_meant, painted_hints
 
     from ._common import image_to_rgb
 
@@ -53,11 +56,14 @@ def hint_layer_input(hints: Any, hints_mask: Any, batch: int) -> Any:
             )
     elif alpha is not None:
         confidence = alpha.permute(0, 3, 1, 2)
-    else:
-        raise ColorNetInputError(
-            "'hints' has no alpha, so every pixel would be a hint: connect 'hints_mask' (the painted area, e.g. the "
-            "MASK of the same Load Image) or give an RGBA image."
-        )
+    else:  # colour painted on the photo (the mask editor's paint brush): the paint is the hint
+        try:
+            layer = painted_hints(rgb.contiguous())
+        except HintError as exc:
+            raise ColorNetInputError(f"hints: {exc}") from exc
+        if layer.batch not in (1, batch):
+            raise ColorNetInputError(f"{layer.batch} hint pictures for {batch} images: give one, or one per image.")
+        return layer
     if confidence.shape[0] != rgb.shape[0]:
         if confidence.shape[0] == 1:
             confidence = confidence.expand(rgb.shape[0], -1, -1, -1)
@@ -68,6 +74,9 @@ def hint_layer_input(hints: Any, hints_mask: Any, batch: int) -> Any:
     if rgb.shape[0] not in (1, batch):
         raise ColorNetInputError(f"{rgb.shape[0]} hint layers for {batch} images: give one, or one per image.")
     try:
-        return HintLayer(rgb.contiguous(), confidence.contiguous())
+        layer = HintLayer(rgb.contiguous(), confidence.contiguous())
+        check_hints_meant(layer)
     except HintError as exc:
-        raise ColorNetInputError(f"hints: {exc}") from exc
+        source = "hints_mask" if hints_mask is not None else "the hints' alpha"
+        raise ColorNetInputError(f"hints ({source}): {exc}") from exc
+    return layer

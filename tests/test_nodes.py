@@ -66,11 +66,12 @@ def run(node: str, *args, **kwargs):
 
 def test_mappings_names_categories_tooltips():
     assert set(N) == set(PACK.NODE_DISPLAY_NAME_MAPPINGS)
-    names = set(PACK.NODE_DISPLAY_NAME_MAPPINGS.values())
-    assert {"ColorNet Loader", "LumaExtract", "GlobalPrior", "PriorMix", "FuseColorize", "SceneClassify"} <= names
+    names = PACK.NODE_DISPLAY_NAME_MAPPINGS
+    assert all(name.startswith("ColorNet ") for name in names.values())  # one readable, consistent family
+    assert names["ColorNetFuseColorize"].startswith("ColorNet Colorize")
     for key, cls in N.items():
         assert key.startswith("ColorNet") and key == cls.__name__
-        assert cls.CATEGORY.split("/")[0] == "ColorNet"
+        assert cls.CATEGORY.split("/")[0] == "ColorNet" and len(cls.CATEGORY.split("/")) == 2  # one tree, no root
         assert cls.DESCRIPTION and len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES)
         spec = cls.INPUT_TYPES()
         for section in (spec.get("required", {}), spec.get("optional", {})):  # hidden inputs have no widget
@@ -259,7 +260,7 @@ def test_fuse_colorize_input_errors(model, args, match):
 
 
 def test_wrong_model_and_prior_types(model):
-    with pytest.raises(ValueError, match="ColorNet Loader"):
+    with pytest.raises(ValueError, match="ColorNet Load Model"):
         run("ColorNetFuseColorize", photo(), photo(), 1.0, 512)
     with pytest.raises(ValueError, match="GLOBAL_PRIOR"):
         run("ColorNetFuseColorize", model, photo(), 1.0, 512, photo())
@@ -333,12 +334,13 @@ def fake_comfy(monkeypatch, tmp_path):
 
     class ProgressBar:
         def __init__(self, total, node_id=None):
-            self.total, self.current = total, 0
+            self.total, self.current, self.history = total, 0, []
             state["bars"].append(self)
 
         def update_absolute(self, value, total=None, preview=None):
             self.total = total if total is not None else self.total
             self.current = value
+            self.history.append(value)
 
         def update(self, value):
             self.update_absolute(self.current + value)
@@ -368,11 +370,21 @@ def fake_comfy(monkeypatch, tmp_path):
 def test_progress_bar_and_interrupt_between_items(model, fake_comfy):
     run("ColorNetFuseColorize", model, photo(batch=3), 1.0, 512)
     bar = fake_comfy.state["bars"][-1]
-    assert (bar.current, bar.total) == (3, 3) and fake_comfy.state["checks"] == 3
+    assert (bar.current, bar.total) == (300, 300) and bar.history == sorted(bar.history)
+    assert {100, 200} <= set(bar.history)  # each image ends on its own mark
     fake_comfy.state["checks"], fake_comfy.state["interrupt_after"] = 0, 1
     with pytest.raises(fake_comfy.Interrupted):
         run("ColorNetFuseColorize", model, photo(batch=3), 1.0, 512)
-    assert fake_comfy.state["checks"] == 2  # stopped before the second image
+    assert fake_comfy.state["bars"][-1].current < 100  # stopped within the first image
+
+
+def test_progress_within_one_large_image(net, fake_comfy):
+    """One image in network tiles shows progress while it runs (tiles, then Lab strips), not only at its end."""
+    tiled = common.ColorNetModel(Colorizer(model=net, device=torch.device("cpu"), tile=256), name="tiled")
+    run("ColorNetFuseColorize", tiled, photo(h=600, w=700), 1.0, 0)  # working_size 0: full size, 3x3 tiles
+    bar = fake_comfy.state["bars"][-1]
+    inside = [v for v in bar.history if 0 < v < 100]
+    assert len(set(inside)) >= 8 and bar.history == sorted(bar.history) and bar.current == 100
 
 
 def test_loader_registers_folder_lists_files_and_caches(net, fake_comfy, tmp_path):
