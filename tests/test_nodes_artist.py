@@ -88,6 +88,8 @@ def test_toned_print_is_not_taken_for_paint(model):  # noqa: F811
 
 @pytest.mark.parametrize("make, match", [
     (lambda img, mask: {"hints": img, "hints_mask": torch.zeros_like(mask)}, "empty"),
+    (lambda img, mask: {"hints": img, "hints_mask": torch.zeros(1, 64, 64)}, "empty"),  # Load Image's "no mask"
+    (lambda img, mask: {"mask": torch.zeros(1, 64, 64)}, "nothing would be colorized"),
     (lambda img, mask: {"hints": img, "hints_mask": 1.0 - mask}, "inverted"),  # the old example's mistake
     (lambda img, mask: {"hints": grey_photo()}, "no painted colour"),
     (lambda img, mask: {"hints": photo(h=64, w=96)}, "colour picture"),
