@@ -70,8 +70,8 @@ def weights_tooltip() -> str:
             if info.entry is None:
                 lines.append(f"- {info.name}: your file in models/colornet.")
                 continue
-            where = "bundled with the pack" if info.bundled else "downloaded from the Hub on first use" \
-                if info.published else "not on this machine"
+            where = "Bundled with the pack" if info.bundled else "Downloaded from the Hub on first use" \
+                if info.published else "Not on this machine"
             size = f", {info.size / 1e6:.1f} MB" if info.size else ""
             default = " (default)" if info.default else ""
             lines.append(f"- {info.name}{default}: {info.entry.description.rstrip('. ')}. {where}{size}.")

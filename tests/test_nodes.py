@@ -437,6 +437,86 @@ def test_loader_offline_without_weights_says_what_to_do(fake_comfy, tmp_path, mo
 def test_loader_bad_choices(fake_comfy):
     with pytest.raises(ValueError, match="device"):
         run("ColorNetLoader", "colornet-compact-places39", "tpu", "auto")
+    if not torch.cuda.is_available():  # a workflow saved on a GPU machine says what this one has
+        with pytest.raises(ValueError, match="no GPU torch can use: choose one of"):
+            run("ColorNetLoader", "colornet-compact-places39", "gpu", "auto")
+        with pytest.raises(ValueError, match="This machine offers: auto, cpu"):
+            run("ColorNetLoader", "colornet-compact-places39", "cuda:0 (NVIDIA H100)", "auto")
+    assert N["ColorNetLoader"].VALIDATE_INPUTS(device="cuda:1 (elsewhere)") is True  # loads; the run explains
+
+
+def test_loader_device_list_and_truthful_weights_tooltip():
+    loader = sys.modules[f"{PACK.__name__}.nodes.loader"]
+    choices = N["ColorNetLoader"].INPUT_TYPES()["required"]["device"][0]
+    assert choices[:2] == ["auto", "cpu"] and "gpu" not in choices
+    assert len(choices) == 2 + (torch.cuda.device_count() if torch.cuda.is_available() else 0) + (
+        1 if torch.backends.mps.is_available() else 0)
+    tooltip = loader.weights_tooltip()
+    from colornet.weights import list_weights
+
+    for info in list_weights():  # each checkpoint on its own line, with where its file really comes from
+        line = next(t for t in tooltip.splitlines() if t.startswith(f"- {info.name}"))
+        assert ("Bundled with the pack" in line) == (info.bundled is not None)
+        assert ("Downloaded from the Hub" in line) == (info.bundled is None and info.published)
+
+
+def test_loader_error_names_the_chosen_checkpoint(fake_comfy, tmp_path):
+    fake_comfy.user_dir.mkdir(parents=True)
+    (fake_comfy.user_dir / "broken.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(Exception, match="checkpoint 'broken.safetensors'"):
+        run("ColorNetLoader", "broken.safetensors", "cpu", "auto")
+
+
+def test_vividness_toggle_and_saved_workflows(model):
+    colorize = sys.modules[f"{PACK.__name__}.nodes.colorize"]
+    assert colorize.chosen_vividness(0.3, True) is None  # "checkpoint default"
+    assert colorize.chosen_vividness(0.3, False) == 0.3  # "this slider"
+    assert colorize.chosen_vividness(-1.0, None) is None and colorize.chosen_vividness(0.4, None) == 0.4  # old prompts
+    assert colorize.chosen_vividness(-1.0, False) is None  # an old UI workflow's -1 under the new toggle
+    cls = N["ColorNetFuseColorize"]
+    spec = cls.INPUT_TYPES()["optional"]
+    assert spec["vividness"][1]["min"] == 0.0 and list(spec)[-1] == "vividness_from"  # appended: old values keep place
+    assert cls.VALIDATE_INPUTS(vividness=-1.0) is True and cls.VALIDATE_INPUTS(vividness=0.5) is True
+    assert "between 0 and 1" in cls.VALIDATE_INPUTS(vividness=1.5)
+
+
+def test_example_pictures_copied_into_input_without_overwriting(fake_comfy, tmp_path):
+    comfy = sys.modules[f"{PACK.__name__}.nodes._comfy"]
+    input_dir = tmp_path / "input"
+    fake_comfy.fp.get_input_directory = lambda: str(input_dir)
+    input_dir.mkdir()
+    (input_dir / "street_village.jpg").write_bytes(b"the artist's own picture")
+    copied = comfy.install_example_inputs(ROOT / "colornet" / "samples")
+    samples = {p.name for p in (ROOT / "colornet" / "samples").iterdir() if p.suffix in (".jpg", ".png")}
+    assert set(copied) == samples - {"street_village.jpg"}
+    assert (input_dir / "street_village.jpg").read_bytes() == b"the artist's own picture"
+    assert (input_dir / "forest_path.jpg").read_bytes() == (ROOT / "colornet" / "samples" / "forest_path.jpg").read_bytes()
+    assert comfy.install_example_inputs(ROOT / "colornet" / "samples") == []  # second start: nothing to do
+    workflows = ROOT / "example_workflows" / "api"
+    for path in workflows.glob("*_api.json"):  # every picture an example loads is one of them
+        for node in json.loads(path.read_text()).values():
+            if node["class_type"] == "LoadImage":
+                assert (input_dir / node["inputs"]["image"]).is_file(), (path.name, node["inputs"]["image"])
+
+
+def test_out_of_memory_retries_with_smaller_tiles(model, fake_comfy):
+    comfy = sys.modules[f"{PACK.__name__}.nodes._comfy"]
+    tiles = []
+
+    def run_with(runner):
+        tiles.append(runner.tile)
+        if runner.tile is None or runner.tile > 300:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return "done"
+
+    colorizer = model.colorizer
+    assert comfy.retry_smaller_tiles_on_oom(colorizer, run_with) == "done"
+    assert tiles[0] == colorizer.tile and tiles == sorted(tiles, key=lambda t: -(t or 10**6)) and tiles[-1] <= 300
+    assert colorizer.tile == tiles[0]  # the cached model is not changed
+    with pytest.raises(RuntimeError, match="even in 256 px tiles"):
+        comfy.retry_smaller_tiles_on_oom(colorizer, lambda r: (_ for _ in ()).throw(MemoryError("out of memory")))
+    with pytest.raises(ValueError, match="not memory"):  # other errors pass through untouched
+        comfy.retry_smaller_tiles_on_oom(colorizer, lambda r: (_ for _ in ()).throw(ValueError("not memory")))
     with pytest.raises(ValueError, match="dtype"):
         run("ColorNetLoader", "colornet-compact-places39", "cpu", "float8")
 
