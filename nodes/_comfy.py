@@ -2,7 +2,7 @@
 
 ComfyUI's modules (``folder_paths``, ``comfy.utils``, ``comfy.model_management``) are importable only inside a running
 ComfyUI. Outside it (tests, scripts) the pack still works: no progress bar, no interrupt checks, the device chosen by
-``colornet.pipeline.select_device``, and models looked up in ``COLORNET_MODELS_DIR`` / the Hub cache.
+``colornet.checks.select_device``, and models looked up in ``COLORNET_MODELS_DIR`` / the Hub cache.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def default_device() -> torch.device:
             return torch.device(mm.get_torch_device())
         except Exception as exc:
             log.warning("ColorNet: ComfyUI could not name a device (%s); choosing one myself", exc)
-    from colornet.pipeline import select_device
+    from colornet.checks import select_device
 
     return select_device(None)
 

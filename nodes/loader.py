@@ -99,7 +99,7 @@ def _device(choice: str) -> torch.device:
         raise ColorNetInputError(f"device 'gpu' (saved in this workflow) but this machine has no GPU torch can use: "
                                  f"choose one of {device_choices()}.")
     from colornet.errors import InputError
-    from colornet.pipeline import select_device
+    from colornet.checks import select_device
 
     try:
         return select_device(choice.split(" ", 1)[0])  # "cuda:0 (NVIDIA ...)" -> "cuda:0"; checks it exists
