@@ -51,15 +51,17 @@ NODE_CLASS_MAPPINGS = {
     "ColorNetChromaTransfer": ColorNetChromaTransfer,
 }
 
-# The frontend's node search matches the node id and this name (fuzzily, near the start): the words people search for
-# ("colorize", "colorization", "black and white", "grayscale", "old photo") are in the names of the nodes they want.
+# The frontend's node search (1.27) matches the node id and this name only, fuzzily and near the start (a word found
+# past about the 30th character no longer counts): the words people search for ("colorize", "colorization", "black
+# and white", "grayscale", "old photo") are early in the names of the nodes they want; tools/browser_check.py types
+# them into the real search box.
 # The ids on the left are what saved workflows hold: never change them.
 NODE_DISPLAY_NAME_MAPPINGS = {
-    "ColorNetLoader": "ColorNet Load Model (colorization)",
+    "ColorNetLoader": "ColorNet Loader (old photo colorization)",
     "ColorNetLumaExtract": "ColorNet Grayscale Extract (Lab L + ab)",
     "ColorNetGlobalPrior": "ColorNet Global Prior (reference photo)",
     "ColorNetPriorMix": "ColorNet Prior Mix",
-    "ColorNetFuseColorize": "ColorNet Colorize (black and white / old photo)",
+    "ColorNetFuseColorize": "ColorNet Colorize (black and white photo)",
     "ColorNetSceneClassify": "ColorNet Scene Classify",
     "ColorNetLabCombine": "ColorNet Lab Combine",
     "ColorNetChromaTransfer": "ColorNet Chroma Transfer (small render to full size)",

@@ -57,8 +57,8 @@ def expect_model(value: Any, input_name: str = "colornet_model") -> ColorNetMode
     if isinstance(value, ColorNetModel):
         return value
     raise ColorNetInputError(
-        f"Input '{input_name}' must be a {MODEL_TYPE} (the output of a 'ColorNet Load Model' node), got "
-        f"{type(value).__name__}. Connect a ColorNet Load Model to it."
+        f"Input '{input_name}' must be a {MODEL_TYPE} (the output of a 'ColorNet Loader' node), got "
+        f"{type(value).__name__}. Connect a ColorNet Loader to it."
     )
 
 

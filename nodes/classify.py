@@ -27,7 +27,7 @@ class ColorNetSceneClassify:
     def INPUT_TYPES(cls) -> dict[str, Any]:
         return {
             "required": {
-                "colornet_model": (MODEL_TYPE, {"tooltip": "Model from a ColorNet Load Model (its checkpoint must "
+                "colornet_model": (MODEL_TYPE, {"tooltip": "Model from a ColorNet Loader (its checkpoint must "
                                                            "have scene classes)."}),
                 "top_k": ("INT", {"default": 5, "min": 1, "max": 100, "step": 1,
                                   "tooltip": "How many classes to list, most probable first."}),

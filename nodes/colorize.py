@@ -65,7 +65,7 @@ class ColorNetFuseColorize:
 
         return {
             "required": {
-                "colornet_model": (MODEL_TYPE, {"tooltip": "Model from a ColorNet Load Model."}),
+                "colornet_model": (MODEL_TYPE, {"tooltip": "Model from a ColorNet Loader."}),
                 "image": ("IMAGE", {"tooltip": "Image(s) to colorize; any colour they already have is ignored "
                                                "(only lightness is used). Batches and RGBA are supported."}),
                 "strength": ("FLOAT", {

@@ -1,4 +1,4 @@
-"""ColorNet Load Model: a checkpoint by manifest name or by file in ComfyUI's ``models/colornet`` -> COLORNET_MODEL."""
+"""ColorNet Loader: a checkpoint by manifest name or by file in ComfyUI's ``models/colornet`` -> COLORNET_MODEL."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ class ColorNetGlobalPrior:
     def INPUT_TYPES(cls) -> dict[str, Any]:
         return {
             "required": {
-                "colornet_model": (MODEL_TYPE, {"tooltip": "Model from a ColorNet Load Model."}),
+                "colornet_model": (MODEL_TYPE, {"tooltip": "Model from a ColorNet Loader."}),
                 "reference": ("IMAGE", {"tooltip": "Reference photo(s) whose scene sets the colours; any size. A "
                                                    "batch means several references."}),
                 "batch": (BATCH_MODES, {

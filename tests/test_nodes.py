@@ -80,6 +80,41 @@ def test_mappings_names_categories_tooltips():
         assert callable(getattr(cls, cls.FUNCTION))
 
 
+SEARCHES = ["colorization", "colorize", "black and white", "grayscale", "old photo"]
+
+
+def test_search_words_are_early_in_a_display_name():
+    """ComfyUI's node search (frontend 1.27: Fuse over the node id and display name, threshold 0.3, location 0,
+    distance 100) only counts a word found within about the first 30 characters; tools/browser_check.py types these
+    into the real search box, this keeps the names honest without a browser."""
+    names = [name.lower() for name in PACK.NODE_DISPLAY_NAME_MAPPINGS.values()]
+    for query in SEARCHES:
+        assert any(all(0 <= name.find(word) <= 30 for word in query.split()) for name in names), query
+
+
+def test_registry_metadata_is_complete():
+    """What `comfy node publish` reads: name, version, licence file, repository, publisher, display name, icon."""
+    import tomllib
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project, comfy = meta["project"], meta["tool"]["comfy"]
+    assert project["name"] and project["version"] and project["description"]
+    assert (ROOT / project["license"]["file"]).is_file()
+    assert project["urls"]["Repository"].startswith("https://")
+    assert comfy["PublisherId"] and comfy["DisplayName"] and comfy["Icon"].endswith(".png")
+    assert (ROOT / "docs" / comfy["Icon"].rsplit("/", 1)[-1]).is_file()
+    requirements = (ROOT / "requirements.txt").read_text()
+    assert "torch" not in [line.split(">")[0].split("=")[0].strip() for line in requirements.splitlines()]
+    for path in (ROOT / "nodes").glob("*.py"):  # no pip at run time: nothing there starts a process or imports pip
+        code = path.read_text()
+        assert "import subprocess" not in code and "import pip" not in code and "os.system" not in code, path.name
+
+
+def test_node_list_json_matches_the_mappings():
+    """ComfyUI-Manager's scanner reads node_list.json ({node id: description}) to map node ids to this pack."""
+    assert json.loads((ROOT / "node_list.json").read_text()) == PACK.NODE_DISPLAY_NAME_MAPPINGS
+
+
 def test_pack_import_is_light_and_works_without_comfyui(tmp_path):
     code = (
         "import importlib.util, sys, json\n"
@@ -260,7 +295,7 @@ def test_fuse_colorize_input_errors(model, args, match):
 
 
 def test_wrong_model_and_prior_types(model):
-    with pytest.raises(ValueError, match="ColorNet Load Model"):
+    with pytest.raises(ValueError, match="ColorNet Loader"):
         run("ColorNetFuseColorize", photo(), photo(), 1.0, 512)
     with pytest.raises(ValueError, match="GLOBAL_PRIOR"):
         run("ColorNetFuseColorize", model, photo(), 1.0, 512, photo())
