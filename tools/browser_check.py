@@ -175,7 +175,16 @@ class Page:
         """Click Run (as an artist does) and wait for the prompt to finish; -> {ok, error, outputs}."""
         self.page.evaluate("() => { window.__cn.events = []; }")
         self.close_dialogs()
-        self.page.get_by_role("button", name="Run", exact=True).click()
+        with self.page.expect_response(lambda r: r.url.endswith("/prompt") and r.request.method == "POST",
+                                       timeout=60000) as queued:
+            self.page.get_by_role("button", name="Run", exact=True).click()
+        if queued.value.status != 200:  # rejected before running (e.g. a Load Image whose file is missing)
+            time.sleep(1.5)  # the frontend's error dialog, for the screenshot
+            body = queued.value.json()
+            details = [f"{e.get('message', '')}: {e.get('details', '')}" for n in body.get("node_errors", {}).values()
+                       for e in n.get("errors", [])] or [str(body.get("error", body))]
+            return {"ok": False, "error": {"exception_message": "prompt rejected: " + "; ".join(details)},
+                    "outputs": {}, "progress": 0}
         deadline = time.time() + timeout
         while time.time() < deadline:
             events = self.page.evaluate("() => window.__cn.events")
