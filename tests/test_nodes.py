@@ -534,6 +534,46 @@ def test_example_pictures_copied_into_input_without_overwriting(fake_comfy, tmp_
                 assert (input_dir / node["inputs"]["image"]).is_file(), (path.name, node["inputs"]["image"])
 
 
+def test_gpu_runs_free_memory_first_and_leave_nothing_on_the_gpu(fake_comfy):
+    """The way core nodes run upscale models: ask model management to free what the run needs on the device, move
+    the network there, run, move it back and drop the folded copy (no GPU here: the moves are recorded)."""
+    comfy = sys.modules[f"{PACK.__name__}.nodes._comfy"]
+    calls = []
+    fake_comfy_mm = sys.modules["comfy.model_management"]
+    fake_comfy_mm.free_memory = lambda needed, device: calls.append(("free_memory", needed, str(device)))
+    fake_comfy_mm.soft_empty_cache = lambda: calls.append(("soft_empty_cache",))
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 8, 3)
+
+        def to(self, device):
+            calls.append(("to", str(device)))
+            return self
+
+    colorizer = types.SimpleNamespace(device=torch.device("cuda", 0), model=Net(), working_size=512, tile=1024,
+                                      release_device_copies=lambda: calls.append(("release",)))
+    model = types.SimpleNamespace(colorizer=colorizer)
+    with comfy.on_device(model, (3000, 4000)):
+        calls.append(("run",))
+    names = [c[0] for c in calls]
+    assert names == ["free_memory", "to", "run", "to", "release", "soft_empty_cache"]
+    needed = calls[0][1]
+    assert calls[0][2] == "cuda:0" and needed >= comfy.BYTES_PER_PIXEL * 3000 * 4000  # the full-size Lab work at least
+    assert calls[1] == ("to", "cuda:0") and calls[3] == ("to", "cpu")
+    calls.clear()
+    with pytest.raises(RuntimeError):  # moved back even when the run fails
+        with comfy.on_device(model, (64, 64)):
+            raise RuntimeError("boom")
+    assert ("to", "cpu") in calls and ("release",) in calls
+    calls.clear()
+    cpu_model = types.SimpleNamespace(colorizer=types.SimpleNamespace(device=torch.device("cpu")))
+    with comfy.on_device(cpu_model, (64, 64)):  # on the CPU: nothing to free or move
+        pass
+    assert calls == []
+
+
 def test_out_of_memory_retries_with_smaller_tiles(model, fake_comfy):
     comfy = sys.modules[f"{PACK.__name__}.nodes._comfy"]
     tiles = []
