@@ -26,9 +26,7 @@ def _mask_tensor(value: Any, input_name: str) -> torch.Tensor:
     return mask[None] if mask.dim() == 2 else mask
 
 
-EMPTY_MASK_HELP = (
-    "Load Image gives an empty mask (64x64 zeros) for a picture where nothing was masked: open it in the mask "
-    "editor and mask the area with the mask pen, then Save")
+EMPTY_MASK_HELP = "Load Image gives an empty mask (64x64 zeros) for a picture where nothing was masked"
 
 
 def mask_input(value: Any, batch: int, input_name: str = "mask") -> torch.Tensor:
@@ -37,8 +35,9 @@ def mask_input(value: Any, batch: int, input_name: str = "mask") -> torch.Tensor
     mask = _mask_tensor(value, input_name)
     if not bool((mask > 0).any()):
         raise ColorNetInputError(
-            f"'{input_name}' is empty (0 everywhere), so nothing would be colorized. {EMPTY_MASK_HELP}; or "
-            f"disconnect '{input_name}' to colorize the whole picture.")
+            f"'{input_name}' is empty (0 everywhere), so nothing would be colorized. {EMPTY_MASK_HELP}: open it in "
+            f"the mask editor, paint where colour should go with the mask pen and Save; or disconnect "
+            f"'{input_name}' to colorize the whole picture.")
     if mask.shape[0] not in (1, batch):
         raise ColorNetInputError(f"'{input_name}' holds {mask.shape[0]} masks for {batch} images: give one, or one per image.")
     return mask[:, None]
@@ -61,8 +60,9 @@ def hint_layer_input(hints: Any, hints_mask: Any, batch: int) -> Any:
         confidence = _mask_tensor(hints_mask, "hints_mask")[:, None]
         if not bool((confidence > 0).any()):
             raise ColorNetInputError(
-                f"'hints_mask' is empty (0 everywhere), so no hint would be used. {EMPTY_MASK_HELP} over the painted "
-                f"dots; or disconnect 'hints_mask': colour painted on a black and white photo is found without it.")
+                f"'hints_mask' is empty (0 everywhere), so no hint would be used. {EMPTY_MASK_HELP}: open it in the "
+                f"mask editor, mask the painted dots with the mask pen and Save; or disconnect 'hints_mask': colour "
+                f"painted on a black and white photo is found without it.")
         if confidence.shape[-2:] != rgb.shape[-2:]:
             raise ColorNetInputError(
                 f"'hints_mask' is {confidence.shape[-1]}x{confidence.shape[-2]} but 'hints' is "
