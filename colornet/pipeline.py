@@ -25,9 +25,9 @@ from .checks import check_strength, check_working_size, select_device
 from .errors import InputError, OutOfMemoryError
 from .fastlab import Workspace, compose_into, finite, image_strips, luminance, strip_rows
 from .fold import FoldedModelCache
-from .hints import HintLayer, apply_hints, hint_layer_from_image
+from .hints import HintLayer, apply_hints, check_hints_fit, hint_layer_from_image
 from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, to_pil, to_rgb_image, to_uint8
-from .masking import blend_masked, mask_from_image
+from .masking import blend_masked, check_mask_fits, mask_from_image
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
 from .sequence import colorize_image_sequence
@@ -72,6 +72,7 @@ class Colorizer:
     tile: int | None = DEFAULT_TILE  # network input above tile x tile px runs in overlapping tiles (None: never)
     max_megapixels: float | str | None = DEFAULT_MAX_MEGAPIXELS  # memory budget per file (images.check_size)
     optimize: bool = True  # run a batch-norm-folded copy of the model (``colornet.fold``); False: the model as given
+    checkpoint: dict[str, Any] | None = None  # which weights file: name, path, sha256 (``from_pretrained`` sets it)
 
     def __post_init__(self) -> None:
         self.working_size = check_working_size(self.working_size)
@@ -110,10 +111,14 @@ class Colorizer:
         **settings: Any,
     ) -> "Colorizer":
         """Resolve weights by manifest name or path (default: the bundled checkpoint) and load them."""
+        from .manifest import sha256_file
         from .weights import load_model  # local import: keeps `import colornet` free of Hub machinery
 
         dev = select_device(device)
-        model, _ = load_model(weights, device=dev, models_dir=models_dir)
+        model, document = load_model(weights, device=dev, models_dir=models_dir)
+        checkpoint = dict(document["weights"])  # recorded in each output's provenance and the run report
+        checkpoint["sha256"] = checkpoint.get("sha256") or sha256_file(checkpoint["path"])
+        settings.setdefault("checkpoint", checkpoint)
         return cls(model=model, device=dev, **settings)
 
     @property
@@ -172,10 +177,15 @@ class Colorizer:
         tiles, Lab strips), e.g. to drive a progress bar or to raise and cancel.
         """
         strength = check_strength(strength)  # before the network runs, not after
+        if hints is not None and rgb.dim() == 4:
+            check_hints_fit(hints, rgb.shape[0], rgb.shape[-2:])  # batch and aspect, before the network runs
+        if mask is not None and rgb.dim() == 4:
+            check_mask_fits(mask, rgb.shape[0], rgb.shape[-2:])
         tick = None if progress is None else _Steps(progress, self._step_count(rgb, prior, hints, mask))
         lightness, ab_half = self.predict_ab_half(rgb, prior, vividness=vividness, on_step=tick)
         if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
-            ab_half, strength = apply_hints(ab_half * strength, self._working_l(lightness), hints), 1.0
+            ab_half = apply_hints(ab_half * strength, self._working_l(lightness), hints, lightness.shape[-2:])
+            strength = 1.0
             if tick is not None:
                 tick()
         if mask is None:
@@ -309,8 +319,8 @@ class Colorizer:
         ``mask``: a black-and-white picture or tensor, white = colorize, black = keep the input pixel.
         The result's ``rgb`` is uint8 for an 8-bit source (files, PIL images, uint8 arrays), float32 in [0, 1]
         otherwise. Running out of memory is an ``OutOfMemoryError`` for this image (a batch can go on)."""
-        hint_layer = hint_layer_from_image(hints) if hints is not None else None
-        mask_tensor = mask_from_image(mask) if mask is not None else None
+        hint_layer = hint_layer_from_image(hints, max_megapixels=self.max_megapixels) if hints is not None else None
+        mask_tensor = mask_from_image(mask, max_megapixels=self.max_megapixels) if mask is not None else None
         (result,) = self.colorize_batch([self._load(image)], prior, strength=strength, vividness=vividness,
                                         hints=hint_layer, mask=mask_tensor)
         if isinstance(result, Exception):
@@ -354,7 +364,7 @@ class Colorizer:
                 f"{images[0].source}: not enough memory to colorize {width}x{height} px "
                 f"({width * height / 1e6:.0f} MP); downscale it, lower --max-megapixels to skip such files, or free "
                 "memory.")]
-        return [RGBImage(out[i].permute(1, 2, 0).cpu().numpy(), img.alpha, img.bit_depth, img.source)
+        return [RGBImage(out[i].permute(1, 2, 0).cpu().numpy(), img.alpha, img.bit_depth, img.source, img.metadata)
                 for i, img in enumerate(images)]
 
 
@@ -407,8 +417,8 @@ def colorize(
     if reference is not None:
         refs = list(reference) if isinstance(reference, (list, tuple)) else [reference]
         prior = colorizer.prior_from_references(refs, reference_weights)
-    hints = hint_layer_from_image(hints) if hints is not None else None  # decoded once for all images
-    mask = mask_from_image(mask) if mask is not None else None
+    hints = hint_layer_from_image(hints, max_megapixels=colorizer.max_megapixels) if hints is not None else None
+    mask = mask_from_image(mask, max_megapixels=colorizer.max_megapixels) if mask is not None else None
     single = not isinstance(image, (list, tuple))
     items = [image] if single else list(image)
     results = []
