@@ -21,13 +21,16 @@ starts from the coarser level's solution, so the long-range spread costs few ite
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .errors import HintError
-from .lab import rgb_to_lab
+from .images import DEFAULT_MAX_MEGAPIXELS
+from .reduce import reduce_ab
 from .upsample import upsample_ab
 
 DEFAULT_SIGMA = 6.0  # L units: neighbours this far apart in lightness are ~0.6 coupled, 3 sigma ~0.01
@@ -35,15 +38,53 @@ DEFAULT_REACH = 0.3  # a hint's correction decays by 1/e over this fraction of t
 DEFAULT_HINT_WEIGHT = 50.0  # a confidence-1 hint pixel is held ~50x harder than its smoothness to one neighbour
 CUT_COUPLING = 0.05  # a block whose weaker half-to-half coupling is below this holds a strong edge (cut it off)
 COARSEST_SIDE = 24  # the coarse-to-fine cascade starts at about this many pixels on the longer side
+PAINT_START, PAINT_FULL = 4.0, 12.0  # a*b* distance from the photo's own tone: paint begins / is fully confident
+GREY_CHROMA = 4.0  # a hint colour within this a*b* radius of neutral is grey
+MOST_OF_PICTURE = 0.5  # hints (or paint) covering more than this fraction of the picture cannot be meant as hints
+
+
+# The accepted ranges of the solver settings: outside them the system over- or underflows (reach 1e-30 makes the
+# pull-back 1e60: an all-NaN picture) or stops meaning anything (a hint weight of 1e9 is an exact constraint CG
+# cannot reach in its iterations).
+SETTING_RANGES = {"sigma": (0.01, 1000.0), "reach": (0.001, 100.0), "hint_weight": (0.001, 1e6)}
+_UNIT_SLACK = 0.05  # float hint colours / confidences may stray this far outside [0, 1] (filters, resampling): clamped
+
+
+def check_hint_settings(sigma: float, reach: float, hint_weight: float) -> None:
+    """The one rule for the solver settings (the nodes and the CLI ask this too): finite, inside ``SETTING_RANGES``."""
+    for name, value in (("sigma", sigma), ("reach", reach), ("hint_weight", hint_weight)):
+        low, high = SETTING_RANGES[name]
+        try:
+            ok = math.isfinite(float(value)) and low <= float(value) <= high
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise HintError(f"hint {name} must be a number from {low:g} to {high:g}, got {value!r}")
+
+
+def _check_unit_range(x: torch.Tensor, what: str) -> None:
+    """uint8 (0..255) is taken as /255; a float must be finite and in [0, 1] (not 0..255 floats, silently clamped)."""
+    if x.dtype == torch.uint8:
+        return
+    if not x.is_floating_point():
+        raise HintError(f"{what} must be uint8 (0..255) or float (0..1), got {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise HintError(f"{what} contain NaN or infinite values")
+    low, high = float(x.min()), float(x.max())
+    if low < -_UNIT_SLACK or high > 1.0 + _UNIT_SLACK:
+        raise HintError(f"{what} must be in [0, 1] as floats (or uint8 0..255), got values from {low:g} to "
+                        f"{high:g}; divide 0..255 values by 255")
 
 
 @dataclass
 class HintLayer:
-    """Hint colours ``rgb`` ``[B,3,H,W]`` in [0, 1] with confidence ``alpha`` ``[B,1,H,W]`` in [0, 1] (0 = no hint).
+    """Hint colours ``rgb`` ``[B,3,H,W]`` with confidence ``alpha`` ``[B,1,H,W]`` (0 = no hint); each float in [0, 1]
+    or uint8 in 0..255 (kept as uint8: a quarter of the memory of a large hint picture).
 
-    Any size: ``at_size`` scales it to the photo's working size. Batch 1 applies to every image of a batch.
-    The solver settings travel with the hints (``solve_correction``): ``reach`` is how far a hint spreads in flat
-    regions (fraction of the longer side), ``sigma`` how strongly lightness differences stop it (L units).
+    Any size of the photo's aspect (``check_aspect``): ``at_size`` brings it to the photo's working size in strips.
+    Batch 1 applies to every image of a batch. The solver settings travel with the hints (``solve_correction``):
+    ``reach`` is how far a hint spreads in flat regions (fraction of the longer side), ``sigma`` how strongly
+    lightness differences stop it (L units); accepted ranges in ``SETTING_RANGES``.
     """
 
     rgb: torch.Tensor
@@ -62,10 +103,11 @@ class HintLayer:
                 f"hint colours {tuple(self.rgb.shape)} and confidence {tuple(self.alpha.shape)} differ in batch or "
                 "size: give the confidence (alpha / hints_mask) of the same picture"
             )
-        if not (torch.isfinite(self.rgb).all() and torch.isfinite(self.alpha).all()):
-            raise HintError("hint layer contains NaN or infinite values")
-        if not (self.sigma > 0 and self.reach > 0 and self.hint_weight > 0):
-            raise HintError(f"sigma, reach and hint_weight must be > 0, got {self.sigma}, {self.reach}, {self.hint_weight}")
+        if 0 in self.rgb.shape:
+            raise HintError(f"the hint layer is empty (shape {tuple(self.rgb.shape)}): give at least one 1x1 picture")
+        _check_unit_range(self.rgb, "hint colours")
+        _check_unit_range(self.alpha, "hint confidences")
+        check_hint_settings(self.sigma, self.reach, self.hint_weight)
 
     @property
     def batch(self) -> int:
@@ -81,39 +123,114 @@ class HintLayer:
 
         Downscaling keeps small hints: confidence is the *largest* alpha under each target pixel (a 3x3 hint on a 4K
         photo still counts fully at 512 px) and the colour is the alpha-weighted mean of the hints there. Upscaling
-        (a hint layer smaller than the working size) repeats pixels.
+        (a hint layer smaller than the working size) repeats pixels. Done strip by strip (``colornet.reduce``): a
+        40 MP hint picture costs a few bytes a pixel, not a float Lab copy of itself.
         """
-        check_aspect(self.rgb.shape[-2:], (height, width), "hint layer")
-        rgb = self.rgb.float().clamp(0.0, 1.0)
-        alpha = self.alpha.float().clamp(0.0, 1.0)
-        ab = torch.zeros((rgb.shape[0], 2, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
-        hinted = (alpha > 0).expand_as(ab[:, :1])[:, 0]  # [B, H, W]: the Lab conversion only where there are hints
-        if bool(hinted.any()):
-            colours = rgb.permute(0, 2, 3, 1)[hinted]  # [N, 3]
-            ab.permute(0, 2, 3, 1)[hinted] = rgb_to_lab(colours.T[:, :, None])[1:, :, 0].T
-        h0, w0 = rgb.shape[-2:]
-        if h0 < height or w0 < width:  # repeat pixels up to at least the target, then pool down
-            up = (max(h0, height), max(w0, width))
-            ab = F.interpolate(ab, size=up, mode="nearest-exact")
-            alpha = F.interpolate(alpha, size=up, mode="nearest-exact")
-        if ab.shape[-2:] == (height, width):
-            return ab * (alpha > 0), alpha
-        weight_sum = F.adaptive_avg_pool2d(alpha, (height, width))
-        ab_mean = F.adaptive_avg_pool2d(ab * alpha, (height, width)) / weight_sum.clamp_min(1e-12)
-        confidence = F.adaptive_max_pool2d(alpha, (height, width))
-        return ab_mean * (confidence > 0), confidence
+        ab, _, confidence = reduce_ab(self.rgb, self.alpha, height, width)
+        return ab, confidence
+
+
+def painted_hints(rgb: torch.Tensor) -> HintLayer:
+    """Colour painted onto a black-and-white photo (e.g. with ComfyUI's mask-editor paint brush) -> ``HintLayer``.
+
+    ``rgb`` ``[B,3,H,W]`` in [0, 1] is the photo with the paint on it. A pixel is paint where its a*b* is far from
+    the photo's own tone at that lightness (``photo_tone``: a sepia or blue-toned print is not paint): confidence rises
+    from 0 at ``PAINT_START`` to 1 at ``PAINT_FULL`` a*b* units (soft brush edges count less). The hint colour is
+    the pixel's own. Raises ``HintError`` when nothing is painted, or when most of the picture is coloured (a colour
+    photo, not paint on a black-and-white one).
+    """
+    from .fastlab import split_lab
+
+    if rgb.dim() != 4 or rgb.shape[1] != 3:
+        raise HintError(f"painted hints must be an RGB picture shaped [B, 3, H, W], got {tuple(rgb.shape)}")
+    lightness, ab = split_lab(rgb.float().clamp(0.0, 1.0))
+    distance = (ab - photo_tone(lightness, ab)).norm(dim=1, keepdim=True)
+    alpha = ((distance - PAINT_START) / (PAINT_FULL - PAINT_START)).clamp_(0.0, 1.0)
+    for i in range(alpha.shape[0]):
+        coverage = float((alpha[i] > 0).float().mean())
+        if coverage == 0.0:
+            raise HintError(
+                "no painted colour found in the hints picture: paint colour dots on the black-and-white photo (in "
+                "ComfyUI: right-click Load Image > Open in MaskEditor > paint brush), or give hints with a mask or "
+                "alpha channel"
+            )
+        if coverage > MOST_OF_PICTURE:
+            raise HintError(
+                f"{coverage:.0%} of the hints picture is coloured, so it is a colour picture rather than colour "
+                "dots painted on a black-and-white photo: paint hints on the greyscale photo, or say where the "
+                "hints are with a mask (hints_mask) or an alpha channel"
+            )
+    return HintLayer(rgb.float(), alpha)
+
+
+def photo_tone(lightness: torch.Tensor, ab: torch.Tensor, bins: int = 16) -> torch.Tensor:
+    """The a*b* a monochrome print has at each pixel's lightness: the median a*b* of the pixels in the same band of
+    L (a toned print's tint changes with lightness); a band with too few pixels to say takes the nearest
+    well-filled band's (so a dark paint colour in a picture without dark pixels is not its band's "tone").
+    ``[B,2,H,W]``."""
+    tone = torch.empty_like(ab)
+    band = (lightness[:, 0] * (bins / 100.0)).long().clamp_(0, bins - 1)  # [B, H, W]
+    for i in range(ab.shape[0]):
+        pixels, flat_band = ab[i].flatten(1), band[i].flatten()  # [2, N], [N]
+        enough = max(64, pixels.shape[1] // 100)
+        medians = {b: pixels[:, flat_band == b].median(dim=1).values for b in range(bins)
+                   if int((flat_band == b).sum()) >= enough}
+        if not medians:  # a tiny picture: one tone for all
+            medians = {bins // 2: pixels.median(dim=1).values}
+        table = torch.stack([medians[min(medians, key=lambda m: (abs(m - b), m))] for b in range(bins)])  # [bins, 2]
+        tone[i] = table[flat_band].T.reshape_as(ab[i])
+    return tone
+
+
+def check_hints_meant(layer: HintLayer) -> None:
+    """Refuse hint layers that cannot be what the artist meant, before any work: no hint pixel at all (an empty
+    mask), or grey hints over most of the picture (usually an inverted mask: every unpainted pixel asking for grey,
+    which turns the photo grey)."""
+    from .lab import rgb_to_lab
+
+    for i in range(layer.batch):
+        hinted = layer.alpha[i, 0] > 0
+        coverage = float(hinted.float().mean())
+        if coverage == 0.0:
+            raise HintError(
+                "the hints are empty (their mask or alpha is 0 everywhere): paint where the hint colours are (in "
+                "ComfyUI's mask editor, mask the painted dots), or disconnect the hints"
+            )
+        if coverage <= MOST_OF_PICTURE:
+            continue
+        colours = layer.rgb[i].float().clamp(0.0, 1.0)[:, hinted]  # [3, N]
+        chroma = rgb_to_lab(colours[:, :, None])[1:, :, 0].norm(dim=0)
+        grey = float((chroma < GREY_CHROMA).float().mean())
+        if grey > 0.9:
+            raise HintError(
+                f"the hints cover {coverage:.0%} of the picture and {grey:.0%} of them are grey, which would turn "
+                "the photo grey: is the hint mask inverted? The mask must be 1 (painted) only where the hint "
+                "colours are"
+            )
 
 
 def check_aspect(source: tuple[int, int] | torch.Size, target: tuple[int, int] | torch.Size, what: str) -> None:
-    """A layer drawn on the photo scales to it; one of another shape was drawn on something else (say so)."""
+    """A layer drawn on the photo scales to it; one of another shape was drawn on something else (say so).
+
+    Accepted, the same rule for hints, masks and colour images: the photo (``target``, at full resolution) scaled so
+    its longer side is the layer's, the other side rounded to whole pixels (at least 1), is the layer's size to half a
+    pixel -- or the two aspect ratios differ by at most 2 % (a layer drawn on a resized copy)."""
     sh, sw = int(source[0]), int(source[1])
     th, tw = int(target[0]), int(target[1])
-    # one pixel of rounding either way is the same picture at another size
-    if abs(sh * tw - sw * th) > max(sh, sw, th, tw) + 1 and abs(sh / sw - th / tw) > 0.02 * (th / tw):
-        raise HintError(
-            f"{what} is {sw}x{sh}, another aspect ratio than the photo ({tw}x{th} as processed): draw it on the "
-            "same picture (any size of it)"
-        )
+    if min(sh, sw, th, tw) <= 0:
+        raise HintError(f"{what} is {sw}x{sh}, the photo {tw}x{th}: neither may be empty")
+    if abs(sh / sw - th / tw) <= 0.02 * (th / tw):
+        return
+    if th >= tw:  # scale by the photo's longer side
+        scale, short_src, short_tgt = sh / th, sw, tw
+    else:
+        scale, short_src, short_tgt = sw / tw, sh, th
+    if abs(short_src - max(1.0, short_tgt * scale)) <= 0.5 + 1e-9:
+        return
+    raise HintError(
+        f"{what} is {sw}x{sh}, another aspect ratio than the photo ({tw}x{th}): draw it on the same picture (any "
+        "size of it: the photo scaled, each side rounded to whole pixels)"
+    )
 
 
 def edge_weights(lightness: torch.Tensor, sigma: float = DEFAULT_SIGMA) -> tuple[torch.Tensor, torch.Tensor]:
@@ -219,7 +336,9 @@ def solve_correction(
     """
     wx, wy = edge_weights(lightness, sigma)
     levels = [(wx, wy, target * confidence, confidence, confidence)]  # couplings, sum c*t, sum c, max c (as means)
-    while max(levels[-1][3].shape[-2:]) > 2 * COARSEST_SIDE:
+    # halve while the longer side is long; never below 2 px on the shorter side (a long thin strip such as 4000x100
+    # keeps its last levels thin: a 1-px level has no vertical couplings to pool)
+    while max(levels[-1][3].shape[-2:]) > 2 * COARSEST_SIDE and min(levels[-1][3].shape[-2:]) >= 4:
         wx, wy, ct, c_mean, c_max = levels[-1]
         levels.append((*coarser_weights(wx, wy), _halve(ct, "avg"), _halve(c_mean, "avg"), _halve(c_max, "max")))
     x: torch.Tensor | None = None
@@ -243,16 +362,24 @@ def _double(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return x.repeat_interleave(2, -2).repeat_interleave(2, -1)[..., : size[0], : size[1]]
 
 
-def apply_hints(ab_half: torch.Tensor, l_work: torch.Tensor, hints: HintLayer) -> torch.Tensor:
+def check_hints_fit(hints: HintLayer, batch: int, photo_size: tuple[int, int] | torch.Size) -> None:
+    """Before any work: one layer for all images or one per image, of the photo's (full-resolution) aspect."""
+    if hints.batch not in (1, batch):
+        raise HintError(f"{hints.batch} hint layers for {batch} images: give one for all, or one per image")
+    check_aspect(hints.rgb.shape[-2:], photo_size, "hint layer")
+
+
+def apply_hints(ab_half: torch.Tensor, l_work: torch.Tensor, hints: HintLayer,
+                photo_size: tuple[int, int] | torch.Size | None = None) -> torch.Tensor:
     """The network's ab ``[B,2,h',w']`` (any size) -> ab at the working size of ``l_work`` with the hints applied.
 
     The prediction is first brought to the working size with the library's upsampler (guided by ``l_work``), then
-    corrected by ``solve_correction``; the caller upsamples the result to full resolution as usual.
+    corrected by ``solve_correction``; the caller upsamples the result to full resolution as usual. ``photo_size``:
+    the full-resolution (height, width) the layer's aspect is checked against (default: ``l_work``'s).
     """
     height, width = l_work.shape[-2:]
+    check_hints_fit(hints, l_work.shape[0], photo_size if photo_size is not None else (height, width))
     ab = upsample_ab(ab_half.float(), l_work, mode="guided")
-    if hints.batch not in (1, ab.shape[0]):
-        raise HintError(f"{hints.batch} hint layers for {ab.shape[0]} images: give one for all, or one per image")
     hint_ab, confidence = hints.at_size(height, width)
     hint_ab, confidence = hint_ab.to(ab), confidence.to(ab)
     if not bool((confidence > 0).any()):
@@ -263,21 +390,23 @@ def apply_hints(ab_half: torch.Tensor, l_work: torch.Tensor, hints: HintLayer) -
     return ab + correction
 
 
-def hint_layer_from_image(image: object) -> HintLayer:
+def hint_layer_from_image(image: object, *, max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS) -> HintLayer:
     """An RGBA image (path, PIL, array, tensor ``[H,W,4]``, ``RGBImage``) -> ``HintLayer``; alpha is the confidence.
 
-    An image without alpha is refused: every pixel would be a hint, which is a recolouring, not hints.
+    An image without alpha is refused: every pixel would be a hint, which is a recolouring, not hints. A file above
+    ``max_megapixels`` (the photos' own budget; None = no limit) is refused from its header, before decoding; an
+    8-bit picture stays uint8 (4 bytes a pixel with its alpha) until ``at_size`` reduces it in strips.
     """
-    from .images import to_rgb_image  # the one image loader
+    from .images import to_rgb_image, to_uint8  # the one image loader
 
     if isinstance(image, HintLayer):
         return image
-    src = to_rgb_image(image)
+    src = to_rgb_image(image, keep_uint8=True, max_megapixels=max_megapixels)
     if src.alpha is None:
         raise HintError(
             f"hints {src.source}: the hint image has no alpha channel; save the hints as a PNG with transparency "
             "(transparent = no hint, opaque = hint colour)"
         )
     rgb = torch.from_numpy(src.rgb).permute(2, 0, 1)[None]
-    alpha = torch.from_numpy(src.alpha)[None, None]
-    return HintLayer(rgb, alpha)
+    alpha = src.alpha if src.rgb.dtype != np.uint8 else to_uint8(src.alpha)  # exact: it came from 8 bits
+    return HintLayer(rgb, torch.from_numpy(alpha)[None, None])
