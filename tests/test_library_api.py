@@ -192,3 +192,13 @@ def test_a_fixed_limit_still_works_and_0_lifts_it(tmp_path):
     with pytest.raises(ImageLoadError, match="above the 1 MP limit"):
         images.check_size(2000, 1000, 1.0, "x")
     images.check_size(200000, 100000, None, "x")
+
+
+def test_a_container_limit_counts_not_only_the_hosts_free_memory(tmp_path, monkeypatch):
+    """Inside a container MemAvailable is the host's: a 1 GB-limited container would be OOM-killed, not told."""
+    (tmp_path / "max").write_text(str(1 << 30))
+    (tmp_path / "current").write_text(str(1 << 28))
+    monkeypatch.setattr(images, "_CGROUP_FILES", ((str(tmp_path / "max"), str(tmp_path / "current")),))
+    assert images.available_memory() == (1 << 30) - (1 << 28)
+    (tmp_path / "max").write_text("max")
+    assert images.available_memory() > (1 << 30) - (1 << 28)  # no limit: the system's figure
