@@ -134,3 +134,26 @@ def test_no_config_hard_codes_a_machine_path():
         for key, value in values.items():
             if isinstance(value, str) and ("/" in value or "\\\\" in value):
                 assert not value.startswith(("/", "~", "..")) and ":" not in value, f"{config.name}: {key}={value!r}"
+
+
+def test_training_stops_on_sighup_too_but_not_under_nohup():
+    """SIGTERM and SIGHUP stop a run like Ctrl-C (checkpoint, 143/129); a SIGHUP the parent ignores (nohup) stays
+    ignored, so closing the terminal of a nohup run does not stop it."""
+    import os
+    import signal
+
+    from training.stopping import EXIT_SIGNAL, stop_on_signals
+
+    assert EXIT_SIGNAL[signal.SIGHUP] == 129 and EXIT_SIGNAL[signal.SIGTERM] == 143
+    old = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        with stop_on_signals() as request:
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert request.signum == signal.SIGHUP
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        with stop_on_signals() as request:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert request.signum is None
+    finally:
+        signal.signal(signal.SIGHUP, old)
