@@ -83,7 +83,7 @@ class Interrupted(KeyboardInterrupt):
 
     @property
     def exit_status(self) -> int:
-        return 128 + self.signum
+        return 128 + self.signum  # as colornet.exits.signal_status
 
 
 __all__ = [

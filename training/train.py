@@ -720,7 +720,7 @@ def train(config: TrainConfig) -> TrainResult:
     log.write({"type": "start", "iter": state.iter_num, "time": time.time(), "resumed_from": state.resumed_from,
                "config": config.to_dict(), "data": data.photos.summary.to_dict(),
                "params": sum(p.numel() for p in state.model.parameters())})
-    with stop_on_signals() as run.stop:  # Ctrl-C / SIGTERM: finish the step, checkpoint, exit 130 / 143
+    with stop_on_signals() as run.stop:  # Ctrl-C / SIGTERM / SIGHUP: finish the step, checkpoint, exit 130 / 143 / 129
         last_metrics = train_loop(config, run, data, state, objective, validation, log)
     finish(config, run, data, state, validation, last_metrics, log)
     return TrainResult(state.model, run.rank, state.iter_num)
