@@ -26,6 +26,8 @@ from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .errors import ColorNetError
 from .images import DEFAULT_MAX_MEGAPIXELS
 from .inputs import expand_inputs, plan_inputs
+from .onnx.cli import add_export_parser
+from .web.cli import add_web_parser
 from .outputs import BIT_DEPTHS, DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESSION, OUTPUT_FORMATS
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -440,6 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(col)
     col.set_defaults(func=cmd_colorize)
     add_video_parser(sub, model_options)
+    add_export_parser(sub)
+    add_web_parser(sub)
 
     cls = sub.add_parser("classify", help="print the top scene classes of images", formatter_class=fmt)
     cls.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")

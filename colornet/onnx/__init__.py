@@ -1,0 +1,12 @@
+"""ONNX export of the network, for hosts without torch (the web page, onnxruntime anywhere).
+
+The network is cut where the paper's design lets a host mix priors: ``global.onnx`` (L at the global size -> the
+256-d fusion vector and scene logits) and ``local.onnx`` (L at the working size + a fusion vector [+ vividness] ->
+a*b* at about half size). Everything around them -- L from sRGB, the resizes, mixing priors, the guided upsampling,
+Lab -> sRGB -- stays in the host, described by ``model.json``. Needs the ``onnx`` extra (``pip install
+"colornet[onnx]"``); importing this package does not import onnx.
+"""
+
+from .export import export_onnx
+
+__all__ = ["export_onnx"]
