@@ -188,8 +188,20 @@ async function openPhoto(file) {
   $("before").getContext("2d").putImageData(new ImageData(image.rgba, image.width, image.height), 0, 0);
   $("compare").hidden = false;
   $("placeholder").hidden = true;
+  fitView();
   await request();
 }
+
+/** Show the photo as large as the viewer allows (small photos scaled up, large ones down); pixels stay full size. */
+function fitView() {
+  if (!app.photo) return;
+  const box = document.querySelector(".viewer").getBoundingClientRect();
+  const maxW = Math.max(200, box.width), maxH = Math.max(200, window.innerHeight * 0.78);
+  const scale = Math.min(maxW / app.photo.width, maxH / app.photo.height);
+  $("result").style.width = `${Math.round(app.photo.width * scale)}px`;
+  $("result").style.height = `${Math.round(app.photo.height * scale)}px`;
+}
+window.addEventListener("resize", fitView);
 
 // --- the run --------------------------------------------------------------------------------------------------
 
