@@ -10,16 +10,16 @@ Each size gets a fresh browser: load the page (navigation -> the page says ready
 server, WASM compiled, sessions created), then open the same photo twice through the file input. "first" is the
 time from choosing the file to the result on screen (the first run also warms up onnxruntime's kernels), "again" the
 second run; the page's own split (network / full resolution) is of the second. Peak memory is the tab's renderer
-process (VmHWM: its peak resident set) and the peak of all Chromium processes together (RSS sampled every 50 ms).
+process's peak resident set (VmHWM), and the sum of every Chromium process's peak (an upper bound of the total).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -73,39 +73,16 @@ def _renderer_peak_mb(pids: list[int]) -> float:
     return max(peaks, default=0) / 1024
 
 
-class RssSampler(threading.Thread):
-    """Peak of the summed RSS of Chromium's processes, sampled every 50 ms."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peak_kb = 0
-        self.pids: list[int] = []
-        self._stop = threading.Event()
-
-    def run(self) -> None:
-        import os
-
-        while not self._stop.is_set():
-            self.pids = _children(os.getpid())
-            self.peak_kb = max(self.peak_kb, sum(_status_kb(p, "VmRSS") for p in self.pids))
-            self._stop.wait(0.05)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.join()
-
-
 def measure(url: str, chromium: str, photo: Path, threads: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    sampler = RssSampler()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"])
-        sampler.start()
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         started = time.perf_counter()
         page.goto(f"{url}?backend=wasm&threads={threads}")
-        page.wait_for_function("['ready', 'error'].includes(document.body.dataset.state)", timeout=300_000)
+        page.wait_for_function("['ready', 'error'].includes(document.body.dataset.state)",
+                               timeout=300_000, polling=250)  # polling by timer: frames may not be drawn headless
         ready = time.perf_counter() - started
         if page.get_attribute("body", "data-state") != "ready":
             raise RuntimeError(page.inner_text("#status"))
@@ -114,16 +91,18 @@ def measure(url: str, chromium: str, photo: Path, threads: int) -> dict:
             t0 = time.perf_counter()
             page.set_input_files("#photo", str(photo))
             page.wait_for_function(f"document.body.dataset.state === 'error' || (document.body.dataset.state === "
-                                   f"'done' && Number(document.body.dataset.runs) >= {i})", timeout=600_000)
+                                   f"'done' && Number(document.body.dataset.runs) >= {i})",
+                                   timeout=600_000, polling=250)
             runs.append(time.perf_counter() - t0)
             if page.get_attribute("body", "data-state") != "done":
                 raise RuntimeError(page.inner_text("#status"))
         split = page.evaluate("window.colornetApp.last.ms")
-        renderer = _renderer_peak_mb(sampler.pids)
-        sampler.stop()
+        pids = _children(os.getpid())
+        renderer = _renderer_peak_mb(pids)
+        every = sum(_status_kb(pid, "VmHWM") for pid in pids) / 1024
         browser.close()
     return {"ready": ready, "first": runs[0], "again": runs[1], "split": split, "renderer_mb": renderer,
-            "all_mb": sampler.peak_kb / 1024}
+            "all_mb": every}
 
 
 def main() -> None:
@@ -148,7 +127,7 @@ def main() -> None:
             print(f"{size}: {r}", file=sys.stderr, flush=True)
     print(f"\nWASM, {args.threads} threads, headless Chromium, model {model_dir.name}\n")
     print("| photo | page load -> ready (s) | first result (s) | again (s) | network (ms) | full resolution (ms) "
-          "| renderer peak RSS (MB) | all Chromium processes peak (MB) |")
+          "| renderer peak RSS (MB) | sum of all Chromium processes peaks (MB) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for size, r in rows:
         print(f"| {size.replace('x', '×')} | {r['ready']:.2f} | {r['first']:.2f} | {r['again']:.2f} | "

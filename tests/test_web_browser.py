@@ -51,7 +51,9 @@ def page(page_url):
         errors: list[str] = []
         page.on("pageerror", lambda err: errors.append(str(err)))
         page.goto(page_url + "?backend=wasm&threads=2")
-        page.wait_for_function("['ready', 'error'].includes(document.body.dataset.state)", timeout=120_000)
+        # polled by a timer, not by animation frames: a headless page under load may draw none for a long while
+        page.wait_for_function("['ready', 'error'].includes(document.body.dataset.state)",
+                               timeout=120_000, polling=250)
         assert page.get_attribute("body", "data-state") == "ready", page.inner_text("#status")
         yield page
         assert not errors, errors
@@ -61,7 +63,7 @@ def page(page_url):
 def _wait_runs(page, runs: int) -> None:
     page.wait_for_function(
         f"document.body.dataset.state === 'error' || (document.body.dataset.state === 'done' "
-        f"&& Number(document.body.dataset.runs) >= {runs})", timeout=180_000)
+        f"&& Number(document.body.dataset.runs) >= {runs})", timeout=180_000, polling=250)
     assert page.get_attribute("body", "data-state") == "done", page.inner_text("#status")
 
 

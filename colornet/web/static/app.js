@@ -4,7 +4,7 @@
 // URL parameters (for benchmarks and tests; a visitor needs none): backend=wasm|webgpu, threads=N.
 
 import * as ort from "./ort/ort.webgpu.min.mjs";
-import { globalResize, luminance, mixPriors, upsampleCompose, workingShape, areaResize } from "./pipeline.js";
+import { areaResize, globalResize, greyscale, luminance, mixPriors, upsampleCompose, workingShape } from "./pipeline.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -73,6 +73,14 @@ async function createSessions(bytes, backend) {
           await ort.InferenceSession.create(bytes.local, options)];
 }
 
+async function useBackend(backend) {
+  [app.global, app.local] = await createSessions(app.bytes, backend);
+  app.backendKind = backend;
+  app.backend = backend === "webgpu" ? "WebGPU" : `WASM, ${app.threads} thread${app.threads > 1 ? "s" : ""}`;
+  $("backend").textContent = app.backend;
+  $("footer-backend").textContent = app.backend;
+}
+
 async function init() {
   setState("loading", "Loading the model…");
   const model = await (await fetch("model/model.json")).json();
@@ -93,18 +101,16 @@ async function init() {
     });
   }
   setProgress(0.85, "Starting the network…");
-  let backend = await pickBackend();
+  app.bytes = bytes;
+  app.threads = threads;
+  const backend = await pickBackend();
   try {
-    [app.global, app.local] = await createSessions(bytes, backend);
+    await useBackend(backend);
   } catch (err) {
     if (backend === "wasm") throw err;
     console.warn("WebGPU session failed, using WASM:", err);
-    backend = "wasm";
-    [app.global, app.local] = await createSessions(bytes, backend);
+    await useBackend("wasm");
   }
-  app.backend = backend === "webgpu" ? "WebGPU" : `WASM, ${threads} thread${threads > 1 ? "s" : ""}`;
-  $("backend").textContent = app.backend;
-  $("footer-backend").textContent = app.backend;
   const distribution = model.head === "distribution";
   const viv = $("vividness");
   viv.value = distribution ? model.defaults.vividness : 0;
@@ -185,7 +191,11 @@ async function openPhoto(file) {
     $(id).width = image.width;
     $(id).height = image.height;
   }
-  $("before").getContext("2d").putImageData(new ImageData(image.rgba, image.width, image.height), 0, 0);
+  // "before" is what the network sees: the photo's L alone (a colour photo shows as grey)
+  app.photo.L = luminance(image.rgba, image.width, image.height);
+  const grey = new ImageData(image.width, image.height);
+  greyscale(app.photo.L, grey.data, image.rgba);
+  $("before").getContext("2d").putImageData(grey, 0, 0);
   $("compare").hidden = false;
   $("placeholder").hidden = true;
   fitView();
@@ -283,7 +293,16 @@ async function request() {
   try {
     do {
       app.pending = false;
-      await colorize();
+      try {
+        await colorize();
+      } catch (err) {
+        if (app.backendKind !== "webgpu") throw err;
+        console.warn("WebGPU run failed, switching to WASM:", err); // e.g. a lost device or an out-of-memory GPU
+        setProgress(0.3, "WebGPU failed; continuing on WASM…");
+        await useBackend("wasm");
+        app.abCache = null;
+        await colorize();
+      }
     } while (app.pending);
     document.body.dataset.runs = String(app.runs);
     setState("done");
@@ -306,7 +325,11 @@ function guard(promise) {
   promise.catch((err) => { console.error(err); setState("error", `Could not read that image: ${err.message || err}`); });
 }
 
-$("photo").addEventListener("change", (e) => { if (e.target.files[0]) guard(openPhoto(e.target.files[0])); });
+$("photo").addEventListener("change", (e) => {
+  const file = e.target.files[0];
+  e.target.value = ""; // choosing the same file again must open it again
+  if (file) guard(openPhoto(file));
+});
 $("references").addEventListener("change", (e) => {
   const files = [...e.target.files];
   guard((async () => {

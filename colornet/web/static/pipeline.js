@@ -306,3 +306,16 @@ export function upsampleCompose(lFull, height, width, abLow, h, w, { strength = 
   }
   return rgba;
 }
+
+/** The photo as the network sees it: L* alone (a* = b* = 0) as 8-bit grey RGBA, alpha from `alphaFrom`. */
+export function greyscale(lFull, out, alphaFrom = null) {
+  for (let p = 0, q = 0; p < lFull.length; p++, q += 4) {
+    const fy = (lFull[p] + 16.0) / 116.0;
+    const y = fy > F_THRESHOLD ? fy * fy * fy : (fy - DELTA) / KAPPA; // white Y is 1: linear grey
+    const s = y > LINEAR_KNEE ? 1.055 * Math.pow(Math.max(y, LINEAR_KNEE), 1.0 / 2.4) - 0.055 : y * 12.92;
+    const v = Math.trunc(Math.min(Math.max(s, 0.0), 1.0) * 255.0 + 0.5);
+    out[q] = v; out[q + 1] = v; out[q + 2] = v;
+    out[q + 3] = alphaFrom ? alphaFrom[q + 3] : 255;
+  }
+  return out;
+}
