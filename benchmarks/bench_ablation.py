@@ -36,20 +36,20 @@ def median_time(fn, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
-def reference_lab_path(rgb: torch.Tensor, ab_low: torch.Tensor) -> torch.Tensor:
+def reference_lab_path(rgb: torch.Tensor, ab_half: torch.Tensor) -> torch.Tensor:
     rows = max(1, OLD_STRIP // rgb.shape[-1])
     lightness = torch.cat([rgb_to_luminance(rgb[:, :, i : i + rows]) for i in range(0, rgb.shape[-2], rows)], dim=2)
-    ab = upsample_ab(ab_low, lightness, rows_per_strip=rows)
+    ab = upsample_ab(ab_half, lightness, rows_per_strip=rows)
     out = torch.empty_like(rgb)
     for i in range(0, rgb.shape[-2], rows):
         out[:, :, i : i + rows] = lab_to_rgb(torch.cat((lightness[:, :, i : i + rows], ab[:, :, i : i + rows]), 1))
     return out
 
 
-def fused_lab_path(rgb: torch.Tensor, ab_low: torch.Tensor) -> torch.Tensor:
+def fused_lab_path(rgb: torch.Tensor, ab_half: torch.Tensor) -> torch.Tensor:
     ws = Workspace(rgb.device)
     lightness = luminance(rgb)
-    up = ABUpsampler(ab_low, lightness)
+    up = ABUpsampler(ab_half, lightness)
     out = torch.empty_like(rgb)
     for rows in image_strips(rgb):
         ab = up.strip(rows.start, rows.stop, lightness[:, :, rows], out=ws.get("ab", (1, 2, *out[:, :, rows].shape[-2:])))
@@ -79,10 +79,10 @@ def main() -> None:
         report(label, {k: median_time(lambda m=m: m.predict_ab_half(lightness, prior)) for k, m in variants.items()})
 
     rgb = torch.rand(1, 3, 2160, 3840)
-    ab_low = torch.randn(1, 2, 144, 256) * 20
+    ab_half = torch.randn(1, 2, 144, 256) * 20
     report("Lab + upsampling, 3840×2160", {
-        "reference colornet.lab, 2 MP strips": median_time(lambda: reference_lab_path(rgb, ab_low), 3),
-        "fused, 128 K-pixel strips": median_time(lambda: fused_lab_path(rgb, ab_low), 3),
+        "reference colornet.lab, 2 MP strips": median_time(lambda: reference_lab_path(rgb, ab_half), 3),
+        "fused, 128 K-pixel strips": median_time(lambda: fused_lab_path(rgb, ab_half), 3),
     })
 
     model = fold_batchnorm(ColorNet(paper_config()).eval())

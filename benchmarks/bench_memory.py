@@ -4,8 +4,8 @@
     python benchmarks/bench_memory.py --megapixels 100 --kinds rgb8
 
 Each row runs in a fresh child process: peak RSS (``ru_maxrss``) after the whole photo, minus the RSS with the
-model loaded, divided by the pixel count, is the bytes per pixel that ``colornet.images.DEFAULT_MAX_MEGAPIXELS`` is
-sized from. The photos are flat colour (they compress to a few hundred KB, as in the issue that asked for this).
+model loaded, divided by the pixel count, is the bytes per pixel that the memory budget
+(``colornet.images.BYTES_PER_PIXEL_LEAN`` / ``BYTES_PER_PIXEL_FLOAT``) is decided from. The photos are flat colour (they compress to a few hundred KB, as in the issue that asked for this).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from pathlib import Path
 
 CHILD = r"""
 import json, resource, sys, time
-from colornet.pipeline import Colorizer, to_output_image
+from colornet.pipeline import Colorizer
 path, out = sys.argv[1], sys.argv[2]
 c = Colorizer.from_pretrained(None, device="cpu", max_megapixels=None)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
 result = c.colorize_image(path)
-to_output_image(result).save(out)
+result.to_pil().save(out)
 print(json.dumps({"base_kb": base, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "seconds": time.perf_counter() - t}))
 """

@@ -62,8 +62,8 @@ def oracle(rgb: torch.Tensor, working_size: int | None, mode: str) -> torch.Tens
     lab = rgb_to_lab(rgb)
     lightness, ab = lab[:, :1], lab[:, 1:]
     h, w = working_shape(*rgb.shape[-2:], working_size)
-    ab_low = F.interpolate(ab, size=(max(1, h // 2), max(1, w // 2)), mode="area")
-    return compose_rgb(lightness, upsample_ab(ab_low, lightness, mode=mode))
+    ab_half = F.interpolate(ab, size=(max(1, h // 2), max(1, w // 2)), mode="area")
+    return compose_rgb(lightness, upsample_ab(ab_half, lightness, mode=mode))
 
 
 def main() -> None:

@@ -93,14 +93,14 @@ def run_jobs(
     settings: dict[str, Any] | None = None,
     batch_size: int = 1,
     prefetch: int = 2,
-    max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS,
+    max_megapixels: float | str | None = DEFAULT_MAX_MEGAPIXELS,
     lean: bool = True,
     workers: int = 1,
 ) -> DiskFullError | None:
     """Run every job through decode -> colorize -> save; ``report`` is called once per job, from the writer thread.
 
     ``colorizer`` may be a factory: it is then called *after* the reader has started, so loading the model overlaps
-    decoding the first files. ``settings``: keyword arguments of ``Colorizer.colorize_rgb`` (strength, vividness,
+    decoding the first files. ``settings``: keyword arguments of ``Colorizer.colorize_batch`` (strength, vividness,
     hints, mask). ``lean``: 8-bit files stay uint8 from decoder to encoder (the colorizer converts in strips); False
     keeps float results (for 16-bit output of 8-bit inputs). ``workers`` > 1 runs that many forward passes at once (one thread each, sharing the
     model): on a CPU, two single-threaded passes side by side do ~25 % more work per second than one two-threaded
@@ -228,34 +228,13 @@ def _batches(decoded: queue.Queue, batch_size: int, stop: threading.Event) -> It
 def _colorize_batch(
     colorizer: Colorizer, batch: list[tuple[Job, RGBImage]], prior: GlobalPrior | None, settings: dict[str, Any]
 ) -> list[object]:
-    """(job, result) per image, or one failed ``Outcome`` per image when the batch cannot be colorized."""
+    """(job, result) per image, or a failed ``Outcome`` for an image ``Colorizer.colorize_batch`` could not do."""
     try:
-        if len(batch) == 1:
-            rgb = torch.from_numpy(batch[0][1].rgb).permute(2, 0, 1)[None]
-        else:
-            rgb = torch.stack([torch.from_numpy(img.rgb).permute(2, 0, 1) for _, img in batch])
-        # 8-bit in, 8-bit out (a quarter of the memory, no float image), as Colorizer.colorize_image does
-        lean = rgb.dtype == torch.uint8 and settings.get("mask") is None
-        out = colorizer.colorize_rgb(rgb, prior, **settings, out_dtype=torch.uint8 if lean else torch.float32)
-    except (ColorNetError, ValueError, MemoryError, RuntimeError) as err:
-        if isinstance(err, RuntimeError) and not _out_of_memory(err):
-            raise  # a bug, not a property of this input: let it surface
-        if len(batch) > 1 and not isinstance(err, ValueError):  # maybe only too big together: one at a time
-            return [item for one in batch for item in _colorize_batch(colorizer, [one], prior, settings)]
-        if not isinstance(err, ValueError):
-            err = MemoryError(f"not enough memory to colorize this image ({err}); downscale it, or lower "
-                              "--max-megapixels to skip such files")
+        results = colorizer.colorize_batch([image for _, image in batch], prior, **settings)
+    except (ColorNetError, ValueError) as err:  # a setting this input cannot take: each image fails, the run goes on
         return [Outcome(job, _message(err, job)) for job, _ in batch]
-    items: list[object] = []
-    for i, (job, img) in enumerate(batch):
-        rgb_hwc = out[i].permute(1, 2, 0).numpy()
-        items.append((job, RGBImage(rgb_hwc, img.alpha, img.bit_depth, img.source)))
-    return items
-
-
-def _out_of_memory(err: RuntimeError) -> bool:
-    text = str(err).lower()
-    return isinstance(err, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate memory" in text
+    return [Outcome(job, _message(result, job)) if isinstance(result, Exception) else (job, result)
+            for (job, _), result in zip(batch, results, strict=True)]
 
 
 def warm_up(colorizer: Colorizer) -> None:

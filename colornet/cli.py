@@ -1,10 +1,12 @@
-"""``colornet`` command line: colorize photos, classify scenes, manage weights.
+"""``colornet`` command line: colorize photos, clips and videos, classify scenes, manage weights.
 
-Design rules: inputs are never overwritten, each output is written atomically (temp file + rename) with the user's
-umask, one unreadable photo is reported (once, path first) and skipped without losing the others, a full disk stops
-the run and keeps what was written, Ctrl-C stops cleanly, and the exit status tells scripts whether everything worked
-(0), some inputs failed (1), usage was wrong (2) or the run was interrupted (130). Every user mistake ends in one
-line on stderr, never a traceback.
+Design rules: inputs are never overwritten; every output goes through ``colornet.outputs`` (one naming rule, atomic
+fsynced writes, ``--skip-existing`` trusts only complete files); one unreadable photo is reported (once, path first)
+and skipped without losing the others; a full disk stops the run and keeps what was written; Ctrl-C, SIGTERM and
+SIGHUP stop cleanly; the exit status (``colornet.exits``) tells scripts whether everything worked (0), some inputs
+failed (1), usage was wrong (2) or the run was stopped by a signal (128 + N). Every argument is checked once, while
+parsing, by the library's own rule (``colornet.checks``, ``colornet.outputs``): a mistake is one line on stderr and
+status 2, before any model loads.
 
 ``colorize`` is a pipeline (``colornet.batchrun``): the next files are decoded and the previous results encoded while
 the network runs. Under ``torchrun`` each process takes its share of the sorted inputs (``colornet.distributed``).
@@ -13,48 +15,31 @@ the network runs. Under ``torchrun`` each process takes its share of the sorted 
 from __future__ import annotations
 
 import argparse
-import math
+import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import __version__
-from .cli_sequence import add_sequence_options, add_video_parser
 from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
-from .errors import ColorNetError
-from .images import DEFAULT_MAX_MEGAPIXELS
-from .inputs import expand_inputs, plan_inputs
+from .errors import ColorNetError, UsageError
+from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, interrupted_status, stop_on_signals
 from .onnx.cli import add_export_parser
 from .web.cli import add_web_parser
-from .outputs import BIT_DEPTHS, DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESSION, OUTPUT_FORMATS
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE", "build_parser", "expand_inputs", "main"]
-
-
-class UsageError(Exception):
-    """A mistake in the command line or environment: one line, exit status 2."""
+DEFAULT_PRIOR_MODE = "per_shot"
 
 
 # --------------------------------------------------------------------------------------------- argument types
 
 
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def library_check(check, convert=float):
-    """An argparse type that validates with the library's own rule (``pipeline.check_*``), so the CLI and the API
-    accept and refuse the same values with the same message."""
+def library_check(check: Callable, convert: Callable = float, *, keep_text: bool = False) -> Callable[[str], object]:
+    """An argparse type that validates with the library's own rule (``colornet.checks``, ``colornet.outputs``), so
+    the CLI and the API accept and refuse the same values with the same message. ``keep_text``: the argument stays
+    the text given (the check only vets it, e.g. a device name)."""
 
     def parse(text: str):
         try:
@@ -62,68 +47,34 @@ def library_check(check, convert=float):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if convert is int else ''}number") from None
         try:
-            check(value)
-        except ValueError as err:  # InputError
+            checked = check(value)
+        except ValueError as err:  # InputError and its kind
             raise argparse.ArgumentTypeError(str(err)) from None
-        return value
+        return text if keep_text else checked
 
-    parse.__name__ = getattr(check, "__name__", "value")
+    parse.__name__ = getattr(check, "__name__", "value").removeprefix("check_")
     return parse
 
 
-def non_negative_float(text: str) -> float:
-    value = _finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative; use 0 or more")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = _finite_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not positive; a weight must be > 0 (leave a reference out instead)")
-    return value
-
-
-def int_range(low: int, high: int | None = None):
-    """An argparse type: an integer in [low, high] (no upper bound when ``high`` is None)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"{low} or more"
-            raise argparse.ArgumentTypeError(f"{value} is out of range; use {bound}")
-        return value
-
-    parse.__name__ = "integer"
-    return parse
-
-
-def device_arg(text: str) -> str:
-    """``auto`` or a torch device that exists here: catches ``--device foo`` and ``cuda`` without CUDA early."""
+def _device(text: str) -> str:
+    """``auto`` (no torch import, so --help and usage errors stay instant), or a device this machine has."""
     if text == "auto":
         return text
-    import torch
+    from .checks import select_device
 
     try:
-        device = torch.device(text)
-    except (RuntimeError, ValueError):
-        raise argparse.ArgumentTypeError(f"unknown device {text!r}; use auto, cpu, cuda, cuda:N or mps") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise argparse.ArgumentTypeError(
-                f"{text}: CUDA is not available here (a CPU-only torch build, or no GPU visible); use --device cpu"
-            )
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise argparse.ArgumentTypeError(f"{text}: only {torch.cuda.device_count()} CUDA device(s) here")
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise argparse.ArgumentTypeError(f"{text}: MPS is not available here; use --device cpu")
-    elif device.type not in ("cpu", "cuda", "mps", "xpu"):
-        raise argparse.ArgumentTypeError(f"device {text!r} is not supported; use auto, cpu, cuda, cuda:N or mps")
+        select_device(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
     return text
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _megapixels(text: str) -> float | str:
+    return text if text == "auto" else float(text)
 
 
 def _check_environment() -> None:
@@ -146,17 +97,15 @@ def _check_environment() -> None:
 
 def _prepare_output_folder(out_dir: Path) -> None:
     """Fail early, before the model loads, when results could not be written at all."""
+    from .atomic import TEMP_SUFFIX
+
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".colornet-write-test."):
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".colornet-write-test.", suffix=TEMP_SUFFIX):
             pass
     except OSError as err:
         reason = err.strerror or str(err)
         raise UsageError(f"-o {out_dir}: cannot write to this folder ({reason}); choose another -o") from None
-
-
-def _target(out_dir: Path, rel: Path, suffix: str) -> Path:
-    return out_dir / rel.with_name(rel.name + suffix)  # keeps dots in names: photo.v2.jpg -> photo.v2.png
 
 
 def _torch_threads(value: int | None = None) -> int:
@@ -168,15 +117,13 @@ def _torch_threads(value: int | None = None) -> int:
 
 
 def _cpu_workers(device: str, jobs: int) -> int:
-    """Forward passes to run side by side: on a CPU with several files, two with half the threads each.
-
-    Measured on 2 cores (512^2): one pass with 2 threads costs 87 ms of CPU, one with 1 thread 65 ms, so two
-    single-threaded passes in parallel finish more images per second. Under torchrun (OMP_NUM_THREADS=1 per
-    process) there is one thread per process already, and the passes stay sequential.
-    """
+    """Forward passes to run side by side: on a CPU with several files, two with half the threads each (two
+    single-threaded passes finish more images per second than one two-threaded one; benchmarks/bench_cli.py).
+    Under torchrun (OMP_NUM_THREADS=1 per process) there is one thread per process already, and the passes stay
+    sequential."""
     import torch
 
-    from .pipeline import select_device
+    from .checks import select_device
 
     threads = torch.get_num_threads()
     if jobs < 2 or threads < 2 or select_device(device).type != "cpu":
@@ -185,19 +132,65 @@ def _cpu_workers(device: str, jobs: int) -> int:
     return 2
 
 
-def cmd_colorize(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from .batchrun import Job, Outcome, run_jobs
-    from .distributed import device_for_share, share_from_env
-    from .outputs import OutputOptions, save_result
+def load_colorizer(args: argparse.Namespace, device: str | None = None, max_megapixels: float | str | None = "auto"):
+    """The Colorizer for ``--weights``, with ``--vividness`` checked against its head: a usage error before any
+    work or progress bar, naming the checkpoint."""
+    from .errors import VividnessError
     from .pipeline import Colorizer
 
+    colorizer = Colorizer.from_pretrained(args.weights, device=device or args.device, working_size=args.working_size,
+                                          max_megapixels=max_megapixels)
+    try:
+        colorizer.model.temperature(args.vividness)
+    except VividnessError:
+        name = args.weights or "the default checkpoint"
+        raise UsageError(f"--vividness: {name} has the paper's regression head, which has no vividness; leave "
+                         "--vividness out (use --strength for more or less colour) or pick a colour-distribution "
+                         "checkpoint such as the default") from None
+    return colorizer
+
+
+def _check_sequence_only_options(args: argparse.Namespace) -> None:
+    """--prior-mode and its friends only mean something for the frames of a clip: refuse them without --sequence."""
+    given = [flag for flag, value in (("--prior-mode", args.prior_mode), ("--temporal-smoothing",
+                                      args.temporal_smoothing), ("--cut-threshold", args.cut_threshold))
+             if value is not None]
+    if given and not args.sequence:
+        one = len(given) == 1
+        raise UsageError(f"{', '.join(given)} only appl{'ies' if one else 'y'} to the frames of one clip: add "
+                         f"--sequence, or leave {'it' if one else 'them'} out")
+    from .sequence import CUT_THRESHOLD
+    from .temporal import DEFAULT_SMOOTHING
+
+    args.prior_mode = args.prior_mode or DEFAULT_PRIOR_MODE
+    args.temporal_smoothing = DEFAULT_SMOOTHING if args.temporal_smoothing is None else args.temporal_smoothing
+    args.cut_threshold = CUT_THRESHOLD if args.cut_threshold is None else args.cut_threshold
+
+
+def _check_references(args: argparse.Namespace) -> None:
     if args.reference_weight and len(args.reference_weight) != len(args.reference or []):
         raise UsageError(
             f"{len(args.reference_weight)} --reference-weight for {len(args.reference or [])} --reference: "
             "give one weight per reference (or none for equal weights)"
         )
+
+
+def output_options(args: argparse.Namespace):
+    from .outputs import OutputOptions
+
+    return OutputOptions(args.format, args.png_compression, args.jpeg_quality, args.bit_depth)
+
+
+def cmd_colorize(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .batchrun import Job, Outcome, run_jobs
+    from .distributed import device_for_share, share_from_env
+    from .inputs import plan_inputs
+    from .outputs import is_complete, plan_outputs, write_image
+
+    _check_sequence_only_options(args)
+    _check_references(args)
     try:  # loaded once, before any work: a bad hints/mask file is a usage error, not one failure per photo
         hints, mask = _load_controls(args)
     except ColorNetError as err:
@@ -215,6 +208,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     if not plan.jobs:
         print("error: no input images found", file=sys.stderr)
         return EXIT_USAGE
+    options = output_options(args)
+    outputs = plan_outputs(plan.jobs, out_dir, options)
     if args.sequence:
         if args.hints or args.mask:
             raise UsageError("--hints/--mask work photo by photo; leave them out with --sequence")
@@ -222,24 +217,26 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             raise UsageError("--sequence colorizes one clip in one process; run it without torchrun")
         from .cli_sequence import cmd_colorize_sequence
 
-        return cmd_colorize_sequence(args, plan.jobs)
+        return cmd_colorize_sequence(args, outputs, options)
+    for source, why in outputs.refused:
+        print(f"skipped {source}: {why}", file=sys.stderr)
     _prepare_output_folder(out_dir)
-    options = OutputOptions(args.format, args.png_compression, args.jpeg_quality, args.bit_depth)
-    input_paths = {p for p, _ in plan.jobs}
-    failed = len(plan.problems)
-    skipped = 0
+    failed = len(plan.problems) + len(outputs.refused)
+    skipped = redone = 0
     jobs: list[Job] = []
-    for source, rel in share.take(plan.jobs):
-        target = _target(out_dir, rel, options.suffix())
-        if target.resolve() in input_paths:
-            print(f"skipped {source}: its output {target} would overwrite an input; choose another -o", file=sys.stderr)
-            failed += 1
-        elif args.skip_existing and target.exists():
-            skipped += 1
-        else:
-            jobs.append(Job(source, target))
+    for source, target in share.take(outputs.targets):
+        if args.skip_existing and target.exists():
+            if is_complete(target):
+                skipped += 1
+                continue
+            redone += 1
+            print(f"redoing {source}: its output {target} is incomplete (empty or truncated)", file=sys.stderr)
+        jobs.append(Job(source, target))
 
     tag = f"[{share.rank}/{share.world_size}] " if share.world_size > 1 else ""
+    device = device_for_share(args.device, share)
+    max_megapixels = args.max_megapixels
+    colorizer = load_colorizer(args, device, max_megapixels) if jobs else None
     bar = tqdm(total=len(jobs), desc=f"{tag}colorizing", unit="img", disable=args.quiet or not jobs,
                position=share.local_rank if share.world_size > 1 else None)  # one line per process of a node
     written = 0
@@ -253,41 +250,25 @@ def cmd_colorize(args: argparse.Namespace) -> int:
             bar.write(f"{tag}failed {outcome.job.source}: {outcome.error}", file=sys.stderr)
         bar.update(1)
 
-    device = device_for_share(args.device, share)
-    max_megapixels = args.max_megapixels or None
     threads = _torch_threads()
     workers = _cpu_workers(device, len(jobs))  # may lower torch's thread count until the run ends
 
-    def load() -> Colorizer:
-        from .model import VividnessError
-
-        colorizer = Colorizer.from_pretrained(
-            args.weights, device=device, working_size=args.working_size, max_megapixels=max_megapixels
-        )
-        try:
-            colorizer.model.temperature(args.vividness)  # a usage error (wrong head, out of range) before any work
-        except VividnessError as err:
-            raise UsageError(f"--vividness: {err}") from None
-        return colorizer
-
-    def prior(colorizer: Colorizer):
+    def prior(colorizer):
         if not args.reference:
             return None
         return colorizer.prior_from_references(args.reference, args.reference_weight or None)
 
-    def save(result, target: Path) -> None:
-        save_result(result, target, options)
-
     try:
         disk_full = run_jobs(
-            jobs, load, save, report, prior=prior, batch_size=args.batch_size, workers=workers,
-            max_megapixels=max_megapixels, lean=options.bit_depth != "16",
+            jobs, colorizer, lambda result, target: write_image(result, target, options), report, prior=prior,
+            batch_size=args.batch_size, workers=workers, max_megapixels=max_megapixels, lean=options.keeps_uint8,
             settings={"strength": args.strength, "vividness": args.vividness, "hints": hints, "mask": mask},
         ) if jobs else None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        bar.close()
         print(f"\n{tag}interrupted: {written} image(s) written to {out_dir}; re-run with --skip-existing to continue",
               file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted_status(stop)
     finally:
         bar.close()
         _torch_threads(threads)  # as it was (``main`` may be called in-process, e.g. by tests)
@@ -295,6 +276,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     if skipped:
         summary += f", {skipped} already there (--skip-existing)"
     print(summary)
+    for line in outputs.describe_shared(options):
+        print(f"{tag}note: {line}")
     if disk_full is not None:  # already reported as that file's failure; say why the run stopped, once
         print(f"{tag}stopped early because the disk is full; free some space, then re-run with --skip-existing",
               file=sys.stderr)
@@ -322,6 +305,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     import torch
 
     from .images import to_rgb_image
+    from .inputs import plan_inputs
     from .pipeline import Colorizer
     from .prior import top_classes
 
@@ -353,17 +337,30 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return status
 
 
-def cmd_weights(args: argparse.Namespace) -> int:
+def cmd_weights_list(args: argparse.Namespace) -> int:
     from . import weights
 
-    if args.action == "list":
-        for entry in weights.list_weights():
-            print(entry)
+    for entry in weights.list_weights():
+        print(entry)
+    return EXIT_OK
+
+
+def cmd_weights_download(args: argparse.Namespace) -> int:
+    from . import weights
+    from .manifest import load_manifest
+
+    entry = load_manifest().get(args.name)
+    if not entry.published and entry.bundled_path is not None and entry.bundled_path.is_file():
+        # scripts pre-fetch weights: a checkpoint that ships with the package is already there
+        print(f"{entry.name} is bundled with colornet, nothing to download: {entry.bundled_path}")
         return EXIT_OK
-    if args.action == "download":
-        path = weights.download_weights(args.name)
-        print(path)
-        return EXIT_OK
+    print(weights.download_weights(entry.name))
+    return EXIT_OK
+
+
+def cmd_weights_verify(args: argparse.Namespace) -> int:
+    from . import weights
+
     report = weights.verify_weights(args.name)
     print(report)
     return EXIT_OK if report else EXIT_SOME_FAILED
@@ -373,11 +370,15 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows "(default: X)" after each option's help, except where there is no value to show (None, flags)."""
+    """Shows "(default: X)" after each option's help, except where there is no value to show (None, flags) or the
+    help says it already."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
         if action.default is None or action.default is False or action.default is argparse.SUPPRESS:
-            return action.help or ""
+            return text
+        if "default:" in text or "%(default)" in text:
+            return text
         return super()._get_help_string(action) or ""
 
 
@@ -388,94 +389,195 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
+def _default_vividness() -> str:
+    """The default checkpoint's own vividness, read from its bundled file's header (no torch), for --help."""
+    try:
+        from .manifest import load_manifest
+
+        manifest = load_manifest()
+        entry = manifest.get(None)
+        with open(entry.bundled_path, "rb") as fh:  # type: ignore[arg-type]
+            size = int.from_bytes(fh.read(8), "little")
+            header = json.loads(fh.read(min(size, 1 << 20)))
+        architecture = json.loads(header["__metadata__"]["colornet_config"])["architecture"]
+        return f"{architecture['vividness']:g} for the default checkpoint {entry.name}"
+    except (OSError, ValueError, KeyError, TypeError, ColorNetError):
+        return "see `colornet weights list`"
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", default=None,
+                   help="manifest name or path to a .safetensors file (default: the bundled default checkpoint)")
+    p.add_argument("--device", type=_device, default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1, mps")
+
+
+def _add_look_options(p: argparse.ArgumentParser) -> None:
+    """How the colours look: the same options, types and checks for photos, clips and videos."""
+    from .checks import check_reference_weight, check_strength, check_vividness, check_working_size
+
+    p.add_argument("--reference", action="append", help="use this photo's global prior (repeat to mix several)")
+    p.add_argument("--reference-weight", action="append", type=library_check(check_reference_weight),
+                   help="weight (> 0) of each --reference, in order; default: equal")
+    p.add_argument("--working-size", type=library_check(check_working_size, int),
+                   default=DEFAULT_WORKING_SIZE, help="longer side the network sees; 0 = full size")
+    p.add_argument("--strength", type=library_check(check_strength), default=DEFAULT_STRENGTH,
+                   help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
+    p.add_argument("--vividness", type=library_check(check_vividness), default=None,
+                   help="colour-distribution checkpoints: 0 = the safest, muted colours, 1 = the boldest "
+                        f"(default: the checkpoint's own: {_default_vividness()})")
+
+
+def _add_sequence_options(p: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """``defaults=False`` (colorize): left None when not given, so using them without --sequence can be refused."""
+    from .checks import PRIOR_MODES, check_cut_threshold, check_prior_mode, check_smoothing
+    from .sequence import CUT_THRESHOLD
+    from .temporal import DEFAULT_SMOOTHING
+
+    p.add_argument("--prior-mode", type=library_check(check_prior_mode, _text), metavar="{" + ",".join(PRIOR_MODES) + "}",
+                   default=DEFAULT_PRIOR_MODE if defaults else None,
+                   help="global prior: per_shot (one look per shot), whole_batch (one for the clip), per_image "
+                        f"(each frame its own) (default: {DEFAULT_PRIOR_MODE})")
+    p.add_argument("--temporal-smoothing", type=library_check(check_smoothing),
+                   default=DEFAULT_SMOOTHING if defaults else None,
+                   help=f"0..1: smooth colour over time along motion, 0 = off (default: {DEFAULT_SMOOTHING})")
+    p.add_argument("--cut-threshold", type=library_check(check_cut_threshold),
+                   default=CUT_THRESHOLD if defaults else None,
+                   help=f"L-histogram distance above which a frame starts a new shot (default: {CUT_THRESHOLD})")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from .pipeline import check_strength, check_working_size
+    from . import __version__
+    from .checks import check_crf, check_max_megapixels
+    from .images import DEFAULT_MAX_MEGAPIXELS
+    from .outputs import (
+        BIT_DEPTHS,
+        DEFAULT_JPEG_QUALITY,
+        DEFAULT_PNG_COMPRESSION,
+        OUTPUT_FORMATS,
+        check_jpeg_quality,
+        check_png_compression,
+    )
+    from .video import DEFAULT_CODEC, DEFAULT_CRF
+
     fmt = _HelpFormatter
     parser = _Parser(
         prog="colornet", description="Automatic photo colorization (Iizuka et al. 2016).", formatter_class=fmt
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    def model_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--weights", default=None, help="manifest name or path to a .safetensors file (default: the bundled checkpoint)")
-        p.add_argument("--device", type=device_arg, default="auto", help="auto (CUDA if present), cpu, cuda, cuda:1")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     col = sub.add_parser(
         "colorize", help="colorize images, folders or globs", formatter_class=fmt,
-        description="Colorize images. Under torchrun each process takes its share of the sorted inputs.",
+        description="Colorize images. Each result keeps its input's name with the output suffix (photo.v2.jpg -> "
+                    "photo.v2.png); images of one stem in one folder (x.jpg, x.png) keep their suffix too "
+                    "(x.jpg.png, x.png.png). Under torchrun each process takes its share of the sorted inputs.",
     )
     col.add_argument("inputs", nargs="+", help="image files, folders (searched recursively) or glob patterns")
     col.add_argument("-o", "--output", required=True, help="output folder (created; inputs are never overwritten)")
-    col.add_argument("--reference", action="append", help="use this photo's global prior (repeat to mix several)")
-    col.add_argument("--reference-weight", action="append", type=positive_float,
-                     help="weight (> 0) of each --reference, in order; default: equal")
-    col.add_argument("--working-size", type=library_check(check_working_size, int), default=DEFAULT_WORKING_SIZE,
-                     help="longer side the network sees; 0 = full size")
-    col.add_argument("--strength", type=library_check(check_strength), default=DEFAULT_STRENGTH,
-                     help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
+    _add_look_options(col)
     col.add_argument("--hints", default=None, metavar="H.png",
                      help="RGBA picture of colour hints (any size, same aspect): opaque pixels ask for their colour")
     col.add_argument("--mask", default=None, metavar="M.png",
                      help="black-and-white picture: white = colorize, black = keep the input pixel unchanged")
-    col.add_argument("--vividness", type=_finite_float, default=None,
-                     help="colour-distribution checkpoints (the default): 0 = the safest, muted colours, 1 = the "
-                          "boldest; default: the checkpoint's own default vividness")
     col.add_argument("--format", choices=OUTPUT_FORMATS, default="png", help="output format (png keeps alpha)")
-    col.add_argument("--png-compression", type=int_range(0, 9), default=DEFAULT_PNG_COMPRESSION,
-                     help="zlib level 0-9: 1 is ~4x faster than 6 on a 4K photo for files ~10-30%% larger")
-    col.add_argument("--jpeg-quality", type=int_range(1, 100), default=DEFAULT_JPEG_QUALITY,
+    col.add_argument("--png-compression", type=library_check(check_png_compression, int),
+                     default=DEFAULT_PNG_COMPRESSION,
+                     help="zlib level 0-9: 1 is faster, 9 smallest (at 4K, level 1 vs 6: 0.8 s vs 2.0 s a photo, "
+                          "files 39%% larger; benchmarks/README.md)")
+    col.add_argument("--jpeg-quality", type=library_check(check_jpeg_quality, int), default=DEFAULT_JPEG_QUALITY,
                      help="JPEG quality 1-100 (with --format jpg)")
     col.add_argument("--bit-depth", choices=BIT_DEPTHS, default="auto",
                      help="PNG bits per channel: auto = 16 for inputs with more than 8 bits, else 8")
-    col.add_argument("--max-megapixels", type=non_negative_float, default=DEFAULT_MAX_MEGAPIXELS,
-                     help="skip (as a failed input) files larger than this, judged from their header before decoding, "
-                          "so memory stays bounded; 0 = no limit (default: %(default)g)")
-    col.add_argument("--batch-size", type=int_range(1), default=1,
+    col.add_argument("--max-megapixels", type=library_check(check_max_megapixels, _megapixels),
+                     default=DEFAULT_MAX_MEGAPIXELS, metavar="auto|MP",
+                     help="memory budget, judged from each file's header before decoding (a file over it fails, the "
+                          "others go on): auto = what the memory available now allows (~13.5 bytes a pixel for 8-bit "
+                          "photos, ~29 for 16-bit), a number = that many megapixels, 0 = no limit")
+    col.add_argument("--batch-size", type=library_check(_positive_int, int), default=1,
                      help="same-size images per forward pass (helps on GPUs)")
     col.add_argument("--skip-existing", action="store_true",
-                     help="leave outputs that already exist (continue an interrupted or crashed run)")
+                     help="leave outputs that already exist and are complete (continue an interrupted run)")
     col.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     col.add_argument("--sequence", action="store_true",
                      help="the inputs, in name order, are the frames of one clip: one look per shot, no flicker")
-    add_sequence_options(col, default_mode="per_shot")
-    model_options(col)
+    _add_sequence_options(col, defaults=False)
+    _add_model_options(col)
     col.set_defaults(func=cmd_colorize)
-    add_video_parser(sub, model_options)
+
+    from .cli_sequence import cmd_video
+
+    vid = sub.add_parser("video", help="colorize a video file (needs PyAV: pip install \"colornet[video]\")",
+                         formatter_class=fmt)
+    vid.add_argument("input", help="video file (anything FFmpeg reads)")
+    vid.add_argument("-o", "--output", required=True,
+                     help="output video file (.mp4, .mkv, .mov, .webm, .avi) or folder (then IN_color.mp4 in it)")
+    _add_look_options(vid)
+    _add_sequence_options(vid, defaults=True)
+    vid.add_argument("--codec", default=DEFAULT_CODEC, help="video encoder (audio is always copied)")
+    vid.add_argument("--crf", type=library_check(check_crf, int), default=DEFAULT_CRF,
+                     help="libx264 quality 0-51: lower is better")
+    vid.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_model_options(vid)
+    vid.set_defaults(func=cmd_video)
     add_export_parser(sub)
     add_web_parser(sub)
 
     cls = sub.add_parser("classify", help="print the top scene classes of images", formatter_class=fmt)
     cls.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
-    cls.add_argument("--top", type=int_range(1), default=5, help="how many classes to print")
-    model_options(cls)
+    cls.add_argument("--top", type=library_check(_positive_int, int), default=5, help="how many classes to print")
+    _add_model_options(cls)
     cls.set_defaults(func=cmd_classify)
 
-    wts = sub.add_parser("weights", help="list, download or verify named checkpoints", formatter_class=fmt)
-    wts.add_argument("action", choices=("list", "download", "verify"))
-    wts.add_argument("name", nargs="?", default=None, help="manifest name (default: the default checkpoint)")
-    wts.set_defaults(func=cmd_weights)
+    wts = sub.add_parser("weights", help="list, download or verify named checkpoints", formatter_class=fmt,
+                         description="Named checkpoints of the manifest: list them, download one, verify local copies.")
+    actions = wts.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    name_help = "manifest name (default: the default checkpoint)"
+    act = actions.add_parser("list", help="every named checkpoint and where copies of it are on this machine",
+                             description="Every named checkpoint (* = the default), its size, where copies are on "
+                                         "this machine (local, cached, bundled) and its Hub repo once published.")
+    act.set_defaults(func=cmd_weights_list)
+    act = actions.add_parser("download", help="fetch a published checkpoint into the Hub cache and verify it",
+                             description="Fetch a published checkpoint into the Hub cache and check its sha256. A "
+                                         "bundled checkpoint needs no download: it says so and exits 0.")
+    act.add_argument("name", nargs="?", default=None, help=name_help)
+    act.set_defaults(func=cmd_weights_download)
+    act = actions.add_parser("verify", help="hash every local copy of a checkpoint against the manifest",
+                             description="Hash every local copy (models folders, Hub cache, bundled) against the "
+                                         "manifest's sha256; exit 1 if there is none or one differs.")
+    act.add_argument("name", nargs="?", default=None, help=name_help)
+    act.set_defaults(func=cmd_weights_verify)
     return parser
 
 
+def _positive_int(value: int) -> int:
+    from .errors import InputError
+
+    if value < 1:
+        raise InputError(f"{value} is out of range; use 1 or more")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        _check_environment()
-        return args.func(args)
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except (ColorNetError, ValueError) as err:  # raised on purpose by the library: the message says what to do
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_SOME_FAILED
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["--version"], ["-V"]):  # at once: no torch, no parser
+        from . import __version__
+
+        print(f"colornet {__version__}")
+        return EXIT_OK
+    with stop_on_signals():
+        try:
+            args = build_parser().parse_args(argv)
+            _check_environment()
+            return args.func(args)
+        except UsageError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        except (ColorNetError, ValueError) as err:  # raised on purpose by the library: the message says what to do
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_SOME_FAILED
+        except KeyboardInterrupt as stop:
+            print("\ninterrupted", file=sys.stderr)
+            return interrupted_status(stop)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Both run the frames of one clip through ``colornet.sequence`` (one prior per shot, cuts reset, ab smoothed along
 motion), streamed: a first pass over the frames finds the shots and their priors, the second colorizes and writes
-frame by frame. Progress bars for both passes; Ctrl-C stops between frames (frames already written stay complete;
-a video is only renamed into place when finished).
+frame by frame. Frames are written by ``colornet.outputs`` exactly as still photos are (names, format, bit depth,
+atomic fsynced writes); a video is only renamed into place when finished. Progress bars for both passes; Ctrl-C,
+SIGTERM and SIGHUP stop between frames. The options were parsed and checked by ``colornet.cli``.
 """
 
 from __future__ import annotations
@@ -15,127 +16,79 @@ from pathlib import Path
 
 import torch
 
-from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
-from .errors import ColorNetError
-from .images import load_image
-from .sequence import CUT_THRESHOLD, PRIOR_MODES, check_prior_mode
-from .temporal import DEFAULT_SMOOTHING, check_smoothing
-
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+from .errors import ColorNetError, UsageError
+from .exits import EXIT_OK, EXIT_SOME_FAILED, interrupted_status
+from .images import RGBImage, load_image
+from .outputs import OutputOptions, OutputPlan, write_image
 
 
-def add_sequence_options(p: argparse.ArgumentParser, *, default_mode: str) -> None:
-    p.add_argument("--prior-mode", choices=PRIOR_MODES, default=default_mode,
-                   help=f"global prior: per_shot (one look per shot), whole_batch (one for the clip), per_image "
-                        f"(each frame its own) (default: {default_mode})")
-    p.add_argument("--temporal-smoothing", type=float, default=DEFAULT_SMOOTHING,
-                   help=f"0..1: smooth colour over time along motion (0 off; default {DEFAULT_SMOOTHING})")
-    p.add_argument("--cut-threshold", type=float, default=CUT_THRESHOLD,
-                   help=f"L-histogram distance above which a frame starts a new shot (default {CUT_THRESHOLD})")
-
-
-def _check_options(args: argparse.Namespace) -> str | None:
-    try:
-        check_prior_mode(args.prior_mode)
-        check_smoothing(args.temporal_smoothing)
-    except ValueError as err:
-        return str(err)
-    if not 0 < args.cut_threshold <= 1:
-        return f"--cut-threshold must be in (0, 1], got {args.cut_threshold}"
-    weights, refs = getattr(args, "reference_weight", None) or [], getattr(args, "reference", None) or []
-    if weights and len(weights) != len(refs):
-        return (f"{len(weights)} --reference-weight for {len(refs)} --reference: give one weight per reference "
-                "(or none for equal weights)")
-    if args.strength < 0:
-        return f"--strength must be >= 0 (0 = greyscale, 1 = as predicted), got {args.strength}"
-    return None
-
-
-def _load(args: argparse.Namespace):
-    """(colorizer, reference prior or None), or the one-line usage error (wrong head, vividness out of range)
-    found before any frame is read, as ``colornet colorize`` does."""
-    from .pipeline import Colorizer  # lazy: the CLI's --help must not wait for torch models
-
-    colorizer = Colorizer.from_pretrained(args.weights, device=args.device, working_size=args.working_size or None)
-    try:
-        colorizer.model.temperature(args.vividness)
-    except ValueError as err:
-        return f"--vividness: {err}"
-    prior = colorizer.prior_from_references(args.reference, args.reference_weight or None) if args.reference else None
-    return colorizer, prior
+def _reference_prior(args: argparse.Namespace, colorizer):
+    return colorizer.prior_from_references(args.reference, args.reference_weight or None) if args.reference else None
 
 
 class _FolderFrames:
     """Image files in order as RGB ``[1,3,H,W]``; re-iterable. Unreadable files are skipped (the same ones on
-    every pass) and reported once; ``current`` is the (path, output name, alpha) of the frame just read."""
+    every pass) and reported once; ``current`` is the (target, image) of the frame just read."""
 
-    def __init__(self, items: list[tuple[Path, Path]]) -> None:
+    def __init__(self, items: list[tuple[Path, Path]], max_megapixels: float | str | None) -> None:
         self.items = items
+        self.max_megapixels = max_megapixels
         self.failed: dict[Path, str] = {}
-        self.current: tuple[Path, Path, object] | None = None
+        self.current: tuple[Path, RGBImage] | None = None
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        for path, rel in self.items:
+        for path, target in self.items:
             if path in self.failed:
                 continue
             try:
-                image = load_image(path)
+                image = load_image(path, max_megapixels=self.max_megapixels)
             except ColorNetError as err:
                 self.failed[path] = str(err)
                 continue
-            self.current = (path, rel, image.alpha)
+            self.current = (target, image)
             yield torch.from_numpy(image.rgb).permute(2, 0, 1)[None]
 
 
-def cmd_colorize_sequence(args: argparse.Namespace, inputs: list[tuple[Path, Path]]) -> int:
+def cmd_colorize_sequence(args: argparse.Namespace, outputs: OutputPlan, options: OutputOptions) -> int:
     """``colornet colorize ... --sequence``: the inputs (in name order) are the frames of one clip."""
     from tqdm import tqdm
 
-    from .atomic import atomic_write
-    from .images import to_pil
+    from .cli import _check_references, _prepare_output_folder, load_colorizer
     from .sequence import colorize_frames, plan_shots
 
-    problem = _check_options(args)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+    _check_references(args)
+    if outputs.refused:  # a clip with a frame left out is not the clip: refuse before any work
+        source, why = outputs.refused[0]
+        raise UsageError(f"{source}: {why}")
     out_dir = Path(args.output)
-    input_paths = {p for p, _ in inputs}
-    for path, rel in inputs:
-        target = (out_dir / rel).with_suffix("." + args.format)
-        if target.resolve() in input_paths:
-            print(f"error: output {target} would overwrite an input; choose another -o folder", file=sys.stderr)
-            return EXIT_USAGE
-    loaded = _load(args)
-    if isinstance(loaded, str):
-        print(f"error: {loaded}", file=sys.stderr)
-        return EXIT_USAGE
-    colorizer, prior = loaded
-    frames = _FolderFrames(inputs)
+    _prepare_output_folder(out_dir)
+    colorizer = load_colorizer(args, max_megapixels=args.max_megapixels)
+    prior = _reference_prior(args, colorizer)
+    frames = _FolderFrames(outputs.targets, args.max_megapixels)
+    total = len(outputs.targets)
     written = 0
     try:
         plan = None
         if prior is None and args.prior_mode != "per_image":
-            with tqdm(total=len(inputs), desc="finding shots", unit="frame", disable=args.quiet) as bar:
+            with tqdm(total=total, desc="finding shots", unit="frame", disable=args.quiet) as bar:
                 plan = plan_shots(colorizer, frames, prior_mode=args.prior_mode, cut_threshold=args.cut_threshold,
-                                  progress=lambda done, total: bar.update(1))
-        bar = tqdm(total=len(inputs) - len(frames.failed), desc="colorizing", unit="frame", disable=args.quiet)
-        for rgb in colorize_frames(colorizer, frames, prior_mode=args.prior_mode, prior=prior, plan=plan,
-                                   temporal_smoothing=args.temporal_smoothing, strength=args.strength,
-                                   cut_threshold=args.cut_threshold, vividness=args.vividness):
-            _, rel, alpha = frames.current  # type: ignore[misc]
-            image = to_pil(rgb[0].permute(1, 2, 0).cpu().numpy(), alpha)  # type: ignore[arg-type]
-            if args.format == "jpg":
-                image = image.convert("RGB")
-            atomic_write((out_dir / rel).with_suffix("." + args.format), image.save, fsync=False)
-            written += 1
-            bar.update(1)
-        bar.close()
-    except KeyboardInterrupt:
+                                  progress=lambda done, _: bar.update(1))
+        with tqdm(total=total - len(frames.failed), desc="colorizing", unit="frame", disable=args.quiet) as bar:
+            for rgb in colorize_frames(colorizer, frames, prior_mode=args.prior_mode, prior=prior, plan=plan,
+                                       temporal_smoothing=args.temporal_smoothing, strength=args.strength,
+                                       cut_threshold=args.cut_threshold, vividness=args.vividness):
+                target, image = frames.current  # type: ignore[misc]
+                result = RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), image.alpha, image.bit_depth, image.source)
+                write_image(result, target, options)
+                written += 1
+                bar.update(1)
+    except KeyboardInterrupt as stop:
         print(f"\ninterrupted: {written} frame(s) written to {out_dir}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted_status(stop)
     shots = f" in {len(plan.starts)} shot(s)" if plan is not None else ""
     print(f"{written} frame(s){shots} written to {out_dir}")
+    for line in outputs.describe_shared(options):
+        print(f"note: {line}")
     if frames.failed:
         print(f"{len(frames.failed)} input(s) failed (left out of the clip):", file=sys.stderr)
         for path, why in frames.failed.items():
@@ -148,27 +101,21 @@ def cmd_video(args: argparse.Namespace) -> int:
     """``colornet video IN -o OUT``: colorize a video file, keeping its size, timing and audio."""
     from tqdm import tqdm
 
+    from .cli import _check_references, load_colorizer
     from .sequence import colorize_frames, plan_shots
-    from .video import VideoFrames, colorize_video, require_av
+    from .video import VideoFrames, colorize_video, require_av, video_target
 
-    problem = _check_options(args)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+    _check_references(args)
+    source = Path(args.input)
+    try:
+        target = video_target(source, Path(args.output))
+    except ColorNetError as err:
+        raise UsageError(str(err)) from None
     require_av()
-    source, target = Path(args.input), Path(args.output)
-    if target.is_dir() or not target.suffix:
-        target = target / (source.stem + "_color.mp4")
-    if target.resolve() == source.resolve():
-        print(f"error: {target}: the output would overwrite the input; choose another -o", file=sys.stderr)
-        return EXIT_USAGE
     frames = VideoFrames(source)
     total = len(frames) or None
-    loaded = _load(args)
-    if isinstance(loaded, str):
-        print(f"error: {loaded}", file=sys.stderr)
-        return EXIT_USAGE
-    colorizer, prior = loaded
+    colorizer = load_colorizer(args)
+    prior = _reference_prior(args, colorizer)
     try:
         plan = None
         if prior is None and args.prior_mode != "per_image":
@@ -185,30 +132,9 @@ def cmd_video(args: argparse.Namespace) -> int:
         with tqdm(total=total, desc="colorizing", unit="frame", disable=args.quiet) as bar:
             count = colorize_video(source, target, colorize, codec=args.codec, crf=args.crf,
                                    progress=lambda done: bar.update(1))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print(f"\ninterrupted: {target} not written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted_status(stop)
     shots = f", {len(plan.starts)} shot(s)" if plan is not None else ""
     print(f"{count} frame(s){shots} written to {target}")
     return EXIT_OK
-
-
-def add_video_parser(sub, model_options) -> None:
-    vid = sub.add_parser("video", help="colorize a video file (needs PyAV: pip install \"colornet[video]\")")
-    vid.add_argument("input", help="video file (anything FFmpeg reads)")
-    vid.add_argument("-o", "--output", required=True, help="output video file (.mp4, .mkv, ...) or folder")
-    add_sequence_options(vid, default_mode="per_shot")
-    vid.add_argument("--reference", action="append", help="use this photo's global prior (repeat to mix several)")
-    vid.add_argument("--reference-weight", action="append", type=float, help="weight of each --reference, in order")
-    vid.add_argument("--working-size", type=int, default=DEFAULT_WORKING_SIZE,
-                     help="longer side the network sees; 0 = full size")
-    vid.add_argument("--strength", type=float, default=DEFAULT_STRENGTH,
-                     help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
-    vid.add_argument("--vividness", type=float, default=None,
-                     help="colour-distribution checkpoints: 0 = the safest, muted colours, 1 = the boldest; "
-                          "default: the checkpoint's own")
-    vid.add_argument("--codec", default="libx264", help="video encoder (default libx264; audio is always copied)")
-    vid.add_argument("--crf", type=int, default=18, help="libx264 quality: lower is better (default 18)")
-    vid.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    model_options(vid)
-    vid.set_defaults(func=cmd_video)

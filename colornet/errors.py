@@ -1,4 +1,5 @@
-"""Exceptions a user can act on. Each subclasses the builtin it narrows, so ``except OSError`` still works.
+"""Every exception colornet raises on purpose, in one place. Each subclasses the builtin it narrows, so
+``except OSError`` / ``except ValueError`` still works, and each is exported from ``colornet``.
 
 Messages say what failed, the likely cause and what to do next, e.g.::
 
@@ -6,6 +7,8 @@ Messages say what failed, the likely cause and what to do next, e.g.::
 """
 
 from __future__ import annotations
+
+import signal
 
 
 class ColorNetError(Exception):
@@ -16,12 +19,28 @@ class InputError(ColorNetError, ValueError):
     """An argument or input the library cannot use (a negative strength, a NaN pixel, a wrong shape, ...)."""
 
 
+class VividnessError(InputError):
+    """``vividness`` was given for a checkpoint whose head cannot use it, or is out of range."""
+
+
+class HintError(InputError):
+    """A hint layer or mask that cannot be used (wrong shape, no alpha, different aspect ratio)."""
+
+
 class ImageLoadError(ColorNetError, ValueError):
     """An input image could not be decoded (corrupt, truncated, unsupported, or too large)."""
 
 
 class OutOfMemoryError(ColorNetError, MemoryError):
     """One image needed more memory than there is; the others of a batch can still be processed."""
+
+
+class DiskFullError(ColorNetError, OSError):
+    """The output disk is full: nothing more can be written, so the run stops (earlier outputs are kept)."""
+
+
+class VideoError(ColorNetError, ValueError):
+    """A video cannot be read or written (missing PyAV, unreadable file, no video stream, unsupported codec)."""
 
 
 class CheckpointError(ColorNetError, OSError):
@@ -42,3 +61,40 @@ class ChecksumMismatchError(ColorNetError, OSError):
 
 class ManifestError(ColorNetError, ValueError):
     """``weights_manifest.json`` is malformed or names an unknown checkpoint."""
+
+
+class UsageError(ColorNetError):
+    """A mistake in a command line or its environment: the front end prints one line and exits with status 2."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The process was asked to stop: Ctrl-C (SIGINT), or SIGTERM/SIGHUP from torchrun, timeout, docker stop or
+    systemd. A ``KeyboardInterrupt``, so every clean-up path written for Ctrl-C runs for the others too;
+    ``signum`` gives the conventional exit status 128 + signum (130, 143, 129)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointMismatchError",
+    "ChecksumMismatchError",
+    "ColorNetError",
+    "DiskFullError",
+    "HintError",
+    "ImageLoadError",
+    "InputError",
+    "Interrupted",
+    "ManifestError",
+    "OutOfMemoryError",
+    "UsageError",
+    "VideoError",
+    "VividnessError",
+    "WeightsNotFoundError",
+]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .errors import ColorNetError
+from .errors import HintError
 from .lab import rgb_to_lab
 from .upsample import upsample_ab
 
@@ -35,10 +35,6 @@ DEFAULT_REACH = 0.3  # a hint's correction decays by 1/e over this fraction of t
 DEFAULT_HINT_WEIGHT = 50.0  # a confidence-1 hint pixel is held ~50x harder than its smoothness to one neighbour
 CUT_COUPLING = 0.05  # a block whose weaker half-to-half coupling is below this holds a strong edge (cut it off)
 COARSEST_SIDE = 24  # the coarse-to-fine cascade starts at about this many pixels on the longer side
-
-
-class HintError(ColorNetError, ValueError):
-    """A hint layer or mask that cannot be used (wrong shape, no alpha, different aspect ratio)."""
 
 
 @dataclass
@@ -247,14 +243,14 @@ def _double(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return x.repeat_interleave(2, -2).repeat_interleave(2, -1)[..., : size[0], : size[1]]
 
 
-def apply_hints(ab_low: torch.Tensor, l_work: torch.Tensor, hints: HintLayer) -> torch.Tensor:
+def apply_hints(ab_half: torch.Tensor, l_work: torch.Tensor, hints: HintLayer) -> torch.Tensor:
     """The network's ab ``[B,2,h',w']`` (any size) -> ab at the working size of ``l_work`` with the hints applied.
 
     The prediction is first brought to the working size with the library's upsampler (guided by ``l_work``), then
     corrected by ``solve_correction``; the caller upsamples the result to full resolution as usual.
     """
     height, width = l_work.shape[-2:]
-    ab = upsample_ab(ab_low.float(), l_work, mode="guided")
+    ab = upsample_ab(ab_half.float(), l_work, mode="guided")
     if hints.batch not in (1, ab.shape[0]):
         raise HintError(f"{hints.batch} hint layers for {ab.shape[0]} images: give one for all, or one per image")
     hint_ab, confidence = hints.at_size(height, width)

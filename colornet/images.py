@@ -19,12 +19,18 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import ImageLoadError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".tga")
-# Files larger than this are refused from their header, before decoding, so that colorizing one stays under ~2.5 GB
-# of peak memory. Measured by benchmarks/bench_memory.py (peak RSS above the loaded model): an 8-bit photo costs about
-# 13.5 bytes a pixel on the lean path (uint8 in and out, L in float32), a 16-bit or float file about 29 (it is kept
-# in float32). At 75 MP that is ~1.3 GB (8-bit) and ~2.3 GB (16-bit) with the default model loaded; 8K x 8K (67 MP)
-# fits. ``max_megapixels=None`` (``--max-megapixels 0``) lifts the limit.
-DEFAULT_MAX_MEGAPIXELS = 75.0
+# The memory budget. A file is judged from its header, before decoding: by default ("auto") it is refused when
+# colorizing it would need more than MEMORY_SHARE of the memory available right now, at the bytes per pixel measured
+# by benchmarks/bench_memory.py (peak RSS above the loaded model): an 8-bit photo ~13.5 bytes a pixel on the lean path
+# (uint8 in and out, L in float32), a 16-bit or float file ~29 (kept in float32). So a 108 MP archive scan (~1.5 GB)
+# goes through on a machine with a few GB free, and is refused on one without, with a message that says what it
+# would take. A number is a fixed limit in megapixels; ``None`` (``--max-megapixels 0``) means no limit.
+AUTO = "auto"
+DEFAULT_MAX_MEGAPIXELS: float | str | None = AUTO
+BYTES_PER_PIXEL_LEAN = 13.5
+BYTES_PER_PIXEL_FLOAT = 29.0
+MEMORY_SHARE = 0.6  # of MemAvailable: the reader decodes ahead and two CPU workers may run side by side
+FALLBACK_MEGAPIXELS = 75.0  # where the available memory cannot be read (not Linux, no psutil)
 
 
 @dataclass
@@ -112,11 +118,11 @@ def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBI
 
 
 def load_image(
-    path: str | os.PathLike, *, max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS, keep_uint8: bool = False
+    path: str | os.PathLike, *, max_megapixels: float | str | None = DEFAULT_MAX_MEGAPIXELS, keep_uint8: bool = False
 ) -> RGBImage:
     """Decode an image file fully (so truncation is caught here, not halfway through a batch).
 
-    ``max_megapixels``: a larger file is refused from its header, before any decoding (None: no limit).
+    ``max_megapixels``: the memory budget, judged from the header before any decoding (``check_size``).
     ``keep_uint8``: keep an 8-bit file's pixels as uint8 (a quarter of the memory; the colorizer converts in strips).
     Every failure, running out of memory included, is an ``ImageLoadError`` naming the file.
     """
@@ -130,7 +136,8 @@ def load_image(
             Image.MAX_IMAGE_PIXELS = None  # the size is judged by check_size below, with a message naming the option
             try:
                 with Image.open(path) as img:
-                    check_size(img.width, img.height, max_megapixels, str(path))
+                    lean = keep_uint8 and img.mode not in _WIDE_MODES
+                    check_size(img.width, img.height, max_megapixels, str(path), lean=lean)
                     img.load()
                     return _pil_to_rgb(img, str(path), keep_uint8)
             finally:
@@ -151,18 +158,62 @@ def load_image(
         ) from err
 
 
-def check_size(width: int, height: int, max_megapixels: float | None, source: str) -> None:
-    """``ImageLoadError`` if ``width x height`` is above ``max_megapixels`` (None or 0: no limit)."""
-    if max_megapixels and width * height > max_megapixels * 1e6:
+_WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # decoded to float32, not kept uint8
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation now (Linux ``MemAvailable``, else psutil), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return int(psutil.virtual_memory().available)
+
+
+def bytes_to_colorize(width: int, height: int, *, lean: bool = True) -> float:
+    """Peak memory (bytes, above the loaded model) of colorizing a ``width x height`` photo, as measured."""
+    return width * height * (BYTES_PER_PIXEL_LEAN if lean else BYTES_PER_PIXEL_FLOAT)
+
+
+def check_size(
+    width: int, height: int, max_megapixels: float | str | None, source: str, *, lean: bool = True
+) -> None:
+    """``ImageLoadError`` if a ``width x height`` photo is over the budget: ``max_megapixels`` a number (a fixed
+    limit), "auto" (what the memory available now allows) or None/0 (no limit). ``lean``: an 8-bit photo kept uint8."""
+    if not max_megapixels:
+        return
+    megapixels = width * height / 1e6
+    need = bytes_to_colorize(width, height, lean=lean)
+    if max_megapixels == AUTO:
+        available = available_memory()
+        if available is None:
+            max_megapixels = FALLBACK_MEGAPIXELS
+        elif need <= MEMORY_SHARE * available:
+            return
+        else:
+            raise ImageLoadError(
+                f"{source}: {width}x{height} ({megapixels:,.0f} MP) would need about {need / 1e9:.1f} GB to colorize, "
+                f"and {available / 1e9:.1f} GB of memory is available now (colornet plans for {MEMORY_SHARE:.0%} of "
+                f"it); free memory (about {need / MEMORY_SHARE / 1e9:.1f} GB available would do), downscale it, or "
+                f"pass --max-megapixels {megapixels:.0f} (max_megapixels={megapixels:.0f}) to try anyway."
+            )
+    if megapixels > float(max_megapixels):
         raise ImageLoadError(
-            f"{source}: {width}x{height} is {width * height / 1e6:,.0f} megapixels, above the {max_megapixels:g} MP "
-            f"limit that keeps memory bounded; downscale it, or raise the limit (--max-megapixels / max_megapixels; "
-            f"0 = no limit) if this machine has the memory."
+            f"{source}: {width}x{height} is {megapixels:,.0f} megapixels, above the {float(max_megapixels):g} MP limit "
+            f"given; colorizing it would need about {need / 1e9:.1f} GB. Raise the limit (--max-megapixels / "
+            f"max_megapixels; auto = what the available memory allows, 0 = no limit), or downscale it."
         )
 
 
 def to_rgb_image(
-    image: ImageLike, *, keep_uint8: bool = False, max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS
+    image: ImageLike, *, keep_uint8: bool = False, max_megapixels: float | str | None = DEFAULT_MAX_MEGAPIXELS
 ) -> RGBImage:
     """Accept a path, a PIL image, a numpy array (HxW, HxWx1/3/4; uint8, uint16 or float 0..1) or an RGBImage.
 

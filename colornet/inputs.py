@@ -1,4 +1,4 @@
-"""Which files a ``colornet colorize`` run reads, and where each result goes.
+"""Which files a ``colornet colorize`` run reads (``colornet.outputs`` decides where each result goes).
 
 Rules (each one a past bug): an argument naming an existing path is used literally, never as a glob pattern
 (``[a].jpg`` is that file, not ``a.jpg``); folders are searched recursively for image files; the output folder is
@@ -23,7 +23,8 @@ _GLOB_CHARS = frozenset("*?[")
 
 @dataclass
 class InputPlan:
-    """``jobs``: (input path, output path relative to -o, without suffix), sorted by input path.
+    """``jobs``: (input path, its path relative to the folder argument it was found in -- or just its name for a
+    file argument -- without the suffix), sorted by input path; ``colornet.outputs.plan_outputs`` names the outputs.
     ``problems``: (argument or path, message) for arguments that yielded nothing usable."""
 
     jobs: list[tuple[Path, Path]] = field(default_factory=list)
@@ -81,19 +82,5 @@ def plan_inputs(patterns: Sequence[str], exclude: str | os.PathLike | None = Non
                 plan.problems.append((str(match), "not a regular file (a FIFO, device or broken link?)"))
             elif not from_glob:
                 plan.problems.append((str(match), "no such file or folder"))
-    # two loose files with the same stem from different folders must not write to the same output
-    taken: set[Path] = set()
-    for path, rel in found.items():
-        candidate, n = rel, 1
-        while candidate in taken:
-            candidate = rel.with_name(f"{rel.name}_{n}")
-            n += 1
-        taken.add(candidate)
-        plan.jobs.append((path, candidate))
-    plan.jobs.sort(key=lambda job: str(job[0]))
+    plan.jobs = sorted(found.items(), key=lambda job: str(job[0]))
     return plan
-
-
-def expand_inputs(patterns: Sequence[str], exclude: str | os.PathLike | None = None) -> list[tuple[Path, Path]]:
-    """Files, folders (recursively) and globs -> sorted (path, output path relative to -o) pairs, no duplicates."""
-    return plan_inputs(patterns, exclude).jobs

@@ -1,6 +1,7 @@
 """sRGB (D65) <-> CIE L*a*b* in torch, and the network's L / ab scaling.
 
-This is the project's only colour conversion: the model, the pipeline, the ComfyUI nodes and training all import it.
+The reference colour conversion: the model, the ComfyUI nodes and training import it; ``colornet.fastlab`` is the
+strip-wise inference version, tested against this one.
 It follows the same constants as scikit-image's ``rgb2lab``/``lab2rgb`` (sRGB primaries, D65 white, 2° observer) so
 that scikit-image can serve as the independent reference in tests. Every function is batched over ``[B, 3, H, W]``
 (or ``[3, H, W]``), differentiable, and device-agnostic.
@@ -93,10 +94,6 @@ def rgb_to_luminance(rgb: torch.Tensor) -> torch.Tensor:
 def normalize_l(lightness: torch.Tensor) -> torch.Tensor:
     """L in [0, 100] -> network input in [-1, 1]."""
     return lightness / (L_RANGE / 2) - 1.0
-
-
-def unnormalize_l(l_norm: torch.Tensor) -> torch.Tensor:
-    return (l_norm + 1.0) * (L_RANGE / 2)
 
 
 def normalize_ab(ab: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .colorbins import decode_annealed_mean, decode_features, gamut_bins
-from .errors import ColorNetError
+from .checks import check_vividness
+from .errors import VividnessError
 from .lab import normalize_l, unnormalize_ab
 from .prior import GlobalPrior
 
@@ -50,7 +51,7 @@ class ColorNetConfig:
     head: str = "regression"
     ab_grid: int = 10  # distribution head: lattice spacing of the ab bins
     ab_bins: int = 0  # distribution head: number of bins (0 = derive from ab_grid when the network is built)
-    vividness: float = 0.62  # distribution head: default vividness, i.e. decoding temperature 1 - vividness (0.38)
+    vividness: float = 0.62  # distribution head: default vividness of a new config (a checkpoint stores its own)
 
     @property
     def n_classes(self) -> int:
@@ -90,7 +91,7 @@ class ColorNetConfig:
 
 
 def paper_config(class_names: list[str] | None = None) -> ColorNetConfig:
-    """The paper's Table 1 network (~ 60 M parameters with 205 classes)."""
+    """The paper's Table 1 network (its size: ``benchmarks/bench_inference.py``)."""
     return ColorNetConfig(name="paper", width=1.0, global_size=224, global_dim=256, class_names=list(class_names or []))
 
 
@@ -250,10 +251,6 @@ def resize_for_global(lightness: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(lightness, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
-class VividnessError(ColorNetError, ValueError):
-    """``vividness`` was given for a checkpoint whose head cannot use it, or is out of range."""
-
-
 class ColorNet(nn.Module):
     """The whole network. Inputs are Lab lightness ``L`` in [0, 100], shaped ``[B, 1, H, W]``; outputs ab."""
 
@@ -305,9 +302,7 @@ class ColorNet(nn.Module):
                 "the paper's regression head. Leave vividness unset (or use strength), or load a distribution "
                 "checkpoint such as the default"
             )
-        if not 0.0 <= float(vividness) <= 1.0:  # also rejects NaN
-            raise VividnessError(f"vividness must be in [0, 1] (0 = muted mean, 1 = most vivid), got {vividness}")
-        return 1.0 - float(vividness)
+        return 1.0 - check_vividness(vividness)
 
     def predict_ab_half(self, lightness: torch.Tensor, prior: GlobalPrior,
                         vividness: float | None = None) -> torch.Tensor:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .defaults import DEFAULT_STRENGTH, DEFAULT_TILE, DEFAULT_WORKING_SIZE
+from .checks import check_strength, check_working_size, select_device
 from .errors import InputError, OutOfMemoryError
 from .fastlab import Workspace, compose_into, finite, image_strips, luminance
 from .fold import FoldedModelCache
@@ -29,62 +30,12 @@ from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, to_pil, to_rgb_image, to_u
 from .masking import blend_masked, mask_from_image
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
+from .sequence import colorize_image_sequence
 from .tiling import predict_ab_half_tiled
 from .upsample import ABUpsampler
 
 
 Progress = Callable[[int, int], None]
-
-
-def select_device(device: str | torch.device | None = None) -> torch.device:
-    """``None``/"auto" -> CUDA when present, else CPU; otherwise the device named, if this machine has it.
-
-    An unknown name or a GPU this torch cannot see is an ``InputError`` saying what to pass instead, not a crash
-    at the first tensor moved there."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise InputError(f"Unknown device {device!r}: use auto, cpu, cuda, cuda:N or mps.") from None
-    if dev.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
-            raise InputError(
-                f"Device {device!r} was asked for, but torch sees no CUDA GPU (torch {torch.__version__}, {build}). "
-                f"Use device 'cpu' or 'auto', or install a CUDA build of torch (see the README)."
-            )
-        if dev.index is not None and dev.index >= count:
-            raise InputError(f"Device {device!r} does not exist: this machine has {count} CUDA GPU(s), cuda:0..{count - 1}.")
-    elif dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise InputError(f"Device {device!r} (Apple GPU) is not available here: use 'cpu' or 'auto'.")
-    elif dev.type not in ("cpu", "cuda", "mps"):
-        raise InputError(f"Device {device!r} is not supported: use auto, cpu, cuda, cuda:N or mps.")
-    return dev
-
-
-def check_working_size(working_size: int | None) -> int | None:
-    """The one rule for ``working_size``: a positive longer side in px; 0 or None = the photo's full size (the
-    paper's mode, returned as None). Anything else is an ``InputError``."""
-    if working_size is None:
-        return None
-    if isinstance(working_size, bool) or not isinstance(working_size, int | np.integer):
-        raise InputError(f"working_size must be a whole number of pixels (0 = full size), got {working_size!r}")
-    if working_size < 0:
-        raise InputError(f"working_size must be >= 0 (0 = full size), got {working_size}")
-    return int(working_size) or None
-
-
-def check_strength(strength: float) -> float:
-    """``strength`` as a float: finite and >= 0 (0 = greyscale, 1 = as predicted), else an ``InputError``."""
-    try:
-        value = float(strength)
-    except (TypeError, ValueError):
-        raise InputError(f"strength must be a number >= 0, got {strength!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise InputError(f"strength must be a finite number >= 0 (0 = greyscale, 1 = as predicted), got {strength}")
-    return value
 
 
 def working_shape(height: int, width: int, working_size: int | None) -> tuple[int, int]:
@@ -105,7 +56,7 @@ class Colorizer:
     working_size: int | None = DEFAULT_WORKING_SIZE
     upsample: str = "guided"
     tile: int | None = DEFAULT_TILE  # network input above tile x tile px runs in overlapping tiles (None: never)
-    max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS  # larger files are refused from their header (None: any)
+    max_megapixels: float | str | None = DEFAULT_MAX_MEGAPIXELS  # memory budget per file (images.check_size)
     optimize: bool = True  # run a batch-norm-folded copy of the model (``colornet.fold``); False: the model as given
 
     def __post_init__(self) -> None:
@@ -119,10 +70,12 @@ class Colorizer:
         runner.working_size = check_working_size(working_size)
         return runner
 
-    @property
-    def mode(self) -> str:
-        """``"bounded"`` (network at ``working_size``, ab upsampled guided by L) or ``"full"`` (the paper's)."""
-        return "full" if self.working_size is None else "bounded"
+    def __repr__(self) -> str:
+        """The settings and what model it is, not the model's layers and weights."""
+        config = self.model.config
+        size = "full size" if self.working_size is None else f"working_size={self.working_size}"
+        return (f"Colorizer({config.name!r} network, {sum(p.numel() for p in self.model.parameters()) / 1e6:.2f} M parameters, "
+                f"device={self.device.type}, {size}, max_megapixels={self.max_megapixels})")
 
     def _net(self) -> ColorNet:
         """The network that runs: the BN-folded copy (rebuilt only if the model's weights change), or the model."""
@@ -198,18 +151,23 @@ class Colorizer:
         (``colornet.masking``).
         """
         strength = check_strength(strength)  # before the network runs, not after
-        lightness, ab_low = self.predict_ab_low(rgb, prior, vividness=vividness)
+        lightness, ab_half = self.predict_ab_half(rgb, prior, vividness=vividness)
         if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
-            ab_low, strength = apply_hints(ab_low * strength, self._working_l(lightness), hints), 1.0
-        out = self.compose_ab_low(lightness, ab_low, strength=strength, out_dtype=out_dtype)
-        if mask is not None:  # the input itself where the mask is 0 (float in [0, 1] whatever it came as)
-            original = rgb.to(self.device, torch.float32)
-            original = original.mul_(1.0 / 255.0) if rgb.dtype == torch.uint8 else original  # as images.as_float
-            out = blend_masked(original, out, mask.to(self.device))
+            ab_half, strength = apply_hints(ab_half * strength, self._working_l(lightness), hints), 1.0
+        if mask is None:
+            return self.compose_ab_half(lightness, ab_half, strength=strength, out_dtype=out_dtype).to(rgb.device)
+        # the input itself where the mask is 0: blended in float, then in the dtype asked for (uint8 round-trips
+        # the kept pixels exactly)
+        out = self.compose_ab_half(lightness, ab_half, strength=strength)
+        original = rgb.to(self.device, torch.float32)
+        original = original.mul_(1.0 / 255.0) if rgb.dtype == torch.uint8 else original  # as images.as_float
+        out = blend_masked(original, out, mask.to(self.device))
+        if out_dtype == torch.uint8:
+            out = out.mul_(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8)
         return out.to(rgb.device)
 
     @torch.inference_mode()
-    def predict_ab_low(
+    def predict_ab_half(
         self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, vividness: float | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """First half of ``colorize_rgb``: (full-resolution L ``[B,1,H,W]``, network ab ``[B,2,~h/2,~w/2]``).
@@ -233,29 +191,29 @@ class Colorizer:
             prior = net.encode_global(lightness)
         prior = prior.to(self.device, torch.float32)
         if self.tile is not None:
-            ab_low = predict_ab_half_tiled(net, l_work, prior, tile=self.tile, vividness=vividness)  # (B,2,~h/2,~w/2)
+            ab_half = predict_ab_half_tiled(net, l_work, prior, tile=self.tile, vividness=vividness)  # (B,2,~h/2,~w/2)
         else:
-            ab_low = net.predict_ab_half(l_work, prior, vividness)
-        return lightness, ab_low.float()  # under fp16/bf16 autocast the network's output is reduced precision
+            ab_half = net.predict_ab_half(l_work, prior, vividness)
+        return lightness, ab_half.float()  # under fp16/bf16 autocast the network's output is reduced precision
 
     @torch.inference_mode()
-    def compose_ab_low(
+    def compose_ab_half(
         self,
         lightness: torch.Tensor,
-        ab_low: torch.Tensor,
+        ab_half: torch.Tensor,
         *,
         strength: float = DEFAULT_STRENGTH,
         out_dtype: torch.dtype = torch.float32,
     ) -> torch.Tensor:
-        """Second half of ``colorize_rgb``: L + low-resolution ab -> RGB ``[B,3,H,W]`` on the model's device."""
+        """Second half of ``colorize_rgb``: L + half-resolution ab -> RGB ``[B,3,H,W]`` on the model's device."""
         strength = check_strength(strength)
         # ab to full resolution (guided by L) and Lab -> RGB, fused strip by strip: no full-size ab or temporaries
-        up = ABUpsampler(ab_low, lightness, mode=self.upsample)
+        up = ABUpsampler(ab_half, lightness, mode=self.upsample)
         out = torch.empty((lightness.shape[0], 3, *lightness.shape[-2:]), dtype=out_dtype, device=self.device)
         ws = Workspace(self.device)
         for rows in image_strips(lightness):
             l_strip = lightness[:, :, rows]
-            ab = up.strip(rows.start, rows.stop, l_strip, out=ws.get("ab", (*ab_low.shape[:2], *l_strip.shape[-2:])))
+            ab = up.strip(rows.start, rows.stop, l_strip, out=ws.get("ab", (*ab_half.shape[:2], *l_strip.shape[-2:])))
             if strength != 1.0:
                 ab.mul_(strength)
             compose_into(l_strip, ab, out[:, :, rows], ws)
@@ -277,8 +235,6 @@ class Colorizer:
         """Colorize the frames of a clip (image-likes, in order), streamed: one ``RGBImage`` per frame, yielded as
         soon as it is done, so memory does not grow with the clip. One prior per shot, cuts detected from L,
         a*b* smoothed along motion; see ``colornet.sequence`` (``cut_threshold=``, ``plan=``, ``vividness=``)."""
-        from .sequence import colorize_image_sequence  # local import: sequence builds on this module
-
         return colorize_image_sequence(self, frames, prior_mode=prior_mode, temporal_smoothing=temporal_smoothing,
                                        strength=strength, prior=prior, progress=progress, **options)
 
@@ -307,37 +263,69 @@ class Colorizer:
 
         ``hints``: an RGBA picture of any size (alpha > 0 = hint, its colour's a*b* wanted there) or a ``HintLayer``;
         ``mask``: a black-and-white picture or tensor, white = colorize, black = keep the input pixel.
-        The result's ``rgb`` is uint8 for an 8-bit source (files, PIL images, uint8 arrays) without a mask, float32 in
-        [0, 1] otherwise. Running out of memory is an ``OutOfMemoryError`` for this image (a batch can go on)."""
-        src = self._load(image)
+        The result's ``rgb`` is uint8 for an 8-bit source (files, PIL images, uint8 arrays), float32 in [0, 1]
+        otherwise. Running out of memory is an ``OutOfMemoryError`` for this image (a batch can go on)."""
         hint_layer = hint_layer_from_image(hints) if hints is not None else None
         mask_tensor = mask_from_image(mask) if mask is not None else None
+        (result,) = self.colorize_batch([self._load(image)], prior, strength=strength, vividness=vividness,
+                                        hints=hint_layer, mask=mask_tensor)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def colorize_batch(
+        self,
+        images: Sequence[RGBImage],
+        prior: GlobalPrior | None = None,
+        *,
+        strength: float = DEFAULT_STRENGTH,
+        vividness: float | None = None,
+        hints: HintLayer | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> list[RGBImage | OutOfMemoryError]:
+        """Decoded images of one size -> one result per image, in order, in one forward pass where memory allows.
+
+        8-bit in, 8-bit out: uint8 sources give uint8 results (a quarter of the memory, no float image), with or
+        without a mask; float sources give float32. When the images do not fit together they are colorized one at a
+        time; an image that does not fit alone gets an ``OutOfMemoryError`` in its place (the others go on). Other
+        mistakes (a NaN strength, a wrong-sized prior) raise."""
+        if not images:
+            return []
         try:
-            rgb = _to_batch(src)
-            out_dtype = torch.uint8 if rgb.dtype == torch.uint8 and mask_tensor is None else torch.float32
-            out = self.colorize_rgb(rgb, prior, strength=strength, vividness=vividness, hints=hint_layer,
-                                    mask=mask_tensor, out_dtype=out_dtype)
+            if len(images) == 1:
+                rgb = _to_batch(images[0])
+            else:
+                rgb = torch.stack([torch.from_numpy(img.rgb).permute(2, 0, 1) for img in images])
+            out_dtype = torch.uint8 if rgb.dtype == torch.uint8 else torch.float32
+            out = self.colorize_rgb(rgb, prior, strength=strength, vividness=vividness, hints=hints, mask=mask,
+                                    out_dtype=out_dtype)
         except (MemoryError, RuntimeError) as err:
             if not _is_out_of_memory(err):
                 raise
-            width, height = src.size
-            raise OutOfMemoryError(
-                f"{src.source}: not enough memory to colorize {width}x{height} px ({width * height / 1e6:.0f} MP); "
-                f"downscale it, lower --max-megapixels to skip such files, or free memory."
-            ) from None
-        return RGBImage(out[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
+            if len(images) > 1:  # maybe only too big together
+                return [r for one in images for r in self.colorize_batch([one], prior, strength=strength,
+                                                                          vividness=vividness, hints=hints, mask=mask)]
+            width, height = images[0].size
+            return [OutOfMemoryError(
+                f"{images[0].source}: not enough memory to colorize {width}x{height} px "
+                f"({width * height / 1e6:.0f} MP); downscale it, lower --max-megapixels to skip such files, or free "
+                "memory.")]
+        return [RGBImage(out[i].permute(1, 2, 0).cpu().numpy(), img.alpha, img.bit_depth, img.source)
+                for i, img in enumerate(images)]
 
 
 def _is_out_of_memory(err: BaseException) -> bool:
     """A ``MemoryError``, or torch's out-of-memory ``RuntimeError`` (CPU allocator, CUDA)."""
-    return isinstance(err, MemoryError) or "out of memory" in str(err).lower() or "can't allocate memory" in str(err)
+    text = str(err).lower()
+    return (isinstance(err, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in text
+            or "can't allocate memory" in text)
 
 
 def _to_batch(image: RGBImage) -> torch.Tensor:
     return torch.from_numpy(image.rgb).permute(2, 0, 1)[None]  # (1, 3, H, W)
 
 
-_DEFAULT: dict[tuple, Colorizer] = {}
+_MODELS: dict[tuple[str, str], Colorizer] = {}  # one loaded model per (weights, device), whatever the working size
 
 
 def colorize(
@@ -359,7 +347,8 @@ def colorize(
     numpy array or tensor for one (uint8 for uint8 input, float32 in [0, 1] otherwise; H x W x 3, x 4 with alpha).
 
     ``reference``: one image or a list whose (weighted) global prior replaces each photo's own -- the paper's style
-    transfer. ``prior`` may be given directly instead. The model is loaded once and cached per weights/device.
+    transfer. ``prior`` may be given directly instead. The model is loaded once per weights and device and shared by
+    every working size.
     ``vividness``: see ``Colorizer.colorize_rgb`` (distribution-head checkpoints only). ``hints`` (RGBA picture) and
     ``mask`` (white = colorize) apply to every image (see ``Colorizer.colorize_image``).
     """
@@ -367,10 +356,10 @@ def colorize(
         raise InputError("Pass either prior= or reference=, not both")
     working_size = check_working_size(working_size)
     strength = check_strength(strength)
-    key = (str(weights), str(select_device(device)), working_size)
-    if key not in _DEFAULT:
-        _DEFAULT[key] = Colorizer.from_pretrained(weights, device=device, working_size=working_size)
-    colorizer = _DEFAULT[key]
+    key = (str(weights), str(select_device(device)))
+    if key not in _MODELS:
+        _MODELS[key] = Colorizer.from_pretrained(weights, device=device)
+    colorizer = _MODELS[key].with_working_size(working_size)
     if reference is not None:
         refs = list(reference) if isinstance(reference, (list, tuple)) else [reference]
         prior = colorizer.prior_from_references(refs, reference_weights)
@@ -402,8 +391,3 @@ def _with_alpha(out: RGBImage) -> np.ndarray:
         return rgb
     alpha = to_uint8(out.alpha) if rgb.dtype == np.uint8 else out.alpha.astype(rgb.dtype)
     return np.dstack((rgb, alpha))
-
-
-def to_output_image(out: RGBImage) -> Image.Image:
-    """The PIL image to save for a result (RGBA when the input had alpha)."""
-    return to_pil(out.rgb, out.alpha)

@@ -35,6 +35,16 @@ class GlobalPrior:
     def __len__(self) -> int:
         return self.fusion.shape[0]
 
+    def __repr__(self) -> str:
+        """Shapes, not numbers: printing a prior must not dump its tensors."""
+        top = ""
+        if self.logits is not None and self.class_names:
+            best = self.logits[0].argmax().item()
+            top = f", top class {self.class_names[best]!r}" if best < len(self.class_names) else ""
+        classes = f", {len(self.class_names)} classes" if self.class_names else ""
+        return (f"GlobalPrior({self.fusion.shape[0]} x {self.fusion.shape[1]}, {self.fusion.device.type}"
+                f"{classes}{top})")
+
     def fusion_for_batch(self, batch: int) -> torch.Tensor:
         """The fusion vectors for a batch of ``batch`` images: one prior broadcasts, N priors must match N images."""
         n = self.fusion.shape[0]

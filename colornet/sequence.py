@@ -16,7 +16,7 @@ scene-level vector fused into every pixel) and its own reaction to noise. Here:
 * **One prior per shot** (``prior_mode="per_shot"``): the mix (``colornet.prior.mix_priors``, equal weights) of the
   priors of all the shot's frames. ``whole_batch`` mixes every frame of the sequence into one prior; ``per_image``
   keeps each frame's own (the still-photo behaviour).
-* **Temporal smoothing** of the low-resolution ab along motion (``colornet.temporal``), never touching L.
+* **Temporal smoothing** of the half-resolution ab along motion (``colornet.temporal``), never touching L.
 * **Reset at cuts**: a frame that starts a shot gets that shot's prior and no smoothing from before the cut, so a
   shot comes out exactly as it would alone.
 
@@ -33,20 +33,25 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
+from .checks import PRIOR_MODES, check_cut_threshold, check_prior_mode, check_smoothing, check_strength
 from .errors import InputError
 from .fastlab import luminance
 from .flow import estimate_flow, inside, warp
 from .images import RGBImage, to_rgb_image
-from .pipeline import Colorizer, check_strength
 from .prior import GlobalPrior, mix_priors
-from .temporal import DEFAULT_SMOOTHING, TemporalSmoother, check_smoothing
+from .temporal import DEFAULT_SMOOTHING, TemporalSmoother
 from .upsample import box_filter
 
-PRIOR_MODES = ("per_image", "per_shot", "whole_batch")
+if TYPE_CHECKING:  # the pipeline builds on this module, not the other way round
+    from .pipeline import Colorizer
+
+__all__ = ["PRIOR_MODES", "CUT_THRESHOLD", "check_prior_mode", "colorize_frames", "plan_shots"]
+
 CUT_THRESHOLD = 0.30
 HIST_BINS = 32
 MISMATCH_L = 3.5
@@ -55,12 +60,6 @@ _SIGNATURE_SIDE = 128  # histograms are taken on L area-averaged to <= 128 px: c
 _MOTION_SIDE = 96  # the motion-compensated comparison runs on L thumbnails of <= 96 px
 
 Progress = Callable[[int, int], None]
-
-
-def check_prior_mode(mode: str) -> str:
-    if mode not in PRIOR_MODES:
-        raise InputError(f"prior_mode must be one of {', '.join(PRIOR_MODES)}; got {mode!r}")
-    return mode
 
 
 def _thumbnail(lightness: torch.Tensor, side: int) -> torch.Tensor:
@@ -109,9 +108,7 @@ class CutDetector:
     """
 
     def __init__(self, threshold: float = CUT_THRESHOLD) -> None:
-        if not 0.0 < float(threshold) <= 1.0:
-            raise InputError(f"cut_threshold must be in (0, 1] (histogram distance), got {threshold}")
-        self.threshold = float(threshold)
+        self.threshold = check_cut_threshold(threshold)
         self._hist: torch.Tensor | None = None
         self._thumb: torch.Tensor | None = None
         self._shape: tuple[int, ...] | None = None
@@ -267,9 +264,9 @@ def colorize_frames(
                 frame_prior = (whole if prior_mode == "whole_batch" else causal).add(own)
         if cut:
             smoother.reset()
-        lightness, ab_low = colorizer.predict_ab_low(rgb, frame_prior, vividness=vividness)
-        ab_low = smoother(ab_low, lightness)
-        yield colorizer.compose_ab_low(lightness, ab_low, strength=strength).to(rgb.device)
+        lightness, ab_half = colorizer.predict_ab_half(rgb, frame_prior, vividness=vividness)
+        ab_half = smoother(ab_half, lightness)
+        yield colorizer.compose_ab_half(lightness, ab_half, strength=strength).to(rgb.device)
         if progress is not None:
             progress(i + 1, total)
 

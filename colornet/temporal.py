@@ -14,8 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .errors import InputError
-
+from .checks import check_smoothing
 from .flow import estimate_flow, inside, warp
 from .upsample import box_filter
 
@@ -23,13 +22,6 @@ MAX_BLEND = 0.95  # temporal_smoothing=1 -> 95 % of the (motion-compensated) pas
 DEFAULT_SMOOTHING = 0.8  # blend 0.91: colours averaged over ~20 frames along motion (benchmarks/bench_video.py)
 FLOW_SIDE = 160  # motion is estimated on L of at most 160 px (camera motion is smooth; 3x cheaper than at ab's size)
 L_TOLERANCE = 6.0  # L units (0..100) of mismatch after warping at which the blend weight falls to exp(-1)
-
-
-def check_smoothing(value: float) -> float:
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise InputError(f"temporal_smoothing must be in 0..1 (0 = off, 1 = strongest), got {value}")
-    return value
 
 
 def blend_weight(smoothing: float) -> float:
@@ -40,7 +32,7 @@ def blend_weight(smoothing: float) -> float:
 
 
 class TemporalSmoother:
-    """Stateful: feed it one frame's low-resolution ab and L after another; ``reset()`` at every cut."""
+    """Stateful: feed it one frame's half-resolution ab and L after another; ``reset()`` at every cut."""
 
     def __init__(self, strength: float, *, tolerance: float = L_TOLERANCE) -> None:
         self.blend = blend_weight(strength)
@@ -61,17 +53,17 @@ class TemporalSmoother:
         weight = torch.exp(-((mismatch / self.tolerance) ** 2))
         return weight * inside(flow)
 
-    def __call__(self, ab_low: torch.Tensor, lightness: torch.Tensor) -> torch.Tensor:
+    def __call__(self, ab_half: torch.Tensor, lightness: torch.Tensor) -> torch.Tensor:
         """Smoothed ab ``[B,2,h,w]``; ``lightness`` is the frame's L (any size: it is brought to ab's grid)."""
-        l_low = lightness if lightness.shape[-2:] == ab_low.shape[-2:] else F.interpolate(
-            lightness, size=ab_low.shape[-2:], mode="area")
+        l_low = lightness if lightness.shape[-2:] == ab_half.shape[-2:] else F.interpolate(
+            lightness, size=ab_half.shape[-2:], mode="area")
         if self.blend <= 0:
-            return ab_low
-        if self._ab is None or self._ab.shape != ab_low.shape:
-            out = ab_low
+            return ab_half
+        if self._ab is None or self._ab.shape != ab_half.shape:
+            out = ab_half
         else:
             flow = estimate_flow(self._lightness, l_low, max_side=FLOW_SIDE)
             weight = self.confidence(l_low, flow) * self.blend
-            out = torch.lerp(ab_low, warp(self._ab, flow), weight)
+            out = torch.lerp(ab_half, warp(self._ab, flow), weight)
         self._ab, self._lightness = out, l_low
         return out

@@ -22,8 +22,8 @@ from .lab import rgb_to_lab
 from .upsample import ABUpsampler
 
 # The guided upsampler's regulariser for colour brought up from a much smaller picture: its local slope of ab against
-# L is fitted in 3x3 windows of the *small* image, noisier at 4x than at the colorizer's 2x. Measured on 12 real
-# photos from a 4x-reduced copy: eps 1e-2 (the colorizer's) -0.18 dB vs bilinear, 0.05 +0.33 dB (best), 0.1 +0.29.
+# L is fitted in 3x3 windows of the *small* image, noisier at 4x than at the colorizer's 2x, so it is regularised
+# more than the colorizer's 1e-2 (benchmarks/bench_transfer.py measures eps per source of photos).
 TRANSFER_EPS = 0.05
 
 

@@ -1,4 +1,4 @@
-"""Bring low-resolution ab up to the photo's full resolution, guided by the full-resolution L.
+"""Bring half-resolution ab up to the photo's full resolution, guided by the full-resolution L.
 
 Chroma is smooth but its *edges* must follow the luminance edges, or colour bleeds over object borders. In every
 low-resolution window the guided filter (He & Sun) fits the local slope ``A`` of ab against L; the upsampler adds
@@ -54,33 +54,33 @@ def guided_coefficients(
 class ABUpsampler:
     """Low-resolution ab -> full-resolution ab, one horizontal strip at a time (bounded memory at any size).
 
-    ``guided`` (guided *detail transfer*): ``ab = up(ab_low) + up(A) * (L - up(L_low))``. ``A`` is the guided
+    ``guided`` (guided *detail transfer*): ``ab = up(ab_half) + up(A) * (L - up(L_low))``. ``A`` is the guided
     filter's local slope of ab against L (He & Sun), fitted in 3x3 low-resolution windows; it is applied only to the
     detail of L that the low resolution lost. Where ab does not follow L (flat colour, texture) ``A ~ 0`` and the
     result is plain bilinear; at an object border the L edge sharpens the ab edge. (The plain fast guided filter,
-    ``A * L + b`` with box-filtered ``b``, blurred ab by its two box filters and measured 3-6 dB *below* bilinear on
+    ``A * L + b`` with box-filtered ``b``, blurred ab by its two box filters and measured *below* bilinear on
     real photos: see benchmarks/README.md.) Everything is widened to the full width once (bilinear is separable,
     ``h x W`` is small), so a strip only blends two rows and does two multiply-adds.
     ``bilinear``: the same machinery on ab alone.
     """
 
     def __init__(
-        self, ab_low: torch.Tensor, l_full: torch.Tensor, *, mode: str = "guided", radius: int = 1, eps: float = 1e-2
+        self, ab_half: torch.Tensor, l_full: torch.Tensor, *, mode: str = "guided", radius: int = 1, eps: float = 1e-2
     ):
         if mode not in UPSAMPLE_MODES:
             raise ValueError(f"Unknown upsample mode {mode!r}; use one of {UPSAMPLE_MODES}")
         self.size = tuple(l_full.shape[-2:])
-        self.channels = ab_low.shape[1]
+        self.channels = ab_half.shape[1]
         # same size: nothing to bring up, and the guided detail term is exactly 0 (L minus itself): skip its filters
-        self.guided = mode == "guided" and tuple(ab_low.shape[-2:]) != self.size
+        self.guided = mode == "guided" and tuple(ab_half.shape[-2:]) != self.size
         if self.guided:
-            l_low = F.interpolate(l_full, size=ab_low.shape[-2:], mode="area")  # (B, 1, h, w), L in [0, 100]
-            a, _ = guided_coefficients(l_low / 100.0, ab_low, radius=radius, eps=eps)
-            low = torch.cat((a / 100.0, ab_low, l_low), 1)  # (B, 2C+1, h, w): slope per unit of L, ab, low-res L
+            l_low = F.interpolate(l_full, size=ab_half.shape[-2:], mode="area")  # (B, 1, h, w), L in [0, 100]
+            a, _ = guided_coefficients(l_low / 100.0, ab_half, radius=radius, eps=eps)
+            low = torch.cat((a / 100.0, ab_half, l_low), 1)  # (B, 2C+1, h, w): slope per unit of L, ab, low-res L
         else:
-            low = ab_low
+            low = ab_half
         self.coeffs = F.interpolate(low, size=(low.shape[-2], self.size[1]), mode="bilinear", align_corners=False)
-        self.y0, self.y1, self.wy = _row_taps(low.shape[-2], self.size[0], device=ab_low.device, dtype=ab_low.dtype)
+        self.y0, self.y1, self.wy = _row_taps(low.shape[-2], self.size[0], device=ab_half.device, dtype=ab_half.dtype)
 
     def strip(self, top: int, bottom: int, l_strip: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """ab ``[B,C,rows,W]`` for full-resolution rows ``top:bottom`` (``l_strip`` is L of those rows)."""
@@ -98,7 +98,7 @@ class ABUpsampler:
 
 
 def upsample_ab(
-    ab_low: torch.Tensor,
+    ab_half: torch.Tensor,
     l_full: torch.Tensor,
     *,
     mode: str = "guided",
@@ -114,10 +114,10 @@ def upsample_ab(
     if mode not in UPSAMPLE_MODES:
         raise ValueError(f"Unknown upsample mode {mode!r}; use one of {UPSAMPLE_MODES}")
     size = l_full.shape[-2:]
-    if ab_low.shape[-2:] == size:
-        return ab_low
-    up = ABUpsampler(ab_low, l_full, mode=mode, radius=radius, eps=eps)
-    out = torch.empty((ab_low.shape[0], ab_low.shape[1], *size), dtype=ab_low.dtype, device=ab_low.device)
+    if ab_half.shape[-2:] == size:
+        return ab_half
+    up = ABUpsampler(ab_half, l_full, mode=mode, radius=radius, eps=eps)
+    out = torch.empty((ab_half.shape[0], ab_half.shape[1], *size), dtype=ab_half.dtype, device=ab_half.device)
     for rows in strips(size[0], rows_per_strip or size[0]):
         up.strip(rows.start, rows.stop, l_full[:, :, rows], out=out[:, :, rows])
     return out

@@ -19,14 +19,10 @@ import numpy as np
 import torch
 
 from .atomic import atomic_write
-from .errors import ColorNetError
+from .errors import VideoError
 
 DEFAULT_CODEC = "libx264"
 DEFAULT_CRF = 18  # visually lossless for x264; colour is what we changed, so keep it clean
-
-
-class VideoError(ColorNetError, ValueError):
-    """A video cannot be read or written (missing PyAV, unreadable file, no video stream, unsupported codec)."""
 
 
 def require_av():
@@ -183,6 +179,23 @@ def _transcode(av, source: Path, tmp: Path, target: Path, colorize, codec: str, 
     return written
 
 
-def _format_for(target: Path) -> str | None:
-    return {".mkv": "matroska", ".mov": "mov", ".mp4": "mp4", ".webm": "webm", ".avi": "avi"}.get(
-        target.suffix.lower())
+CONTAINERS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm", ".avi": "avi"}
+
+
+def _format_for(target: Path) -> str:
+    """The container to write (named explicitly: the temp file's suffix is not the target's)."""
+    try:
+        return CONTAINERS[target.suffix.lower()]
+    except KeyError:
+        raise VideoError(f"{target}: colornet writes {', '.join(CONTAINERS)} videos, not {target.suffix}; "
+                         "use one of those suffixes (convert afterwards if you need another format)") from None
+
+
+def video_target(source: Path, output: Path) -> Path:
+    """Where ``colornet video SOURCE -o OUTPUT`` writes: OUTPUT itself, or ``SOURCE_color.mp4`` inside OUTPUT when
+    it is a folder or has no suffix. A container colornet cannot write, or the input itself, is a ``VideoError``."""
+    target = output / (source.stem + "_color.mp4") if output.is_dir() or not output.suffix else output
+    _format_for(target)
+    if target.resolve() == source.resolve():
+        raise VideoError(f"{target}: the output would overwrite the input; choose another -o")
+    return target

@@ -310,7 +310,12 @@ class WeightsInfo:
         star = "*" if self.default else " "
         entry = self.entry
         config = entry.config if entry else "-"
-        origin = "" if entry is None else entry.repo_id + (f"@{entry.revision[:12]}" if entry.revision else "")
+        if entry is None:
+            origin = ""
+        elif entry.published:
+            origin = f"{entry.repo_id}@{entry.revision[:12]}"  # type: ignore[index]
+        else:
+            origin = "(not on the Hub yet)"
         return f"{star} {self.name:<32} {config:<8} {size:>9}  {', '.join(where):<16} {origin}".rstrip()
 
 

@@ -102,7 +102,7 @@ class ColorNetFuseColorize:
                  temporal_smoothing: float = 0.0) -> tuple[torch.Tensor]:
         from colornet.defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
         from colornet.hints import HintError
-        from colornet.sequence import PRIOR_MODES
+        from colornet.checks import check_prior_mode, check_smoothing
 
         model = expect_model(colornet_model)
         rgb, alpha = image_to_rgb(image)
@@ -121,10 +121,11 @@ class ColorNetFuseColorize:
             global_prior.fusion_for_batch(batch)  # one prior, or one per image: else a clear error before any work
         hint_layer = hint_layer_input(hints, hints_mask, batch)
         masks = mask_input(mask, batch) if mask is not None else None
-        if prior_mode not in PRIOR_MODES:
-            raise ColorNetInputError(f"prior_mode must be one of {', '.join(PRIOR_MODES)}, got {prior_mode!r}")
-        if not 0.0 <= float(temporal_smoothing) <= 1.0:
-            raise ColorNetInputError(f"temporal_smoothing must be in 0..1 (0 = off), got {temporal_smoothing}")
+        try:  # the library's rules and words; the node only translates the error
+            check_prior_mode(prior_mode)
+            check_smoothing(temporal_smoothing)
+        except ValueError as exc:
+            raise ColorNetInputError(str(exc)) from exc
         if prior_mode != "per_image" or float(temporal_smoothing) > 0:
             if hint_layer is not None or masks is not None:
                 raise ColorNetInputError(

@@ -1,5 +1,7 @@
 """colornet.atomic: the one atomic-write helper (checkpoints, manifests, CLI images)."""
 
+from pathlib import Path
+
 import pytest
 
 from colornet.atomic import atomic_write
@@ -19,7 +21,19 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
     assert target.read_bytes() == b"old" and sorted(p.name for p in target.parent.iterdir()) == ["model.safetensors"]
 
 
-def test_the_temp_file_keeps_the_suffix_so_pillow_picks_the_format(tmp_path):
+def test_a_temp_file_left_behind_is_never_an_input(tmp_path):
+    """SIGKILL mid-write leaves the temp file: with an image suffix (``.p00.png.x1y2.png``) a later run over the
+    folder took it as a photo. The temp name ends in a suffix no input search picks up."""
+    from colornet.inputs import plan_inputs
+
     seen = []
-    atomic_write(tmp_path / "a.jpg", lambda tmp: (seen.append(tmp), open(tmp, "wb").close()), fsync=False)
-    assert seen[0].endswith(".jpg") and (tmp_path / "a.jpg").exists()
+
+    def killed(tmp):
+        seen.append(tmp)
+        open(tmp, "wb").write(b"\x89PNG half")
+        raise SystemExit  # stand-in for the kill: the temp exists at this point
+    with pytest.raises(SystemExit):
+        atomic_write(tmp_path / "p00.png", killed)
+    Path(seen[0]).write_bytes(b"\x89PNG half")  # what SIGKILL would leave (no clean-up runs)
+    (tmp_path / "real.png").write_bytes(b"x")
+    assert [p.name for p, _ in plan_inputs([str(tmp_path)]).jobs] == ["real.png"]

@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from colornet.checkpoint import save_checkpoint
-from colornet.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, expand_inputs, main
+from colornet.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
+from colornet.inputs import plan_inputs
+from colornet.outputs import OutputOptions, plan_outputs
 from colornet.model import compact_config
 from helpers import lively_model
 
@@ -80,12 +82,15 @@ def test_no_inputs_is_a_usage_error(tmp_path, weights, capsys):
     assert "no input images" in capsys.readouterr().err
 
 
-def test_same_stem_from_two_folders_gets_two_outputs(tmp_path):
+def test_same_name_from_two_folders_is_refused_not_numbered(tmp_path):
+    """Loose files of one name from two folders cannot both be x.png; numbering one (x_1.png) made names depend on
+    which files a run had, so the second is refused with what to do instead."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     p1, p2 = _photo(tmp_path / "a" / "x.png"), _photo(tmp_path / "b" / "x.png")
-    outs = [rel for _, rel in expand_inputs([str(p1), str(p2)])]
-    assert len(set(outs)) == 2
+    plan = plan_outputs(plan_inputs([str(p1), str(p2)]).jobs, tmp_path / "o", OutputOptions())
+    assert plan.targets == [(p1, tmp_path / "o" / "x.png")]
+    assert [s for s, _ in plan.refused] == [p2] and "common folder" in plan.refused[0][1]
 
 
 def test_classify_prints_top5(tmp_path, weights, capsys):

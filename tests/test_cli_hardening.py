@@ -15,7 +15,7 @@ from colornet.checkpoint import save_checkpoint
 from colornet.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
 from colornet.images import load_image
 from colornet.model import compact_config
-from colornet.pipeline import Colorizer, to_output_image
+from colornet.pipeline import Colorizer
 from helpers import lively_model
 
 
@@ -125,7 +125,7 @@ def test_bad_reference_weight_is_a_usage_error(tmp_path, weights, capsys, value)
 def test_unknown_device_is_a_usage_error(tmp_path, weights, capsys):
     photo = _photo(tmp_path / "a.png")
     code, err = _run(capsys, "colorize", photo, "-o", tmp_path / "o", "--weights", weights, "--device", "foo")
-    assert code == EXIT_USAGE and "unknown device 'foo'" in _one_line(err)
+    assert code == EXIT_USAGE and "unknown device 'foo'" in _one_line(err).lower()
 
 
 def test_cuda_without_cuda_is_a_usage_error(tmp_path, weights, capsys):
@@ -135,7 +135,7 @@ def test_cuda_without_cuda_is_a_usage_error(tmp_path, weights, capsys):
         pytest.skip("CUDA is available here")
     photo = _photo(tmp_path / "a.png")
     code, err = _run(capsys, "colorize", photo, "-o", tmp_path / "o", "--weights", weights, "--device", "cuda")
-    assert code == EXIT_USAGE and "CUDA is not available" in _one_line(err)
+    assert code == EXIT_USAGE and "no CUDA GPU" in _one_line(err)
 
 
 def test_weights_list_with_a_malformed_manifest_is_one_line(tmp_path, capsys, monkeypatch):
@@ -239,9 +239,7 @@ def test_fifo_is_not_a_regular_file(tmp_path, weights, capsys):
 def test_version(capsys):
     from colornet import __version__
 
-    with pytest.raises(SystemExit) as exc:
-        main(["--version"])
-    assert exc.value.code == 0 and __version__ in capsys.readouterr().out
+    assert main(["--version"]) == 0 and __version__ in capsys.readouterr().out
 
 
 def test_help_shows_defaults(capsys):
@@ -284,7 +282,7 @@ def test_16bit_input_is_written_as_16bit_png(tmp_path, weights, capsys):
     eight = np.asarray(Image.open(tmp_path / "o8" / "scan.png"))
     sixteen_as_8 = np.asarray(Image.open(tmp_path / "o16" / "scan.png").convert("RGB"))
     assert np.abs(eight.astype(int) - sixteen_as_8.astype(int)).max() <= 1
-    reference = np.asarray(to_output_image(Colorizer.from_pretrained(weights, device="cpu").colorize_image(src)))
+    reference = np.asarray(Colorizer.from_pretrained(weights, device="cpu").colorize_image(src).to_pil())
     assert np.abs(eight.astype(int) - reference.astype(int)).max() <= 1
 
 

@@ -14,7 +14,7 @@ from colornet.checkpoint import save_checkpoint
 from colornet.cli import EXIT_OK, main
 from colornet.distributed import Share, share_from_env
 from colornet.model import compact_config
-from colornet.pipeline import Colorizer, to_output_image
+from colornet.pipeline import Colorizer
 from helpers import lively_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ def photos(tmp_path_factory):
 def _reference(weights, photos) -> dict[str, np.ndarray]:
     """What the library itself gives for each photo, one at a time (the pre-pipeline CLI's computation)."""
     colorizer = Colorizer.from_pretrained(weights, device="cpu")
-    return {p.name: np.asarray(to_output_image(colorizer.colorize_image(p))) for p in sorted(photos.glob("*.png"))}
+    return {p.name: np.asarray(colorizer.colorize_image(p).to_pil()) for p in sorted(photos.glob("*.png"))}
 
 
 def _outputs(folder: Path) -> dict[str, np.ndarray]:
@@ -66,9 +66,10 @@ def test_skip_existing_continues_an_interrupted_run(tmp_path, weights, photos):
     assert main(argv) == EXIT_OK
     first = _outputs(out)
     (out / "p2.png").unlink()  # never written before the "crash"
-    (out / "p4.png").write_bytes(b"kept as is")  # an existing output is not touched
+    Image.new("RGB", (8, 8), "red").save(out / "p4.png")  # a complete output is not touched
+    kept = (out / "p4.png").read_bytes()
     assert main([*argv, "--skip-existing"]) == EXIT_OK
-    assert (out / "p4.png").read_bytes() == b"kept as is"
+    assert (out / "p4.png").read_bytes() == kept
     np.testing.assert_array_equal(np.asarray(Image.open(out / "p2.png")), first["p2.png"])
 
 

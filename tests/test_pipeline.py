@@ -105,11 +105,11 @@ def test_guided_upsampling_follows_luminance_edges():
     h, w = 64, 64
     lightness = torch.zeros(1, 1, h, w)
     lightness[..., w // 2 :] = 80.0
-    ab_low = torch.zeros(1, 2, h // 4, w // 4)
-    ab_low[..., : w // 8] = 40.0
-    ab_low[..., w // 8 :] = -40.0
-    guided = upsample_ab(ab_low, lightness, mode="guided")
-    bilinear = upsample_ab(ab_low, lightness, mode="bilinear")
+    ab_half = torch.zeros(1, 2, h // 4, w // 4)
+    ab_half[..., : w // 8] = 40.0
+    ab_half[..., w // 8 :] = -40.0
+    guided = upsample_ab(ab_half, lightness, mode="guided")
+    bilinear = upsample_ab(ab_half, lightness, mode="bilinear")
     edge = slice(w // 2 - 2, w // 2 + 2)
     target = torch.where(lightness > 40, -40.0, 40.0).expand(1, 2, h, w)
     err_guided = (guided - target)[..., edge].abs().mean()
@@ -118,10 +118,10 @@ def test_guided_upsampling_follows_luminance_edges():
 
 
 def test_strips_equal_whole_image():
-    ab_low = torch.randn(1, 2, 20, 30) * 30
+    ab_half = torch.randn(1, 2, 20, 30) * 30
     lightness = torch.rand(1, 1, 81, 119) * 100
-    whole = upsample_ab(ab_low, lightness)
-    strips = upsample_ab(ab_low, lightness, rows_per_strip=7)
+    whole = upsample_ab(ab_half, lightness)
+    strips = upsample_ab(ab_half, lightness, rows_per_strip=7)
     assert torch.equal(whole, strips)
 
 

@@ -69,7 +69,7 @@ def test_colorizer_full_mode_tiles_and_matches_one_pass(model):
     rgb = torch.rand(1, 3, 150, 340)
     tiled = Colorizer(model, torch.device("cpu"), working_size=None, tile=176).colorize_rgb(rgb)
     whole = Colorizer(model, torch.device("cpu"), working_size=None, tile=None).colorize_rgb(rgb)
-    assert Colorizer(model, torch.device("cpu"), working_size=None).mode == "full"
+    assert Colorizer(model, torch.device("cpu"), working_size=None).working_size is None
     assert (tiled - whole).abs().max() < 1e-3  # RGB in [0, 1]
 
 

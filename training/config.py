@@ -17,21 +17,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from colornet.checks import check_vividness, select_device
+
 
 @dataclass
 class TrainConfig:
     # --- I/O ---
     data_dir: str = "data/train"  # one subfolder per scene class, or a flat folder (no labels -> alpha = 0, no head)
-    out_dir: str = "runs/colornet"  # checkpoints, log.jsonl, floors.json, export/
+    out_dir: str = "runs/colornet"  # ckpt-*/ checkpoints, log.jsonl, mean_colour_table.json, export/
     resume: bool = False  # continue from the newest complete checkpoint in out_dir
     reset_optimizer: bool = False  # with resume: start the optimiser afresh (e.g. to switch adadelta -> adam)
     init_from: str = ""  # optional model.safetensors to start from (fine-tuning); ignored when resuming
+    continue_from: str = ""  # a run's model.safetensors with its training state: continued when newer than out_dir's
     preload: bool = True  # decode every photo into RAM once (small sets); False streams from disk (Places365-sized)
     cache_data: bool = True  # decode every photo once into out_dir/data_cache.npz (uint8), reused on the next start
     # --- data ---
     val_fraction: float = 0.05  # share of photos in the validation split, chosen by a hash of the relative path
     store_side: int = 144  # photos are kept in RAM with the shorter side at most this many pixels
-    crop_size: int = 112  # training crop side (local path); validation uses a centre crop of the same side
+    crop_size: int = 112  # training crop side (local path); validation uses a centre crop of val_crop_size
+    val_crop_size: int = 0  # validation centre-crop side (0 = crop_size); fixed when runs with other crops are compared
     crop_min_scale: float = 0.6  # random rescale: the crop window side is U(min_scale, 1) x the photo's shorter side
     flip: bool = True  # random horizontal flip (the global path sees the same flipped photo)
     degrade: float = 0.0  # probability that a photo's L input is aged like an old print (training/degrade.py); 0 = off
@@ -64,11 +68,13 @@ class TrainConfig:
     grad_clip: float = 0.0  # clip the global gradient norm at this value; 0 = off
     batch_size: int = 32  # per process; the effective batch is batch_size x world size
     max_iters: int = 2000  # total optimiser steps
+    cpu_minutes: float = 0.0  # stop this session after this much CPU time in the loop (equal-cost ablations); 0 = off
     warmup_iters: int = 0  # linear warm-up steps
     decay_lr: bool = False  # cosine decay from learning_rate to min_lr over max_iters
     # --- evaluation / checkpoints / logging ---
-    eval_interval: int = 0  # validate every this many steps; 0 = once per epoch
+    eval_interval: int = 0  # validate every this many steps; 0 = once per epoch, at most ~10 times a run
     eval_max_photos: int = 0  # cap on validation photos (0 = the whole split)
+    eval_at_start: bool = False  # also validate before the first step (where a fine-tune or a continued run starts)
     ckpt_interval: int = 500  # write a checkpoint every this many steps (and at the end)
     keep_last: int = 3  # keep the newest K checkpoints
     log_interval: int = 10  # training-loss records in log.jsonl every this many steps
@@ -203,8 +209,12 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(f"optimizer must be 'adadelta' or 'adam', got {config.optimizer!r}")
     if config.head not in ("regression", "distribution"):
         raise ConfigError(f"head must be 'regression' or 'distribution', got {config.head!r}")
-    if not 0.0 <= config.vividness <= 1.0:
-        raise ConfigError("vividness must be in [0, 1]")
+    try:
+        check_vividness(config.vividness)  # the library's rules and words
+        if config.device != "auto":  # before any data is decoded: --device=cuda on a CPU-only torch is one line
+            select_device(config.device)
+    except ValueError as err:
+        raise ConfigError(f"{err}" if "vividness" in str(err) else f"device: {err}") from None
     if not 0.0 <= config.degrade <= 1.0:
         raise ConfigError("degrade is a probability: it must be in [0, 1]")
     if not 0.0 < config.rebalance <= 1.0 and config.rebalance != 0.0:
@@ -215,6 +225,8 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("val_fraction must be in [0, 1)")
     if config.crop_size < 16 or config.crop_size % 8:
         raise ConfigError("crop_size must be a multiple of 8 and at least 16 (the network downsamples by 8)")
+    if config.val_crop_size and (config.val_crop_size < 16 or config.val_crop_size % 8):
+        raise ConfigError("val_crop_size must be 0 (= crop_size) or a multiple of 8 and at least 16")
     if not 0.0 < config.crop_min_scale <= 1.0:
         raise ConfigError("crop_min_scale must be in (0, 1]")
     if config.batch_size < 2:

@@ -35,6 +35,7 @@ from colornet.model import resize_for_global
 from .degrade import apply_degradation, sample_degradation
 
 CACHE_VERSION = 1
+TRAINING_MAX_MEGAPIXELS = 75.0  # a training photo is stored at a few hundred px: anything larger is a mistake
 
 
 @dataclass
@@ -133,7 +134,8 @@ class SkipPhoto(Exception):
 def decode_photo(path: Path, store_side: int, grey_chroma: float) -> np.ndarray:
     """Decode one file to uint8 RGB (shorter side <= store_side) or raise ``SkipPhoto``."""
     try:
-        rgb = load_image(path, keep_uint8=True).rgb  # too large for the memory budget: an ImageLoadError too
+        # a fixed budget (several workers decode at once): a larger file is an ImageLoadError too
+        rgb = load_image(path, keep_uint8=True, max_megapixels=TRAINING_MAX_MEGAPIXELS).rgb
     except (ImageLoadError, OutOfMemoryError, MemoryError) as err:
         raise SkipPhoto("unreadable", str(err) or "not enough memory to decode it") from None
     small = _shrink(rgb, store_side)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from colornet.checkpoint import WEIGHTS_NAME, load_checkpoint, save_checkpoint
+from colornet.errors import CheckpointError, ColorNetError
 from colornet.model import ColorNet
 
 CARD_NAME = "README.md"
@@ -212,16 +213,41 @@ def export_model(model: ColorNet, folder: str | Path, *, config: dict, data: dic
     return folder
 
 
+def checkpoint_weights(path: Path) -> Path:
+    """The weights file to export for a path given on the command line: a file as it is, a checkpoint folder's
+    ``model.safetensors``, or a run folder's newest complete ``ckpt-*`` (said on stderr)."""
+    from training.checkpoints import list_checkpoints
+
+    if not path.is_dir():
+        if not path.exists():
+            raise CheckpointError(f"{path}: no such file or folder; give a run folder, a ckpt-* folder or a "
+                                  f"{WEIGHTS_NAME}")
+        return path
+    if (path / WEIGHTS_NAME).is_file():
+        return path / WEIGHTS_NAME
+    checkpoints = [c for c in list_checkpoints(path) if (c / WEIGHTS_NAME).is_file()]
+    if not checkpoints:
+        raise CheckpointError(f"{path} holds no {WEIGHTS_NAME} and no ckpt-* folders; give a run folder "
+                              f"(--out_dir of colornet-train), one of its ckpt-* folders or a {WEIGHTS_NAME}")
+    print(f"exporting the newest checkpoint of {path}: {checkpoints[-1].name}", file=sys.stderr)
+    return checkpoints[-1] / WEIGHTS_NAME
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Export a training checkpoint folder for publishing")
-    parser.add_argument("checkpoint", help="a ckpt-* folder or a model.safetensors")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("checkpoint", help="a run folder (its newest ckpt-* is taken), a ckpt-* folder or a "
+                                           "model.safetensors")
+    parser.add_argument("--out", required=True, help="folder to write model.safetensors, config.json and the model "
+                                                     "card README.md into (created)")
     parser.add_argument("--sources", default=None, help="SOURCES.md to reproduce in the model card")
-    parser.add_argument("--title", default="ColorNet")
+    parser.add_argument("--title", default="ColorNet", help="title of the model card")
     args = parser.parse_args(argv)
-    path = Path(args.checkpoint)
-    weights = path / WEIGHTS_NAME if path.is_dir() else path
-    model, document = load_checkpoint(weights)
+    try:
+        weights = checkpoint_weights(Path(args.checkpoint))
+        model, document = load_checkpoint(weights)
+    except ColorNetError as err:
+        print(f"colornet-export: error: {err}", file=sys.stderr)
+        return 2
     t = document.get("training", {})
     folder = export_model(model, args.out, config=t.get("config", {}), data=t.get("data", {}),
                           metrics=t.get("metrics", {}), floors=t.get("floors", {}), iter_num=t.get("iter_num", 0),

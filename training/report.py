@@ -3,7 +3,8 @@
     python -m training.report runs/default                       # curves.png + grid.png from the run's validation split
     python -m training.report runs/default --images a.jpg b.jpg  # grid of chosen photos instead
 
-Curves come from ``out_dir/log.jsonl``; the floors are drawn as dashed lines. The grid uses the newest checkpoint (or
+Curves come from ``out_dir/log.jsonl``; the floors are drawn as dashed lines; ``hue_curves.png`` draws PSNR,
+colourfulness, green recall and hue JS against samples seen and CPU-hours. The grid uses the newest checkpoint (or
 ``--weights``).
 """
 
@@ -81,6 +82,53 @@ def plot_curves(records: list[dict], out_png: str | Path) -> Path:
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+# The issue-17 rule's thresholds, drawn on the hue curves (docs/VIVID.md).
+RULE_LINES = {"green_recall": 0.5, "hue_js": 0.04, "colorfulness": 30.0}
+
+
+def plot_hue_curves(records: list[dict], out_png: str | Path) -> Path | None:
+    """PSNR, colourfulness, green recall and hue JS against training samples seen and against CPU-hours.
+
+    Only validation records that carry ``samples`` and ``cpu_hours`` (runs since issue 17) are drawn; returns None
+    when there are none. Dotted lines: the rule's thresholds; dashed: the mean-colour floor (PSNR: floor + 1 dB)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    evals = {r["iter"]: r for r in records if r.get("type") == "eval" and "samples" in r and "cpu_hours" in r}
+    if not evals:
+        return None
+    its = sorted(evals)
+    panels = [("validation PSNR (dB)", "psnr"), ("colourfulness", "colorfulness"), ("green recall", "green_recall"),
+              ("hue JS divergence", "hue_js")]
+    fig, grid = plt.subplots(2, 4, figsize=(16, 7))
+    last = evals[its[-1]]
+    for row, (axis_key, axis_label) in enumerate((("samples", "training samples seen"), ("cpu_hours", "CPU-hours"))):
+        xs = [evals[i][axis_key] for i in its]
+        for ax, (title, key) in zip(grid[row], panels):
+            ax.plot(xs, [evals[i]["model"].get(key, np.nan) for i in its], "o-", ms=3, label="model")
+            table = last.get("mean_colour_table", {})
+            if key == "psnr" and "psnr" in table:
+                ax.axhline(table["psnr"] + 1.0, ls=":", color="m", lw=1, label="rule: table floor + 1 dB")
+            if key in table and key != "psnr":
+                ax.axhline(table[key], ls="--", color="r", lw=1, label="mean-colour table")
+            if key in RULE_LINES:
+                ax.axhline(RULE_LINES[key], ls=":", color="m", lw=1, label="rule")
+            if key == "colorfulness" and "ground_truth" in last:
+                ax.axhline(last["ground_truth"]["colorfulness"], ls=":", color="g", lw=1, label="ground truth")
+            ax.set_title(title, fontsize=10)
+            ax.set_xlabel(axis_label)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=100)
     plt.close(fig)
     return out_png
 
@@ -178,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     run = Path(args.run)
     out = Path(args.out) if args.out else run
     if (run / "log.jsonl").is_file():
-        print(f"wrote {plot_curves(read_log(run / 'log.jsonl'), out / 'curves.png')}")
+        records = read_log(run / "log.jsonl")
+        print(f"wrote {plot_curves(records, out / 'curves.png')}")
+        hues = plot_hue_curves(records, out / "hue_curves.png")
+        if hues is not None:
+            print(f"wrote {hues}")
     colorizers = {}
     for spec in args.weights or [str(_newest_weights(run))]:
         label, _, path = spec.rpartition("=") if "=" in spec else ("ColorNet", "", spec)

@@ -71,6 +71,14 @@ class TrainingForward(nn.Module):
         return self.model.predict_head_half(lightness, prior), prior.logits
 
 
+def restart_warmup(it: int, config: TrainConfig, restart_iter: int | None) -> float:
+    """Factor on the learning rate after a ``continue_from`` restart: Adam's moments start at zero, so its first
+    steps are as large as a fresh run's; ramp up over ``warmup_iters`` again from the restart."""
+    if restart_iter is None or not config.warmup_iters:
+        return 1.0
+    return min(1.0, (it - restart_iter + 1) / config.warmup_iters)
+
+
 def get_lr(it: int, config: TrainConfig) -> float:
     """Learning rate at step ``it``: linear warm-up, then constant or cosine decay to ``min_lr``. Pure function."""
     if config.warmup_iters and it < config.warmup_iters:
@@ -172,10 +180,19 @@ class Setup:
         return self.rank == 0
 
 
+def auto_eval_interval(per_epoch: int, max_iters: int) -> int:
+    """``eval_interval=0``: once per epoch, but at most ~10 times a run (a tiny data set has epochs of a few steps,
+    and a validation table every few steps buries the log)."""
+    return max(per_epoch, math.ceil(max_iters / 10))
+
+
 def setup(config: TrainConfig) -> Setup:
     """Join the process group under torchrun, pick the device and the precision, make out_dir."""
     ddp = int(os.environ.get("RANK", -1)) != -1
     use_cuda = config.device.startswith("cuda") or (config.device == "auto" and torch.cuda.is_available())
+    if ddp and config.cpu_minutes:
+        raise ConfigError("cpu_minutes stops on this process's CPU time, which differs between ranks: use max_iters "
+                          "under torchrun")
     if ddp:
         import torch.distributed as dist
 
@@ -253,6 +270,9 @@ class State:
     best_val_loss: float = float("inf")
     resumed_from: str | None = None
     fresh: set[str] = field(default_factory=set)  # tensors starting from their initialisation (not resumed/init_from)
+    samples_seen: int = 0  # training photos consumed since the run began, over every session and process
+    cpu_seconds: float = 0.0  # CPU time spent in the loop since the run began (process time x world size)
+    restart_iter: int | None = None  # continue_from: the step the fresh optimiser started at (for its warm-up)
 
 
 def _resume(config: TrainConfig, arch: ColorNetConfig, ckpt: Path, log) -> tuple[ColorNet, dict | None, dict]:
@@ -287,6 +307,48 @@ def _resume(config: TrainConfig, arch: ColorNetConfig, ckpt: Path, log) -> tuple
     return model, opt_state, document
 
 
+def _newer_weights(config: TrainConfig, ckpt: Path | None, log) -> Path | None:
+    """``continue_from`` when it is further along than the newest checkpoint in out_dir (else None).
+
+    A run that spans machines commits one weights file; on a fresh machine out_dir is empty and the run continues
+    from that file, on the machine that wrote it the local checkpoint (with its optimiser state) wins when newer."""
+    if not config.continue_from:
+        return None
+    from colornet.checkpoint import read_document
+
+    path = Path(config.continue_from)
+    if not path.is_file():
+        raise ConfigError(f"continue_from: {path} does not exist (a model.safetensors written by a training run)")
+    step = int(read_document(path).get("training", {}).get("iter_num", -1))
+    if step < 0:
+        raise ConfigError(f"continue_from: {path} holds no training state (iter_num): use init_from to fine-tune it")
+    if ckpt is not None:
+        local = int(read_document(ckpt / "model.safetensors").get("training", {}).get("iter_num", 0))
+        if local >= step:
+            log(f"continue_from: {path} is at step {step}, out_dir's {ckpt.name} is as new or newer: resuming that")
+            return None
+    return path
+
+
+def _continue(arch: ColorNetConfig, weights: Path) -> tuple[ColorNet, dict]:
+    """The network of a run's weights file, which must be of the architecture and classes the config asks for."""
+    from colornet.checkpoint import load_state_dict, read_document
+
+    document = read_document(weights)
+    stored = ColorNetConfig.from_dict(document["architecture"])
+    if list(stored.class_names) != list(arch.class_names):
+        raise ResumeError(f"{weights} was trained on other classes than data_dir holds: continue with the same data_dir")
+    state = load_state_dict(weights)
+    try:
+        check_shapes({k: v[0] for k, v in expected_shapes(arch).items()},
+                     {k: tuple(v.shape) for k, v in state.items()}, str(weights))
+    except CheckpointMismatchError as err:
+        raise ResumeError(f"{weights} is another architecture than the config asks for ({err})") from None
+    model = ColorNet(stored)
+    model.load_state_dict(state)
+    return model, document
+
+
 def build(config: TrainConfig, run: Setup, data: Data) -> State:
     """Model and optimiser: fresh, from ``init_from``, or resumed from the newest checkpoint in out_dir."""
     torch.manual_seed(config.seed)  # the same initial weights on every rank (DDP also broadcasts them)
@@ -296,10 +358,21 @@ def build(config: TrainConfig, run: Setup, data: Data) -> State:
     if config.resume and ckpt is None:
         run.log(f"resume: no checkpoint in {run.out_dir}, starting from scratch")
     opt_state, document = None, None
-    if ckpt is not None:
+    weights_only = _newer_weights(config, ckpt, run.log)
+    if weights_only is not None:
+        model, document = _continue(arch, weights_only)
+        arch = model.config
+        run.log(f"continue_from: {weights_only} (step {int(document['training']['iter_num'])}; the optimiser starts "
+                f"afresh with a {config.warmup_iters}-step warm-up)")
+    elif ckpt is not None:
         model, opt_state, document = _resume(config, arch, ckpt, run.log)
         arch = model.config
-        run.log(f"resume: {ckpt} (step {int(document['training']['iter_num'])})")
+        done = int(document["training"]["iter_num"])
+        run.log(f"resume: {ckpt} (step {done})")
+        if done >= config.max_iters:
+            run.log(f"resume: this run is finished (step {done} of max_iters={config.max_iters}): nothing to train, "
+                    f"the export is redone. To train further, resume with a larger --max_iters (e.g. "
+                    f"--max_iters={2 * config.max_iters}).")
     else:
         model = ColorNet(arch)
         fresh = set(model.state_dict())
@@ -326,9 +399,14 @@ def build(config: TrainConfig, run: Setup, data: Data) -> State:
         forward = DDP(forward, device_ids=[run.device.index] if run.device.type == "cuda" else None)
     state = State(arch, model, optimizer, forward, fresh=fresh)
     if document is not None:
-        state.iter_num = int(document["training"]["iter_num"])
-        state.best_val_loss = float(document["training"].get("best_val_loss", state.best_val_loss))
-        state.resumed_from = str(ckpt)
+        done = document["training"]
+        state.iter_num = int(done["iter_num"])
+        state.best_val_loss = float(done.get("best_val_loss", state.best_val_loss))
+        state.samples_seen = int(done.get("samples_seen", state.iter_num * config.batch_size * run.world))
+        state.cpu_seconds = float(done.get("cpu_seconds", 0.0))
+        state.resumed_from = str(weights_only or ckpt)
+        if weights_only is not None:
+            state.restart_iter = state.iter_num
     n_params = sum(p.numel() for p in model.parameters())
     run.log(f"model: {arch.name} width={arch.width} global={arch.global_size} classes={arch.n_classes} "
             f"params={n_params / 1e6:.2f}M ({n_params * 4 / 2**20:.1f} MiB fp32); alpha={data.alpha:.5f}; "
@@ -377,8 +455,8 @@ class Validation:
 def prepare_validation(config: TrainConfig, run: Setup, data: Data, arch: ColorNetConfig) -> Validation:
     if not (run.master and data.val_idx):
         return Validation()
-    val_set = ColorizationDataset(data.photos, data.val_idx, crop=config.crop_size, global_size=arch.global_size,
-                                  train=False)
+    val_set = ColorizationDataset(data.photos, data.val_idx, crop=config.val_crop_size or config.crop_size,
+                                  global_size=arch.global_size, train=False)
     val = ValidationSet.from_dataset(val_set, config.eval_max_photos)
     table_path = run.out_dir / "mean_colour_table.json"
     table = MeanColourTable.load(table_path) if table_path.is_file() else None
@@ -422,13 +500,15 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
                                        seed=config.seed)
     loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler, drop_last=True,
                         num_workers=config.num_workers, pin_memory=run.device.type == "cuda",
-                        collate_fn=collate_skipping, persistent_workers=False)
+                        collate_fn=collate_skipping,
+                        persistent_workers=config.num_workers > 0)  # workers forked once, not every epoch
     per_epoch = steps_per_epoch(len(train_set), config.batch_size, run.world)
-    eval_interval = config.eval_interval or per_epoch
+    eval_interval = config.eval_interval or auto_eval_interval(per_epoch, config.max_iters)
     model, optimizer, device = state.model, state.optimizer, run.device
 
     def training_state(last_metrics: dict | None) -> dict:
         return {"config": config.to_dict(), "best_val_loss": state.best_val_loss, "world_size": run.world,
+                "samples_seen": state.samples_seen, "cpu_seconds": state.cpu_seconds,
                 "data": data.photos.summary.to_dict(), "metrics": last_metrics or {},
                 "floors": validation.floors or {}}
 
@@ -439,9 +519,20 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
         bar = tqdm(total=config.max_iters, initial=state.iter_num, desc="train", unit="step", dynamic_ncols=True)
     last_metrics: dict | None = None
     skip_counts: dict[str, int] = {}
+    if config.eval_at_start and validation.val is not None:
+        start = evaluate(model, validation.val, device, run.ctx, objective)
+        log.write({"type": "eval", "iter": state.iter_num, "epoch": state.iter_num / per_epoch,
+                   "samples": state.samples_seen, "cpu_hours": state.cpu_seconds / 3600.0, "model": start,
+                   **validation.floors, "time": time.time()})
+        (bar.write if bar is not None else print)(f"step {state.iter_num} (start) validation:\n" + format_table(
+            start, validation.floors, len(data.class_names)))
     model.train()
     t_last, seen_since = time.time(), 0
-    while state.iter_num < config.max_iters:
+    cpu_last = time.process_time()
+    cpu_budget_end = state.cpu_seconds + 60.0 * config.cpu_minutes if config.cpu_minutes else float("inf")
+    progress: dict[str, float] = {}
+    done = False
+    while state.iter_num < config.max_iters and not done:
         epoch, position = divmod(state.iter_num, per_epoch)
         sampler.set_epoch(epoch)
         sampler.set_start(position * config.batch_size)  # resume mid-epoch at exactly the next batch
@@ -451,7 +542,7 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
                 skip_counts[reason] = skip_counts.get(reason, 0) + count
             if lightness is None or lightness.shape[0] < 2:
                 continue  # every photo of this batch was skipped (batch norm needs two)
-            lr = get_lr(state.iter_num, config)
+            lr = get_lr(state.iter_num, config) * restart_warmup(state.iter_num, config, state.restart_iter)
             for group in optimizer.param_groups:
                 group["lr"] = lr * group.get("lr_mult", 1.0)
             lightness, target_ab = lightness.to(device, non_blocking=True), target_ab.to(device, non_blocking=True)
@@ -470,12 +561,18 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
             state.iter_num += 1
             it = state.iter_num
             seen_since += lightness.shape[0] * run.world
+            state.samples_seen += lightness.shape[0] * run.world
+            cpu_now = time.process_time()
+            state.cpu_seconds += (cpu_now - cpu_last) * run.world
+            cpu_last = cpu_now
+            progress = {"samples": state.samples_seen, "cpu_hours": state.cpu_seconds / 3600.0}
+            done = it >= config.max_iters or state.cpu_seconds >= cpu_budget_end
 
-            if run.master and (it % config.log_interval == 0 or it == config.max_iters):
+            if run.master and (it % config.log_interval == 0 or done):
                 dt = time.time() - t_last
                 record = {"type": "train", "iter": it, "epoch": it / per_epoch, "lr": lr,
                           "loss": loss.total.item(), "mse": loss.colour.item(), "ce": loss.scene.item(),
-                          "images_per_s": seen_since / max(dt, 1e-9), "time": time.time()}
+                          "images_per_s": seen_since / max(dt, 1e-9), **progress, "time": time.time()}
                 if skip_counts:
                     record["skipped_streamed"] = dict(skip_counts)
                 log.write(record)
@@ -484,20 +581,21 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss.total.item():.4f}", ce=f"{loss.scene.item():.2f}", lr=f"{lr:.2g}")
 
-            if validation.val is not None and (it % eval_interval == 0 or it == config.max_iters):
+            if validation.val is not None and (it % eval_interval == 0 or done):
                 metrics = evaluate(model, validation.val, device, run.ctx, objective)
                 last_metrics = metrics
                 state.best_val_loss = min(state.best_val_loss, metrics["loss"])
-                log.write({"type": "eval", "iter": it, "epoch": it / per_epoch, "model": metrics,
+                log.write({"type": "eval", "iter": it, "epoch": it / per_epoch, **progress, "model": metrics,
                            **validation.floors, "time": time.time()})
-                text = f"step {it} (epoch {it / per_epoch:.2f}) validation:\n" + format_table(
+                text = (f"step {it} (epoch {it / per_epoch:.2f}, {state.samples_seen:,} samples, "
+                        f"{state.cpu_seconds / 3600:.2f} CPU-hours) validation:\n") + format_table(
                     metrics, validation.floors, len(data.class_names))
                 (bar.write if bar is not None else print)(text)
-            if run.master and (it % config.ckpt_interval == 0 or it == config.max_iters):
+            if run.master and (it % config.ckpt_interval == 0 or done):
                 path = save_training_checkpoint(run.out_dir, it, model, optimizer, training_state(last_metrics),
                                                 keep_last=config.keep_last)
                 log.write({"type": "checkpoint", "iter": it, "path": str(path), "time": time.time()})
-            if it >= config.max_iters:
+            if done:
                 break
         if state.iter_num == iter_at_start:
             raise RuntimeError(f"no usable photo in a whole pass over {config.data_dir} (all unreadable or greyscale)")

@@ -1,6 +1,7 @@
 """Validation: the split's centre crops stacked once, the two floors, and the model's loss and metrics on them.
 
-Metrics (``training.metrics``): PSNR on RGB, ab MSE, colourfulness, top-1/top-5 scene accuracy; the floors are the
+Metrics (``training.metrics``): PSNR on RGB, ab MSE, colourfulness, top-1/top-5 scene accuracy, and the pooled hue
+metrics (green recall, hue JS, warm share) at 128 px wide; the floors are the
 greyscale input itself and the per-luminance mean-colour table (``training.floors``). A network that does not beat
 the table has learned nothing spatial.
 """
@@ -18,7 +19,7 @@ from colornet.model import ColorNet
 
 from .data import ColorizationDataset, Sample
 from .floors import MeanColourTable
-from .metrics import ab_mse, colorfulness, psnr, topk_correct
+from .metrics import HueStats, ab_mse, colorfulness, psnr, to_metric_width, topk_correct
 from .objective import Objective
 
 
@@ -66,11 +67,18 @@ def _accumulate(totals: dict[str, float], metrics: dict[str, torch.Tensor]) -> N
 def compute_floors(val: ValidationSet, table: MeanColourTable, batch_size: int = 64) -> dict[str, dict]:
     """Greyscale and mean-colour-table metrics on the validation crops (plus the ground truth's colorfulness)."""
     sums: dict[str, dict[str, float]] = {"greyscale": {}, "mean_colour_table": {}, "ground_truth": {}}
+    table_hues = HueStats()
     for lightness, ab, _, _ in val.batches(batch_size):
+        predicted = table.predict(lightness)
         _accumulate(sums["greyscale"], _summarise(lightness, torch.zeros_like(ab), ab))
-        _accumulate(sums["mean_colour_table"], _summarise(lightness, table.predict(lightness), ab))
+        _accumulate(sums["mean_colour_table"], _summarise(lightness, predicted, ab))
         _accumulate(sums["ground_truth"], {"colorfulness": colorfulness(lab_to_rgb(lab_from_l_ab(lightness, ab)))})
-    return {name: {k: v / max(len(val), 1) for k, v in m.items()} for name, m in sums.items()}
+        table_hues.update(to_metric_width(predicted), to_metric_width(ab.float()))
+    result = {name: {k: v / max(len(val), 1) for k, v in m.items()} for name, m in sums.items()}
+    hues = table_hues.result()
+    result["mean_colour_table"].update(hues)
+    result["ground_truth"].update(warm_share=hues["warm_share_true"], green_share=hues["green_share_true"])
+    return result
 
 
 @torch.no_grad()
@@ -80,6 +88,7 @@ def evaluate(model: ColorNet, val: ValidationSet, device: torch.device, ctx, obj
     was_training = model.training
     model.eval()
     totals: dict[str, float] = {}
+    hues = HueStats()
     for batch in val.batches(batch_size):
         lightness, ab, global_l, labels = (t.to(device) for t in batch)
         with ctx:
@@ -92,6 +101,7 @@ def evaluate(model: ColorNet, val: ValidationSet, device: torch.device, ctx, obj
             ab_half = unnormalize_ab(out.float())
         ab_full = F.interpolate(ab_half.float(), size=lightness.shape[-2:], mode="bilinear", align_corners=False)
         metrics = _summarise(lightness.float(), ab_full, ab.float())
+        hues.update(to_metric_width(ab_full), to_metric_width(ab.float()))
         if prior.logits is not None and (labels >= 0).all():
             metrics["top1"] = topk_correct(prior.logits.float(), labels, 1).float()
             metrics["top5"] = topk_correct(prior.logits.float(), labels, 5).float()
@@ -99,16 +109,27 @@ def evaluate(model: ColorNet, val: ValidationSet, device: torch.device, ctx, obj
         metrics["mse"] = loss.colour.detach().expand(lightness.shape[0])
         _accumulate(totals, metrics)
     model.train(was_training)
-    return {k: v / max(len(val), 1) for k, v in totals.items()}
+    result = {k: v / max(len(val), 1) for k, v in totals.items()}
+    result.update({k: v for k, v in hues.result().items() if not k.endswith("_true")})
+    return result
 
 
 def format_table(metrics: dict[str, float], floors: dict[str, dict], n_classes: int) -> str:
     rows = [("model", metrics), ("greyscale floor", floors["greyscale"]), ("mean-colour table", floors["mean_colour_table"])]
-    lines = [f"{'':18s} {'PSNR dB':>8s} {'ab MSE':>8s} {'colorful':>8s} {'top-1':>6s} {'top-5':>6s}"]
+    lines = [f"{'':18s} {'PSNR dB':>8s} {'ab MSE':>8s} {'colorful':>8s} {'green':>6s} {'hue JS':>6s} {'warm':>5s} "
+             f"{'top-1':>6s} {'top-5':>6s}"]
+
+    def number(m: dict, key: str, fmt: str, width: int) -> str:
+        return format(m[key], fmt) if key in m else "-".center(width)
+
     for name, m in rows:
         t1 = f"{100 * m['top1']:5.1f}%" if "top1" in m else "   -  "
         t5 = f"{100 * m['top5']:5.1f}%" if "top5" in m else "   -  "
-        lines.append(f"{name:18s} {m['psnr']:8.2f} {m['ab_mse']:8.1f} {m['colorfulness']:8.2f} {t1:>6s} {t5:>6s}")
+        lines.append(f"{name:18s} {m['psnr']:8.2f} {m['ab_mse']:8.1f} {m['colorfulness']:8.2f} "
+                     f"{number(m, 'green_recall', '6.3f', 6)} {number(m, 'hue_js', '6.3f', 6)} "
+                     f"{number(m, 'warm_share', '5.2f', 5)} {t1:>6s} {t5:>6s}")
     chance = f"chance top-1 {100 / n_classes:.1f}%, " if n_classes else ""
-    lines.append(f"{'':18s} ({chance}ground-truth colorfulness {floors['ground_truth']['colorfulness']:.2f})")
+    truth = floors["ground_truth"]
+    warm = f", warm share {truth['warm_share']:.2f}" if "warm_share" in truth else ""
+    lines.append(f"{'':18s} ({chance}ground-truth colorfulness {truth['colorfulness']:.2f}{warm})")
     return "\n".join(lines)

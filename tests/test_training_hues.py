@@ -1,0 +1,114 @@
+"""Issue 17's training plumbing on tiny photos: hue metrics in the log, samples and CPU-hours carried across a
+continue_from restart, a CPU-time budget that stops a run, and the one-GPU recipes run for a few steps on CPU."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from colornet.checkpoint import read_document
+from training.checkpoints import list_checkpoints
+from training.config import ConfigError, parse_args
+from training.train import main
+from training_helpers import TINY_ARGS, make_photo_folder
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    return make_photo_folder(tmp_path_factory.mktemp("hue_photos"), per_class=8)
+
+
+def _records(run: Path, kind: str) -> list[dict]:
+    return [r for r in map(json.loads, (run / "log.jsonl").read_text().splitlines()) if r["type"] == kind]
+
+
+def test_log_carries_hue_metrics_samples_and_cpu_hours(photos, tmp_path):
+    run = tmp_path / "run"
+    assert main([f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={run}", "--max_iters=4", "--eval_interval=2",
+                 "--eval_at_start=True", "--optimizer=adam", "--learning_rate=0.003"]) == 0
+    evals = _records(run, "eval")
+    assert [e["iter"] for e in evals] == [0, 2, 4]  # the start, then every 2 steps
+    for e in evals:
+        assert 0.0 <= e["model"]["green_recall"] <= 1.0 and 0.0 <= e["model"]["hue_js"] <= 0.7
+        assert "green_recall" in e["mean_colour_table"] and "warm_share" in e["ground_truth"]
+    assert [e["samples"] for e in evals] == [0, 8, 16]  # batch 4, one process
+    assert evals[0]["cpu_hours"] == 0 and 0 < evals[1]["cpu_hours"] < evals[2]["cpu_hours"]
+    trains = _records(run, "train")
+    assert [t["samples"] for t in trains] == [4, 8, 12, 16]
+
+
+def test_continue_from_a_committed_weights_file_goes_on_counting(photos, tmp_path):
+    common = [f"--data_dir={photos}", *TINY_ARGS, "--optimizer=adam", "--learning_rate=0.003", "--ckpt_interval=3",
+              "--warmup_iters=4"]
+    first = tmp_path / "first"
+    assert main(common + [f"--out_dir={first}", "--max_iters=3"]) == 0
+    committed = tmp_path / "committed" / "model.safetensors"  # what a session commits: the weights file alone
+    committed.parent.mkdir()
+    shutil.copy(list_checkpoints(first)[-1] / "model.safetensors", committed)
+    done = read_document(committed)["training"]
+    assert done["iter_num"] == 3 and done["samples_seen"] == 12 and done["cpu_seconds"] > 0
+
+    second = tmp_path / "second"  # a fresh machine: out_dir empty
+    assert main(common + [f"--out_dir={second}", "--max_iters=6", "--resume", f"--continue_from={committed}"]) == 0
+    start = _records(second, "start")[0]
+    assert start["iter"] == 3 and start["resumed_from"] == str(committed)
+    trains = _records(second, "train")
+    assert [t["iter"] for t in trains] == [4, 5, 6]
+    assert [t["samples"] for t in trains] == [16, 20, 24]
+    # the fresh optimiser warms up again from the restart: lr x 1/4, 2/4, 3/4 (get_lr's own warm-up is over)
+    assert [round(t["lr"] / 0.003, 6) for t in trains] == [0.25, 0.5, 0.75]
+    final = read_document(list_checkpoints(second)[-1] / "model.safetensors")["training"]
+    assert final["cpu_seconds"] > done["cpu_seconds"] and final["samples_seen"] == 24
+
+    # back on the machine that has a newer local checkpoint (with its optimiser state): that one wins
+    assert main(common + [f"--out_dir={second}", "--max_iters=7", "--resume", f"--continue_from={committed}"]) == 0
+    assert _records(second, "start")[-1]["resumed_from"].endswith("ckpt-00000006")
+
+
+def test_continue_from_refuses_files_that_cannot_be_continued(photos, tmp_path, capsys):
+    missing = tmp_path / "nope.safetensors"
+    assert main([f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={tmp_path / 'r'}", f"--continue_from={missing}",
+                 "--max_iters=2"]) == 2
+    assert "continue_from" in capsys.readouterr().err
+    bundled = REPO / "colornet" / "weights" / "colornet-compact-places39" / "model.safetensors"
+    if "iter_num" not in read_document(bundled).get("training", {}):
+        assert main([f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={tmp_path / 'r2'}",
+                     f"--continue_from={bundled}", "--max_iters=2"]) == 2
+
+
+def test_cpu_minutes_budget_stops_the_run_and_checkpoints(photos, tmp_path):
+    run = tmp_path / "budget"
+    assert main([f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={run}", "--max_iters=100000",
+                 "--cpu_minutes=0.02", "--ckpt_interval=100000", "--eval_interval=100000"]) == 0
+    last = list_checkpoints(run)[-1]
+    step = read_document(last / "model.safetensors")["training"]["iter_num"]
+    assert 0 < step < 100000
+    assert _records(run, "eval")[-1]["iter"] == step  # validated where it stopped
+    assert _records(run, "eval")[-1]["cpu_hours"] * 60 >= 0.02
+
+
+def test_val_crop_size_is_checked():
+    with pytest.raises(ConfigError, match="val_crop_size"):
+        parse_args(["--val_crop_size=20"])
+    assert parse_args(["--val_crop_size=112"]).val_crop_size == 112
+
+
+@pytest.mark.parametrize("recipe", ["gpu_compact", "gpu_paper"])
+def test_one_gpu_recipes_run_a_few_steps_on_cpu(recipe, photos, tmp_path):
+    """The GPU recipes as written (architecture, head, loader workers, preload), shrunk only in data and steps."""
+    run = tmp_path / recipe
+    argv = [str(REPO / "training" / "configs" / f"{recipe}.py"), f"--data_dir={photos}", f"--out_dir={run}",
+            "--device=cpu", "--max_iters=2", "--batch_size=2", "--num_workers=2", "--crop_size=32",
+            "--val_crop_size=32", "--store_side=64", "--val_fraction=0.2", "--eval_interval=2", "--ckpt_interval=2",
+            "--progress=False", "--export=False", "--threads=1"]
+    assert main(argv) == 0
+    document = read_document(list_checkpoints(run)[-1] / "model.safetensors")
+    assert document["architecture"]["name"] == recipe.split("_")[1]
+    assert document["architecture"]["head"] == "distribution"
+    assert document["training"]["config"]["num_workers"] == 2
+    assert "green_recall" in _records(run, "eval")[-1]["model"]
