@@ -345,6 +345,7 @@ for (const id of ["vividness", "strength"]) {
 }
 $("split").addEventListener("input", (e) => {
   $("before").style.clipPath = `inset(0 ${(100 * (1 - e.target.value)).toFixed(1)}% 0 0)`;
+  $("divider").style.left = `${(100 * e.target.value).toFixed(1)}%`;
 });
 $("download").addEventListener("click", () => {
   const base = (app.photo?.name || "photo").replace(/\.[^.]*$/, "");
