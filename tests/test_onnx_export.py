@@ -1,6 +1,6 @@
 """ONNX export: every bundled checkpoint exports, and onnxruntime running the two graphs reproduces the torch path.
 
-The torch side is the library itself (``Colorizer.predict_ab_low`` and the ``colornet colorize`` CLI); the ONNX side
+The torch side is the library itself (``Colorizer.predict_ab_half`` and the ``colornet colorize`` CLI); the ONNX side
 swaps only the network (``colornet.onnx.runtime.OnnxNetwork``) and mixes priors with ``mix_priors`` outside the
 graph. Tolerances from the issue: a*b* max |diff| <= 0.5 and the final RGB >= 45 dB PSNR against the CLI's file.
 """
@@ -89,7 +89,7 @@ def test_onnx_matches_torch_and_the_cli(name, odd_photo, tmp_path):
             onnx_prior = mix_priors([net.encode_global(luminance(_rgb(p))) for p in ref_paths], weights)
             assert (torch_prior.fusion - onnx_prior.fusion).abs().max() < 1e-3
         for vividness in vivid_values:
-            full_l, ab_torch = colorizer.predict_ab_low(rgb, torch_prior, vividness=vividness)
+            full_l, ab_torch = colorizer.predict_ab_half(rgb, torch_prior, vividness=vividness)
             ab_onnx = net.predict_ab_half(colorizer._working_l(full_l), onnx_prior, vividness)
             assert ab_onnx.shape == ab_torch.shape
             diff = float((ab_onnx - ab_torch).abs().max())
@@ -106,7 +106,7 @@ def test_onnx_matches_torch_and_the_cli(name, odd_photo, tmp_path):
                 argv += ["--vividness", str(vividness)]
             assert main(argv) == 0
             cli = np.asarray(Image.open(out_dir / f"{path.stem}.png").convert("RGB"))
-            ours = colorizer.compose_ab_low(full_l, ab_onnx, out_dtype=torch.uint8)[0].permute(1, 2, 0).numpy()
+            ours = colorizer.compose_ab_half(full_l, ab_onnx, out_dtype=torch.uint8)[0].permute(1, 2, 0).numpy()
             score = psnr_uint8(ours, cli)
             assert score >= 45.0, f"{name} {path.name} vividness={vividness}: {score:.1f} dB against colornet colorize"
 

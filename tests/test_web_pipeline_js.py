@@ -34,13 +34,13 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { luminance, workingShape, areaResize, globalResize, mixPriors, upsampleCompose } from "%s";
 const job = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const rgba = new Uint8ClampedArray(readFileSync(job.rgba));
-const abLow = new Float32Array(readFileSync(job.ab).buffer.slice(0));
+const abHalf = new Float32Array(readFileSync(job.ab).buffer.slice(0));
 const L = luminance(rgba, job.width, job.height);
 const [h, w] = workingShape(job.height, job.width, job.working_size);
 const lWork = areaResize(L, job.height, job.width, h, w);
 const lGlobal = globalResize(L, job.height, job.width, job.global_size);
 const mixed = mixPriors(job.priors.map((p) => Float32Array.from(p)), job.weights);
-const out = upsampleCompose(L, job.height, job.width, abLow, job.ab_h, job.ab_w, { strength: job.strength });
+const out = upsampleCompose(L, job.height, job.width, abHalf, job.ab_h, job.ab_w, { strength: job.strength });
 const save = (name, arr) => writeFileSync(job.out + name, Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength));
 save("L", L); save("lwork", lWork); save("lglobal", lGlobal); save("mixed", mixed); save("rgb", out);
 writeFileSync(job.out + "shape.json", JSON.stringify([h, w]));
@@ -59,17 +59,17 @@ def test_pipeline_js_matches_the_library(tmp_path, size, working_size):
     l_work = F.interpolate(lightness, size=(h, w), mode="area") if (h, w) != (height, width) else lightness
     l_global = resize_for_global(lightness, 128)
     colorizer = Colorizer.from_pretrained(device="cpu", working_size=working_size)
-    _, ab_low = colorizer.predict_ab_low(rgb)
+    _, ab_half = colorizer.predict_ab_half(rgb)
     strength = 1.3
-    expected = colorizer.compose_ab_low(lightness, ab_low, strength=strength, out_dtype=torch.uint8)
+    expected = colorizer.compose_ab_half(lightness, ab_half, strength=strength, out_dtype=torch.uint8)
     priors = [torch.randn(1, 8, generator=torch.Generator().manual_seed(i)) for i in range(3)]
     weights = [2.0, 0.0, 1.0]
     mixed = mix_priors([GlobalPrior(p) for p in priors], weights).fusion
 
     (tmp_path / "rgba").write_bytes(rgba.tobytes())
-    (tmp_path / "ab").write_bytes(ab_low.contiguous().numpy().astype(np.float32).tobytes())
+    (tmp_path / "ab").write_bytes(ab_half.contiguous().numpy().astype(np.float32).tobytes())
     job = {"rgba": str(tmp_path / "rgba"), "ab": str(tmp_path / "ab"), "width": width, "height": height,
-           "working_size": working_size, "global_size": 128, "ab_h": ab_low.shape[2], "ab_w": ab_low.shape[3],
+           "working_size": working_size, "global_size": 128, "ab_h": ab_half.shape[2], "ab_w": ab_half.shape[3],
            "strength": strength, "priors": [p[0].tolist() for p in priors], "weights": weights,
            "out": str(tmp_path / "out_")}
     (tmp_path / "job.json").write_text(json.dumps(job))

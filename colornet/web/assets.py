@@ -16,14 +16,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import ColorNetError
+from ..errors import WebSetupError
 
 STATIC = Path(__file__).with_name("static")
 ORT_PACKAGE = "onnxruntime-web"
-
-
-class WebSetupError(ColorNetError, RuntimeError):
-    """The page cannot be served: onnxruntime-web is missing and cannot be installed, or the export failed."""
 
 
 def cache_root() -> Path:

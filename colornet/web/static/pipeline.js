@@ -226,13 +226,13 @@ function bilinearTaps(n, m) {
 
 /**
  * Full-resolution L + low-resolution ab -> RGBA bytes (alpha 255, or copied from `alphaFrom`).
- * guided (ABUpsampler): ab = up(ab_low) + up(A) * (L - up(L_low)), A the guided filter's slope of ab against L
+ * guided (ABUpsampler): ab = up(ab_half) + up(A) * (L - up(L_low)), A the guided filter's slope of ab against L
  * in 3x3 low-resolution windows; then ab * strength and Lab -> sRGB (compose_into), rounded to 8 bits.
  */
-export function upsampleCompose(lFull, height, width, abLow, h, w, { strength = 1.0, radius = 1, eps = 1e-2,
+export function upsampleCompose(lFull, height, width, abHalf, h, w, { strength = 1.0, radius = 1, eps = 1e-2,
                                                                      out = null, alphaFrom = null } = {}) {
   const n = h * w;
-  const a0 = abLow.subarray(0, n), b0 = abLow.subarray(n, 2 * n);
+  const a0 = abHalf.subarray(0, n), b0 = abHalf.subarray(n, 2 * n);
   const guided = !(h === height && w === width);
   let channels;
   if (guided) {
