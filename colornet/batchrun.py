@@ -11,8 +11,10 @@ run (nothing more could be written) and keeps what was written; Ctrl-C stops the
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,7 @@ class Outcome:
 
     job: Job
     error: str | None = None
+    seconds: float | None = None  # the work spent on this input: decoding + its share of its batch's pass + writing
 
 
 def _message(err: BaseException, job: Job) -> str:
@@ -111,15 +114,21 @@ def run_jobs(
     decoded: queue.Queue = queue.Queue(maxsize=max(1, prefetch) * max(1, batch_size) * max(1, workers))
     results: queue.Queue = queue.Queue(maxsize=2 * max(1, batch_size))
     disk_full: list[DiskFullError] = []
+    spent: dict[Job, float] = {}  # per job, added to by each stage in turn (so never by two threads at once)
+
+    def finished(outcome: Outcome) -> None:
+        report(dataclasses.replace(outcome, seconds=spent.pop(outcome.job, None)))
 
     def read() -> None:
         for job in jobs:
             if stop.is_set():
                 return
+            start = time.perf_counter()
             try:
                 item: object = (job, load_image(job.source, max_megapixels=max_megapixels, keep_uint8=lean))
             except (ColorNetError, ValueError, OSError, MemoryError) as err:
                 item = Outcome(job, _message(err, job))
+            spent[job] = time.perf_counter() - start
             if not _put(decoded, item, stop):
                 return
         _put(decoded, _DONE, stop)
@@ -130,22 +139,24 @@ def run_jobs(
             if item is _DONE:
                 return
             if isinstance(item, Outcome):
-                report(item)
+                finished(item)
                 continue
             job, result = item
             if disk_full:  # the disk is full: do not even try
                 continue
+            start = time.perf_counter()
             try:
                 save(result, job.target)
+                spent[job] = spent.get(job, 0.0) + time.perf_counter() - start
             except DiskFullError as err:
                 disk_full.append(err)
                 stop.set()
-                report(Outcome(job, _message(err, job)))
+                finished(Outcome(job, _message(err, job)))
                 continue
             except (ColorNetError, ValueError, OSError, MemoryError) as err:
-                report(Outcome(job, _message(err, job)))
+                finished(Outcome(job, _message(err, job)))
                 continue
-            report(Outcome(job))
+            finished(Outcome(job))
 
     reader = _Stage(read, "colornet-reader")
     writer = _Stage(write, "colornet-writer")
@@ -161,7 +172,12 @@ def run_jobs(
         def colorize_loop() -> None:
             try:
                 for batch in _batches(decoded, batch_size, stop):
+                    start = time.perf_counter()
                     items = [batch] if isinstance(batch, Outcome) else _colorize_batch(model, batch, the_prior, options)
+                    if not isinstance(batch, Outcome):  # each image's share of the forward pass
+                        share = (time.perf_counter() - start) / len(batch)
+                        for job, _ in batch:
+                            spent[job] = spent.get(job, 0.0) + share
                     for item in items:  # a finished result is always handed on (and written), even when stopping
                         if not _put_while(results, item, writer.is_alive):
                             return

@@ -178,7 +178,38 @@ def _check_references(args: argparse.Namespace) -> None:
 def output_options(args: argparse.Namespace):
     from .outputs import OutputOptions
 
-    return OutputOptions(args.format, args.png_compression, args.jpeg_quality, args.bit_depth)
+    return OutputOptions(args.format, args.png_compression, args.jpeg_quality, args.bit_depth,
+                         metadata=getattr(args, "metadata", "keep"),
+                         output_profile=getattr(args, "output_profile", "srgb"))
+
+
+def with_provenance(args: argparse.Namespace, colorizer, options):
+    """``options`` with this run's provenance (checkpoint, settings, the sha256 of every file that steered the
+    colours): the XMP record every output gets (``colornet.archive``)."""
+    import dataclasses
+
+    from .archive.carry import run_provenance
+
+    provenance = run_provenance(
+        colorizer, strength=args.strength, vividness=args.vividness,
+        references=tuple(getattr(args, "reference", None) or ()),
+        reference_weights=tuple(getattr(args, "reference_weight", None) or ()),
+        hints=getattr(args, "hints", None), mask=getattr(args, "mask", None),
+    )
+    return dataclasses.replace(options, provenance=provenance)
+
+
+def _open_report(path: str):
+    """The run report (``--report``), opened for appending; a path that cannot be written is a usage error."""
+    import datetime
+
+    from .archive.report import RunReport
+
+    run = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    try:
+        return RunReport(path, run=run)
+    except OSError as err:
+        raise UsageError(f"--report {path}: cannot write it ({err.strerror or err}); choose another path") from None
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
@@ -187,6 +218,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     from .batchrun import Job, Outcome, run_jobs
     from .distributed import device_for_share, share_from_env
     from .inputs import plan_inputs
+    from .archive.report import ReportRecord, completed_outputs, job_record
     from .outputs import is_complete, plan_outputs, write_image
 
     _check_sequence_only_options(args)
@@ -223,11 +255,16 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     _prepare_output_folder(out_dir)
     failed = len(plan.problems) + len(outputs.refused)
     skipped = redone = 0
+    run_report = _open_report(args.report) if args.report else None
+    trusted = completed_outputs(args.report) if args.report and args.skip_existing else set()  # read before adding
     jobs: list[Job] = []
     for source, target in share.take(outputs.targets):
         if args.skip_existing and target.exists():
-            if is_complete(target):
+            if target.resolve() in trusted or is_complete(target):  # the report says written, or it is whole
                 skipped += 1
+                if run_report is not None:
+                    run_report.add(ReportRecord(str(source), str(target), "skipped",
+                                                output_bytes=target.stat().st_size))
                 continue
             redone += 1
             print(f"redoing {source}: its output {target} is incomplete (empty or truncated)", file=sys.stderr)
@@ -237,6 +274,14 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     device = device_for_share(args.device, share)
     max_megapixels = args.max_megapixels
     colorizer = load_colorizer(args, device, max_megapixels) if jobs else None
+    if colorizer is not None:
+        options = with_provenance(args, colorizer, options)
+    sha = options.provenance.checkpoint_sha256 if options.provenance else None
+    written_sizes: dict[Path, tuple[tuple[int, int], int]] = {}  # until its outcome is reported (writer thread)
+
+    def save(result, target: Path) -> None:
+        written_sizes[target] = (result.size, write_image(result, target, options))
+
     bar = tqdm(total=len(jobs), desc=f"{tag}colorizing", unit="img", disable=args.quiet or not jobs,
                position=share.local_rank if share.world_size > 1 else None)  # one line per process of a node
     written = 0
@@ -248,6 +293,10 @@ def cmd_colorize(args: argparse.Namespace) -> int:
         else:
             failed += 1
             bar.write(f"{tag}failed {outcome.job.source}: {outcome.error}", file=sys.stderr)
+        if run_report is not None:
+            job = outcome.job
+            run_report.add(job_record(job.source, job.target, outcome.error, outcome.seconds,
+                                      written_sizes.pop(job.target, None), sha))
         bar.update(1)
 
     threads = _torch_threads()
@@ -260,7 +309,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
 
     try:
         disk_full = run_jobs(
-            jobs, colorizer, lambda result, target: write_image(result, target, options), report, prior=prior,
+            jobs, colorizer, save, report, prior=prior,
             batch_size=args.batch_size, workers=workers, max_megapixels=max_megapixels, lean=options.keeps_uint8,
             settings={"strength": args.strength, "vividness": args.vividness, "hints": hints, "mask": mask},
         ) if jobs else None
@@ -272,6 +321,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     finally:
         bar.close()
         _torch_threads(threads)  # as it was (``main`` may be called in-process, e.g. by tests)
+        if run_report is not None:
+            run_report.close()
     summary = f"{tag}{written} image(s) written to {out_dir}"
     if skipped:
         summary += f", {skipped} already there (--skip-existing)"
@@ -451,6 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .images import DEFAULT_MAX_MEGAPIXELS
     from .outputs import (
         BIT_DEPTHS,
+        METADATA_MODES,
+        OUTPUT_PROFILES,
         DEFAULT_JPEG_QUALITY,
         DEFAULT_PNG_COMPRESSION,
         OUTPUT_FORMATS,
@@ -479,7 +532,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="RGBA picture of colour hints (any size, same aspect): opaque pixels ask for their colour")
     col.add_argument("--mask", default=None, metavar="M.png",
                      help="black-and-white picture: white = colorize, black = keep the input pixel unchanged")
-    col.add_argument("--format", choices=OUTPUT_FORMATS, default="png", help="output format (png keeps alpha)")
+    col.add_argument("--format", choices=OUTPUT_FORMATS, default="png",
+                     help="output format: png and tiff (deflate) keep alpha and 16 bits; jpg is 8-bit")
+    col.add_argument("--metadata", choices=METADATA_MODES, default="keep",
+                     help="keep: carry the input's EXIF (orientation reset), IPTC and XMP; strip: leave them out. "
+                          "Either way each output gets an XMP provenance record and its colour profile")
+    col.add_argument("--output-profile", choices=OUTPUT_PROFILES, default="srgb",
+                     help="srgb: write sRGB with its ICC profile; input: convert back into the input's RGB profile "
+                          "(e.g. Adobe RGB) and embed it")
+    col.add_argument("--report", default=None, metavar="RUN.jsonl",
+                     help="append one line per input (input, output, status or error, seconds, sizes, checkpoint "
+                          "sha256) as it goes; .csv writes CSV. With --skip-existing, outputs it marks written are "
+                          "trusted without decoding")
     col.add_argument("--png-compression", type=library_check(check_png_compression, int),
                      default=DEFAULT_PNG_COMPRESSION,
                      help="zlib level 0-9: 1 is faster, 9 smallest (at 4K, level 1 vs 6: 0.8 s vs 2.0 s a photo, "
@@ -487,7 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--jpeg-quality", type=library_check(check_jpeg_quality, int), default=DEFAULT_JPEG_QUALITY,
                      help="JPEG quality 1-100 (with --format jpg)")
     col.add_argument("--bit-depth", choices=BIT_DEPTHS, default="auto",
-                     help="PNG bits per channel: auto = 16 for inputs with more than 8 bits, else 8")
+                     help="PNG/TIFF bits per channel: auto = 16 for inputs with more than 8 bits, else 8")
     col.add_argument("--max-megapixels", type=library_check(check_max_megapixels, _megapixels),
                      default=DEFAULT_MAX_MEGAPIXELS, metavar="auto|MP",
                      help="memory budget, judged from each file's header before decoding (a file over it fails, the "

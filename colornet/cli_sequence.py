@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,7 +54,8 @@ def cmd_colorize_sequence(args: argparse.Namespace, outputs: OutputPlan, options
     """``colornet colorize ... --sequence``: the inputs (in name order) are the frames of one clip."""
     from tqdm import tqdm
 
-    from .cli import _check_references, _prepare_output_folder, load_colorizer
+    from .archive.report import job_record
+    from .cli import _check_references, _open_report, _prepare_output_folder, load_colorizer, with_provenance
     from .sequence import colorize_frames, plan_shots
 
     _check_references(args)
@@ -63,10 +65,14 @@ def cmd_colorize_sequence(args: argparse.Namespace, outputs: OutputPlan, options
     out_dir = Path(args.output)
     _prepare_output_folder(out_dir)
     colorizer = load_colorizer(args, max_megapixels=args.max_megapixels)
+    options = with_provenance(args, colorizer, options)  # every frame gets the provenance record
     prior = _reference_prior(args, colorizer)
     frames = _FolderFrames(outputs.targets, args.max_megapixels)
     total = len(outputs.targets)
     written = 0
+    run_report = _open_report(args.report) if getattr(args, "report", None) else None
+    sha = options.provenance.checkpoint_sha256 if options.provenance else None
+    started = time.perf_counter()
     try:
         plan = None
         if prior is None and args.prior_mode != "per_image":
@@ -78,13 +84,23 @@ def cmd_colorize_sequence(args: argparse.Namespace, outputs: OutputPlan, options
                                        temporal_smoothing=args.temporal_smoothing, strength=args.strength,
                                        cut_threshold=args.cut_threshold, vividness=args.vividness):
                 target, image = frames.current  # type: ignore[misc]
-                result = RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), image.alpha, image.bit_depth, image.source)
-                write_image(result, target, options)
+                result = RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), image.alpha, image.bit_depth, image.source,
+                                  image.metadata)
+                size = write_image(result, target, options)
+                if run_report is not None:  # a frame's seconds: since the previous frame was written
+                    now = time.perf_counter()
+                    run_report.add(job_record(image.source, target, None, now - started, (result.size, size), sha))
+                    started = now
                 written += 1
                 bar.update(1)
     except KeyboardInterrupt as stop:
         print(f"\ninterrupted: {written} frame(s) written to {out_dir}", file=sys.stderr)
         return interrupted_status(stop)
+    finally:
+        if run_report is not None:
+            for path, why in frames.failed.items():
+                run_report.add(job_record(path, path, why, None, None, sha))
+            run_report.close()
     shots = f" in {len(plan.starts)} shot(s)" if plan is not None else ""
     print(f"{written} frame(s){shots} written to {out_dir}")
     for line in outputs.describe_shared(options):

@@ -3,6 +3,11 @@
 Everything that reads photos (CLI, pipeline, training, benchmarks) goes through ``load_image`` / ``to_rgb_array`` so
 that EXIF orientation, CMYK, 16-bit, palette, greyscale and alpha are handled the same way everywhere, and a broken
 file produces an ``ImageLoadError`` that says what to do instead of a stack trace from deep inside Pillow.
+
+Colour management happens here too: pixels in an embedded ICC profile other than sRGB (Adobe RGB, a grey gamma-1.8
+scan, a CMYK profile) are converted to sRGB before anything takes L from them (``colornet.archive.icc``), and the
+file's metadata (EXIF, IPTC, XMP, the profile) is kept on the result for the output writer
+(``RGBImage.metadata``, ``colornet.archive.metadata``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .archive.icc import ProfileError, convert_with_littlecms, is_srgb, parse_profile, to_srgb
+from .archive.metadata import ImageMetadata, read_metadata
 from .errors import ImageLoadError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".tga")
@@ -42,6 +49,7 @@ class RGBImage:
     alpha: np.ndarray | None = None
     bit_depth: int = 8
     source: str = "<memory>"
+    metadata: ImageMetadata | None = None  # what the file carried (EXIF, IPTC, XMP, ICC); None for arrays
 
     @property
     def size(self) -> tuple[int, int]:
@@ -76,8 +84,58 @@ ImageLike = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor | RGBIma
 """Anything ``to_rgb_image`` (and so ``colorize``) accepts as one image."""
 
 
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+_LITTLECMS_MODES = ("RGB", "RGBA", "L", "LA", "CMYK", "P")  # 8-bit modes LittleCMS (via ImageCms) can convert
+
+
+def _colour_plan(icc: bytes | None, mode: str) -> tuple[str, object]:
+    """What to do with an embedded profile: ("none"|"srgb", None), ("matrix", MatrixProfile), ("littlecms", None)
+    or ("ignored: <why>", None)."""
+    if not icc:
+        return "none", None
+    if is_srgb(icc):
+        return "srgb", None
+    if mode == "CMYK":  # only LittleCMS converts CMYK (and says so if the profile is not a CMYK one)
+        return "littlecms", None
+    try:
+        profile = parse_profile(icc)
+    except ProfileError as err:
+        if mode in _LITTLECMS_MODES:
+            return "littlecms", None
+        return f"ignored: {err}", None
+    wanted = "GRAY" if mode in _GREY_MODES else "RGB"
+    if profile.space != wanted:
+        return f"ignored: a {profile.space} profile on a {mode} image", None
+    return "matrix", profile
+
+
 def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBImage:
+    metadata = read_metadata(img)
+    plan, profile = _colour_plan(metadata.icc, img.mode)
     img = ImageOps.exif_transpose(img)  # photos from phones are stored sideways with an orientation tag
+    if plan == "littlecms":
+        alpha_band = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
+        if img.mode == "P":
+            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+            alpha_band = img.getchannel("A") if img.mode == "RGBA" else None
+        try:
+            img = convert_with_littlecms(img.convert("L") if img.mode == "LA" else img, metadata.icc)
+            if alpha_band is not None:
+                img.putalpha(alpha_band)
+            plan = "converted (LittleCMS)"
+        except ProfileError as err:
+            plan = f"ignored: {err}"
+    image = _decode_pixels(img, source, keep_uint8)
+    if plan == "matrix":
+        lean = image.rgb.dtype == np.uint8
+        rgb = to_srgb(image.rgb, profile)  # uint8 goes through a lookup table, float stays float
+        image.rgb = to_uint8(rgb) if lean and keep_uint8 else rgb
+        plan = "converted"
+    image.metadata = metadata.with_colour(plan)
+    return image
+
+
+def _decode_pixels(img: Image.Image, source: str, keep_uint8: bool) -> RGBImage:
     mode = img.mode
     alpha = None
     bit_depth = 8

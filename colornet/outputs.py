@@ -10,10 +10,15 @@ never on which other inputs a run has, so ``--skip-existing`` can never take one
 Two inputs that would still get one name (loose files of the same name from two folders) are refused, not numbered.
 
 Extending (metadata, other formats): ``OutputOptions`` carries the format options; ``ENCODERS`` maps a format to
-``encode(pixels, path, options)``; ``VERIFIERS`` maps a suffix to a completeness check.
+``encode(pixels, path, options, metadata)``; ``VERIFIERS`` maps a suffix to a completeness check.
+
+Metadata (``colornet.archive``): ``OutputOptions.metadata`` keeps ("keep") or leaves out ("strip") the input's EXIF,
+IPTC and XMP; ``output_profile`` writes sRGB or converts back into the input's RGB profile; ``provenance`` is the XMP
+record every output of a run gets. ``write_image`` turns them into what the encoder embeds.
 
 8-bit results usually arrive as uint8 already (the colorizer's lean path); float results are quantised once here,
-in strips. Then ``colornet.pngwrite`` (PNG: fast, 8 or 16 bit) or Pillow (JPEG) encodes them.
+in strips. Then ``colornet.pngwrite`` (PNG: fast, 8 or 16 bit), ``colornet.archive.tiff`` (TIFF: 8 or 16 bit,
+deflate) or Pillow (JPEG) encodes them.
 """
 
 from __future__ import annotations
@@ -25,17 +30,26 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image
 
+from .archive.carry import prepare_output
+from .archive.embed import OutputMetadata, jpeg_params, png_chunks
+from .archive.tiff import tiff_complete, write_tiff
 from .atomic import atomic_write
 from .errors import DiskFullError, InputError
 from .images import RGBImage, is_image_file, to_uint8
 from .pngwrite import write_png
 
-OUTPUT_FORMATS = ("png", "jpg")
+if TYPE_CHECKING:
+    from .archive.xmp import Provenance
+
+OUTPUT_FORMATS = ("png", "jpg", "tiff")
+METADATA_MODES = ("keep", "strip")
+OUTPUT_PROFILES = ("srgb", "input")
 BIT_DEPTHS = ("auto", "8", "16")
 # zlib level 1: much faster than level 6 for files ~40 % larger (benchmarks/bench_cli.py measures both)
 DEFAULT_PNG_COMPRESSION = 1
@@ -63,6 +77,18 @@ def check_jpeg_quality(value: int) -> int:
     return int(value)
 
 
+def check_metadata(value: str) -> str:
+    if value not in METADATA_MODES:
+        raise InputError(f"metadata must be one of {', '.join(METADATA_MODES)}, got {value!r}")
+    return value
+
+
+def check_output_profile(value: str) -> str:
+    if value not in OUTPUT_PROFILES:
+        raise InputError(f"output profile must be one of {', '.join(OUTPUT_PROFILES)}, got {value!r}")
+    return value
+
+
 def check_bit_depth(value: str | int) -> str:
     if str(value) not in BIT_DEPTHS:
         raise InputError(f"bit depth must be one of {', '.join(BIT_DEPTHS)}, got {value!r}")
@@ -71,19 +97,25 @@ def check_bit_depth(value: str | int) -> str:
 
 @dataclass(frozen=True)
 class OutputOptions:
-    """How results are encoded; validated when made. ``bit_depth``: "auto" = 16-bit PNG when the input had more
-    than 8 bits (JPEG is always 8)."""
+    """How results are encoded; validated when made. ``bit_depth``: "auto" = 16-bit PNG/TIFF when the input had more
+    than 8 bits (JPEG is always 8). ``metadata``, ``output_profile``, ``provenance``: see the module docstring
+    (``provenance`` None: no XMP record -- the CLI and ``colornet.ray`` always set one)."""
 
     format: str = "png"
     png_compression: int = DEFAULT_PNG_COMPRESSION
     jpeg_quality: int = DEFAULT_JPEG_QUALITY
     bit_depth: str = "auto"
+    metadata: str = "keep"
+    output_profile: str = "srgb"
+    provenance: "Provenance | None" = None
 
     def __post_init__(self) -> None:
         check_format(self.format)
         check_png_compression(self.png_compression)
         check_jpeg_quality(self.jpeg_quality)
         object.__setattr__(self, "bit_depth", check_bit_depth(self.bit_depth))
+        check_metadata(self.metadata)
+        check_output_profile(self.output_profile)
 
     @property
     def suffix(self) -> str:
@@ -200,39 +232,51 @@ def quantize(result: RGBImage, bits: int) -> np.ndarray:
 
 
 def output_bits(result: RGBImage, options: OutputOptions) -> int:
-    if options.format != "png" or options.bit_depth == "8":
+    if options.format == "jpg" or options.bit_depth == "8":
         return 8
     if options.bit_depth == "16":
         return 16
     return 16 if result.bit_depth > 8 else 8
 
 
-def _encode_png(pixels: np.ndarray, path: str, options: OutputOptions) -> None:
+def _encode_png(pixels: np.ndarray, path: str, options: OutputOptions, meta: OutputMetadata) -> None:
     with open(path, "wb") as fh:
-        write_png(fh, pixels, compression=options.png_compression)
+        write_png(fh, pixels, compression=options.png_compression, chunks=png_chunks(meta))
 
 
-def _encode_jpeg(pixels: np.ndarray, path: str, options: OutputOptions) -> None:
+def _encode_jpeg(pixels: np.ndarray, path: str, options: OutputOptions, meta: OutputMetadata) -> None:
     # JPEG has no alpha channel; the format is named because the temp file's suffix is not .jpg
-    Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB").save(path, format="JPEG", quality=options.jpeg_quality)
+    Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB").save(
+        path, format="JPEG", quality=options.jpeg_quality, **jpeg_params(meta)
+    )
 
 
-Encoder = Callable[[np.ndarray, str, OutputOptions], None]
-ENCODERS: dict[str, Encoder] = {"png": _encode_png, "jpg": _encode_jpeg}
+def _encode_tiff(pixels: np.ndarray, path: str, options: OutputOptions, meta: OutputMetadata) -> None:
+    with open(path, "wb") as fh:  # deflate at the PNG level: the same speed/size trade-off
+        write_tiff(fh, pixels, level=max(1, options.png_compression), icc=meta.icc, xmp=meta.xmp, iptc=meta.iptc,
+                   exif=meta.exif)
 
 
-def write_image(result: RGBImage, target: str | os.PathLike, options: OutputOptions) -> None:
-    """Write one result: encoded per ``options``, to a temp file, fsynced, renamed into place -- so a file under
-    ``target`` is always complete. A full disk raises ``DiskFullError`` (the temp file is removed)."""
+Encoder = Callable[[np.ndarray, str, OutputOptions, OutputMetadata], None]
+ENCODERS: dict[str, Encoder] = {"png": _encode_png, "jpg": _encode_jpeg, "tiff": _encode_tiff}
+
+
+def write_image(result: RGBImage, target: str | os.PathLike, options: OutputOptions) -> int:
+    """Write one result: pixels in the output profile, with the metadata ``options`` asks for
+    (``colornet.archive.carry``), encoded per ``options``, to a temp file, fsynced, renamed into place -- so a file
+    under ``target`` is always complete. Returns the file's size. A full disk raises ``DiskFullError`` (the temp
+    file is removed)."""
     target = Path(target)
+    result, meta = prepare_output(result, options)
     pixels = quantize(result, output_bits(result, options))
     encode = ENCODERS[options.format]
     try:
-        atomic_write(target, lambda tmp: encode(pixels, tmp, options), fsync=True)
+        atomic_write(target, lambda tmp: encode(pixels, tmp, options, meta), fsync=True)
     except OSError as err:
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
             raise DiskFullError(f"disk full while writing {target} ({os.strerror(err.errno)})") from err
         raise
+    return target.stat().st_size
 
 
 # ----------------------------------------------------------------------------------------------- trust
@@ -286,7 +330,9 @@ def _jpeg_complete(path: Path) -> bool:
     return True
 
 
-VERIFIERS: dict[str, Callable[[Path], bool]] = {".png": _png_complete, ".jpg": _jpeg_complete, ".jpeg": _jpeg_complete}
+VERIFIERS: dict[str, Callable[[Path], bool]] = {
+    ".png": _png_complete, ".jpg": _jpeg_complete, ".jpeg": _jpeg_complete, ".tiff": tiff_complete, ".tif": tiff_complete,
+}
 
 
 def is_complete(path: str | os.PathLike) -> bool:

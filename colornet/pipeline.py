@@ -58,6 +58,7 @@ class Colorizer:
     tile: int | None = DEFAULT_TILE  # network input above tile x tile px runs in overlapping tiles (None: never)
     max_megapixels: float | str | None = DEFAULT_MAX_MEGAPIXELS  # memory budget per file (images.check_size)
     optimize: bool = True  # run a batch-norm-folded copy of the model (``colornet.fold``); False: the model as given
+    checkpoint: dict[str, Any] | None = None  # which weights file: name, path, sha256 (``from_pretrained`` sets it)
 
     def __post_init__(self) -> None:
         self.working_size = check_working_size(self.working_size)
@@ -91,10 +92,14 @@ class Colorizer:
         **settings: Any,
     ) -> "Colorizer":
         """Resolve weights by manifest name or path (default: the bundled checkpoint) and load them."""
+        from .manifest import sha256_file
         from .weights import load_model  # local import: keeps `import colornet` free of Hub machinery
 
         dev = select_device(device)
-        model, _ = load_model(weights, device=dev, models_dir=models_dir)
+        model, document = load_model(weights, device=dev, models_dir=models_dir)
+        checkpoint = dict(document["weights"])  # recorded in each output's provenance and the run report
+        checkpoint["sha256"] = checkpoint.get("sha256") or sha256_file(checkpoint["path"])
+        settings.setdefault("checkpoint", checkpoint)
         return cls(model=model, device=dev, **settings)
 
     @property
@@ -310,7 +315,7 @@ class Colorizer:
                 f"{images[0].source}: not enough memory to colorize {width}x{height} px "
                 f"({width * height / 1e6:.0f} MP); downscale it, lower --max-megapixels to skip such files, or free "
                 "memory.")]
-        return [RGBImage(out[i].permute(1, 2, 0).cpu().numpy(), img.alpha, img.bit_depth, img.source)
+        return [RGBImage(out[i].permute(1, 2, 0).cpu().numpy(), img.alpha, img.bit_depth, img.source, img.metadata)
                 for i, img in enumerate(images)]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -61,12 +62,19 @@ def _deflate(data: memoryview, level: int, threads: int) -> bytes:
 
 
 def write_png(
-    fh: BinaryIO, pixels: np.ndarray, *, compression: int = 1, threads: int | None = None
+    fh: BinaryIO,
+    pixels: np.ndarray,
+    *,
+    compression: int = 1,
+    threads: int | None = None,
+    chunks: Sequence[tuple[bytes, bytes]] = (),
 ) -> None:
     """Write ``pixels`` (``[H, W]`` or ``[H, W, C]``, C in 1..4, uint8 or uint16) as a PNG to an open binary file.
 
     ``compression``: zlib level 0 (store, fastest, largest) .. 9 (smallest, slowest). ``threads``: deflate threads
     (default: up to 2 or the CPU count, whichever is smaller -- on small machines the network needs the rest).
+    ``chunks``: (type, data) ancillary chunks written between IHDR and IDAT (iCCP, eXIf, iTXt, ...: the metadata
+    ``colornet.archive.embed`` prepares).
     """
     if pixels.ndim == 2:
         pixels = pixels[..., None]
@@ -81,5 +89,7 @@ def write_png(
     idat = _deflate(memoryview(_filtered_rows(pixels)).cast("B"), compression, threads)
     fh.write(_SIGNATURE)
     _write_chunk(fh, b"IHDR", ihdr)
+    for kind, data in chunks:
+        _write_chunk(fh, kind, data)
     _write_chunk(fh, b"IDAT", idat)
     _write_chunk(fh, b"IEND", b"")

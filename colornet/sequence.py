@@ -293,7 +293,7 @@ def colorize_image_sequence(colorizer: Colorizer, frames: Iterable, **options) -
     for rgb in colorize_frames(colorizer, source, **options):
         src = reader.current
         assert src is not None
-        yield RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source)
+        yield RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), src.alpha, src.bit_depth, src.source, src.metadata)
 
 
 def colorize_batch(

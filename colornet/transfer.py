@@ -68,7 +68,7 @@ def transfer_chroma(luma: Any, color: Any, *, mode: str = "guided") -> Any:
         arr = rgb if src.alpha is None else np.dstack((rgb, src.alpha))
         return torch.from_numpy(arr) if isinstance(luma, torch.Tensor) else arr
     if isinstance(luma, RGBImage):
-        return RGBImage(rgb, src.alpha, src.bit_depth, src.source)
+        return RGBImage(rgb, src.alpha, src.bit_depth, src.source, src.metadata)
     return to_pil(rgb, src.alpha)
 
 

@@ -68,9 +68,11 @@ def test_skip_existing_continues_an_interrupted_run(tmp_path, weights, photos):
     (out / "p2.png").unlink()  # never written before the "crash"
     Image.new("RGB", (8, 8), "red").save(out / "p4.png")  # a complete output is not touched
     kept = (out / "p4.png").read_bytes()
+    (out / "p3.png").write_bytes(b"not an image")  # an incomplete one is redone
     assert main([*argv, "--skip-existing"]) == EXIT_OK
     assert (out / "p4.png").read_bytes() == kept
     np.testing.assert_array_equal(np.asarray(Image.open(out / "p2.png")), first["p2.png"])
+    np.testing.assert_array_equal(np.asarray(Image.open(out / "p3.png")), first["p3.png"])
 
 
 def test_shares_are_disjoint_cover_everything_and_are_balanced():
