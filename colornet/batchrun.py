@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from .errors import ColorNetError
+from .errors import ColorNetError, PipelineError
 from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, load_image
 from .outputs import DiskFullError
 from .pipeline import Colorizer
@@ -171,7 +171,7 @@ def run_jobs(
 
         def colorize_loop() -> None:
             try:
-                for batch in _batches(decoded, batch_size, stop):
+                for batch in _batches(decoded, batch_size, stop, reader.is_alive):
                     start = time.perf_counter()
                     items = [batch] if isinstance(batch, Outcome) else _colorize_batch(model, batch, the_prior, options)
                     if not isinstance(batch, Outcome):  # each image's share of the forward pass
@@ -202,7 +202,10 @@ def run_jobs(
         reader.join(timeout=5)
     for stage in (reader, writer, *extra):
         if stage.error is not None:
-            raise stage.error
+            if isinstance(stage.error, (ColorNetError, KeyboardInterrupt)):
+                raise stage.error
+            raise PipelineError(f"the {stage.name} thread failed ({type(stage.error).__name__}: {stage.error}); "
+                                "the run stopped - please report this with the command line") from stage.error
     return disk_full[0] if disk_full else None
 
 
@@ -216,13 +219,17 @@ def _finish(results: queue.Queue, writer: _Stage) -> None:
         writer.join()
 
 
-def _batches(decoded: queue.Queue, batch_size: int, stop: threading.Event) -> Iterator[object]:
-    """Failures one by one, images in runs of up to ``batch_size`` of the same size (consecutive, in order)."""
+def _batches(decoded: queue.Queue, batch_size: int, stop: threading.Event,
+             reader_alive: Callable[[], bool] = lambda: True) -> Iterator[object]:
+    """Failures one by one, images in runs of up to ``batch_size`` of the same size (consecutive, in order).
+    Ends when the reader has died without its end marker (an error ``run_jobs`` raises), instead of waiting forever."""
     pending: list[tuple[Job, RGBImage]] = []
     while not stop.is_set():
         try:
             item = decoded.get(timeout=0.1)
         except queue.Empty:
+            if not reader_alive() and decoded.empty():
+                break
             continue
         if item is _DONE:
             decoded.put(_DONE)  # for the other workers (a slot is free: this one was just taken)

@@ -344,8 +344,15 @@ def _load_controls(args: argparse.Namespace) -> tuple[object | None, object | No
     from .hints import hint_layer_from_image
     from .masking import mask_from_image
 
-    hints = hint_layer_from_image(args.hints) if args.hints else None
-    mask = mask_from_image(args.mask) if args.mask else None
+    limit = args.max_megapixels or None  # the photos' budget applies to them too
+    try:
+        hints = hint_layer_from_image(args.hints, max_megapixels=limit) if args.hints else None
+    except ColorNetError as err:
+        raise UsageError(f"--hints: {err}") from None
+    try:
+        mask = mask_from_image(args.mask, max_megapixels=limit) if args.mask else None
+    except ColorNetError as err:
+        raise UsageError(f"--mask: {err}") from None
     return hints, mask
 
 
@@ -500,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .checks import check_crf, check_max_megapixels
     from .images import DEFAULT_MAX_MEGAPIXELS
+    from .inputs import check_output_argument
     from .outputs import (
         BIT_DEPTHS,
         METADATA_MODES,
@@ -526,7 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "(x.jpg.png, x.png.png). Under torchrun each process takes its share of the sorted inputs.",
     )
     col.add_argument("inputs", nargs="+", help="image files, folders (searched recursively) or glob patterns")
-    col.add_argument("-o", "--output", required=True, help="output folder (created; inputs are never overwritten)")
+    col.add_argument("-o", "--output", required=True, type=library_check(check_output_argument, _text),
+                     help="output folder (created; inputs are never overwritten)")
     _add_look_options(col)
     col.add_argument("--hints", default=None, metavar="H.png",
                      help="RGBA picture of colour hints (any size, same aspect): opaque pixels ask for their colour")
@@ -563,7 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="leave outputs that already exist and are complete (continue an interrupted run)")
     col.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     col.add_argument("--sequence", action="store_true",
-                     help="the inputs, in name order, are the frames of one clip: one look per shot, no flicker")
+                     help="the inputs, in natural name order (f2 before f10), are the frames of one clip: one look "
+                          "per shot, no flicker")
     _add_sequence_options(col, defaults=False)
     _add_model_options(col)
     col.set_defaults(func=cmd_colorize)
@@ -573,13 +583,17 @@ def build_parser() -> argparse.ArgumentParser:
     vid = sub.add_parser("video", help="colorize a video file (needs PyAV: pip install \"colornet[video]\")",
                          formatter_class=fmt)
     vid.add_argument("input", help="video file (anything FFmpeg reads)")
-    vid.add_argument("-o", "--output", required=True,
+    vid.add_argument("-o", "--output", required=True, type=library_check(check_output_argument, _text),
                      help="output video file (.mp4, .mkv, .mov, .webm, .avi) or folder (then IN_color.mp4 in it)")
     _add_look_options(vid)
     _add_sequence_options(vid, defaults=True)
     vid.add_argument("--codec", default=DEFAULT_CODEC, help="video encoder (audio is always copied)")
     vid.add_argument("--crf", type=library_check(check_crf, int), default=DEFAULT_CRF,
                      help="libx264 quality 0-51: lower is better")
+    vid.add_argument("--max-megapixels", type=library_check(check_max_megapixels, _megapixels),
+                     default=DEFAULT_MAX_MEGAPIXELS, metavar="auto|MP",
+                     help="memory budget, judged from the video stream's frame size before decoding: auto = what the "
+                          "memory available now allows, a number = that many megapixels a frame, 0 = no limit")
     vid.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_model_options(vid)
     vid.set_defaults(func=cmd_video)

@@ -51,11 +51,12 @@ class _FolderFrames:
 
 
 def cmd_colorize_sequence(args: argparse.Namespace, outputs: OutputPlan, options: OutputOptions) -> int:
-    """``colornet colorize ... --sequence``: the inputs (in name order) are the frames of one clip."""
+    """``colornet colorize ... --sequence``: the inputs (in natural name order) are the frames of one clip."""
     from tqdm import tqdm
 
     from .archive.report import job_record
     from .cli import _check_references, _open_report, _prepare_output_folder, load_colorizer, with_provenance
+    from .inputs import natural_order
     from .sequence import colorize_frames, plan_shots
 
     _check_references(args)
@@ -67,7 +68,12 @@ def cmd_colorize_sequence(args: argparse.Namespace, outputs: OutputPlan, options
     colorizer = load_colorizer(args, max_megapixels=args.max_megapixels)
     options = with_provenance(args, colorizer, options)  # every frame gets the provenance record
     prior = _reference_prior(args, colorizer)
-    frames = _FolderFrames(outputs.targets, args.max_megapixels)
+    targets = natural_order(outputs.targets)  # frames of a clip are numbered: f2 comes before f10
+    if [p for p, _ in targets] != [p for p, _ in sorted(outputs.targets, key=lambda job: str(job[0]))]:
+        names = [p.name for p, _ in targets]
+        shown = ", ".join(names[:3]) + (f", ..., {names[-1]}" if len(names) > 3 else "")
+        print(f"frames taken in natural name order (2 before 10): {shown}", file=sys.stderr)
+    frames = _FolderFrames(targets, args.max_megapixels)
     total = len(outputs.targets)
     written = 0
     run_report = _open_report(args.report) if getattr(args, "report", None) else None
@@ -86,7 +92,13 @@ def cmd_colorize_sequence(args: argparse.Namespace, outputs: OutputPlan, options
                 target, image = frames.current  # type: ignore[misc]
                 result = RGBImage(rgb[0].permute(1, 2, 0).cpu().numpy(), image.alpha, image.bit_depth, image.source,
                                   image.metadata)
-                size = write_image(result, target, options)
+                try:
+                    size = write_image(result, target, options)
+                except (OSError, ColorNetError) as err:  # a full disk, a folder made read-only mid-run: stop
+                    bar.close()
+                    print(f"error: {err}; {written} frame(s) written to {out_dir}; free space or fix the folder, "
+                          "then run again", file=sys.stderr)
+                    return EXIT_SOME_FAILED
                 if run_report is not None:  # a frame's seconds: since the previous frame was written
                     now = time.perf_counter()
                     run_report.add(job_record(image.source, target, None, now - started, (result.size, size), sha))
@@ -117,9 +129,9 @@ def cmd_video(args: argparse.Namespace) -> int:
     """``colornet video IN -o OUT``: colorize a video file, keeping its size, timing and audio."""
     from tqdm import tqdm
 
-    from .cli import _check_references, load_colorizer
+    from .cli import _check_references, _prepare_output_folder, load_colorizer
     from .sequence import colorize_frames, plan_shots
-    from .video import VideoFrames, colorize_video, require_av, video_target
+    from .video import VideoFrames, VideoReport, check_codec, colorize_video, require_av, video_target
 
     _check_references(args)
     source = Path(args.input)
@@ -128,7 +140,15 @@ def cmd_video(args: argparse.Namespace) -> int:
     except ColorNetError as err:
         raise UsageError(str(err)) from None
     require_av()
-    frames = VideoFrames(source)
+    try:
+        check_codec(args.codec)  # needs PyAV, so here and not in the parser; still before any work
+    except ColorNetError as err:
+        raise UsageError(f"--codec: {err}") from None
+    _prepare_output_folder(target.parent)  # an unwritable -o is found now, not after the planning pass
+    max_megapixels = getattr(args, "max_megapixels", "auto")
+    frames = VideoFrames(source, max_megapixels)  # the stream's size against the budget, before decoding
+    if line := frames.info.describe_stream():
+        print(line, file=sys.stderr)
     total = len(frames) or None
     colorizer = load_colorizer(args)
     prior = _reference_prior(args, colorizer)
@@ -145,12 +165,17 @@ def cmd_video(args: argparse.Namespace) -> int:
                                    temporal_smoothing=args.temporal_smoothing, strength=args.strength,
                                    cut_threshold=args.cut_threshold, vividness=args.vividness)
 
+        report = VideoReport()
         with tqdm(total=total, desc="colorizing", unit="frame", disable=args.quiet) as bar:
             count = colorize_video(source, target, colorize, codec=args.codec, crf=args.crf,
-                                   progress=lambda done: bar.update(1))
+                                   progress=lambda done: bar.update(1), max_megapixels=max_megapixels,
+                                   report=report)
     except KeyboardInterrupt as stop:
         print(f"\ninterrupted: {target} not written", file=sys.stderr)
         return interrupted_status(stop)
+    for line in report.warnings:
+        if line != frames.info.describe_stream():  # already said before the work
+            print(f"warning: {line}", file=sys.stderr)
     shots = f", {len(plan.starts)} shot(s)" if plan is not None else ""
     print(f"{count} frame(s){shots} written to {target}")
-    return EXIT_OK
+    return EXIT_OK if report.complete else EXIT_SOME_FAILED

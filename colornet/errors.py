@@ -39,6 +39,11 @@ class DiskFullError(ColorNetError, OSError):
     """The output disk is full: nothing more can be written, so the run stops (earlier outputs are kept)."""
 
 
+class PipelineError(ColorNetError, RuntimeError):
+    """A stage thread of a batch run failed on something no input explains (a bug): the run ends with this message
+    instead of hanging."""
+
+
 class VideoError(ColorNetError, ValueError):
     """A video cannot be read or written (missing PyAV, unreadable file, no video stream, unsupported codec)."""
 
@@ -97,6 +102,7 @@ __all__ = [
     "Interrupted",
     "ManifestError",
     "OutOfMemoryError",
+    "PipelineError",
     "UsageError",
     "VideoError",
     "VividnessError",

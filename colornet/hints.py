@@ -21,13 +21,16 @@ starts from the coarser level's solution, so the long-range spread costs few ite
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .errors import HintError
-from .lab import rgb_to_lab
+from .images import DEFAULT_MAX_MEGAPIXELS
+from .reduce import reduce_ab
 from .upsample import upsample_ab
 
 DEFAULT_SIGMA = 6.0  # L units: neighbours this far apart in lightness are ~0.6 coupled, 3 sigma ~0.01
@@ -37,13 +40,48 @@ CUT_COUPLING = 0.05  # a block whose weaker half-to-half coupling is below this 
 COARSEST_SIDE = 24  # the coarse-to-fine cascade starts at about this many pixels on the longer side
 
 
+# The accepted ranges of the solver settings: outside them the system over- or underflows (reach 1e-30 makes the
+# pull-back 1e60: an all-NaN picture) or stops meaning anything (a hint weight of 1e9 is an exact constraint CG
+# cannot reach in its iterations).
+SETTING_RANGES = {"sigma": (0.01, 1000.0), "reach": (0.001, 100.0), "hint_weight": (0.001, 1e6)}
+_UNIT_SLACK = 0.05  # float hint colours / confidences may stray this far outside [0, 1] (filters, resampling): clamped
+
+
+def check_hint_settings(sigma: float, reach: float, hint_weight: float) -> None:
+    """The one rule for the solver settings (the nodes and the CLI ask this too): finite, inside ``SETTING_RANGES``."""
+    for name, value in (("sigma", sigma), ("reach", reach), ("hint_weight", hint_weight)):
+        low, high = SETTING_RANGES[name]
+        try:
+            ok = math.isfinite(float(value)) and low <= float(value) <= high
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise HintError(f"hint {name} must be a number from {low:g} to {high:g}, got {value!r}")
+
+
+def _check_unit_range(x: torch.Tensor, what: str) -> None:
+    """uint8 (0..255) is taken as /255; a float must be finite and in [0, 1] (not 0..255 floats, silently clamped)."""
+    if x.dtype == torch.uint8:
+        return
+    if not x.is_floating_point():
+        raise HintError(f"{what} must be uint8 (0..255) or float (0..1), got {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise HintError(f"{what} contain NaN or infinite values")
+    low, high = float(x.min()), float(x.max())
+    if low < -_UNIT_SLACK or high > 1.0 + _UNIT_SLACK:
+        raise HintError(f"{what} must be in [0, 1] as floats (or uint8 0..255), got values from {low:g} to "
+                        f"{high:g}; divide 0..255 values by 255")
+
+
 @dataclass
 class HintLayer:
-    """Hint colours ``rgb`` ``[B,3,H,W]`` in [0, 1] with confidence ``alpha`` ``[B,1,H,W]`` in [0, 1] (0 = no hint).
+    """Hint colours ``rgb`` ``[B,3,H,W]`` with confidence ``alpha`` ``[B,1,H,W]`` (0 = no hint); each float in [0, 1]
+    or uint8 in 0..255 (kept as uint8: a quarter of the memory of a large hint picture).
 
-    Any size: ``at_size`` scales it to the photo's working size. Batch 1 applies to every image of a batch.
-    The solver settings travel with the hints (``solve_correction``): ``reach`` is how far a hint spreads in flat
-    regions (fraction of the longer side), ``sigma`` how strongly lightness differences stop it (L units).
+    Any size of the photo's aspect (``check_aspect``): ``at_size`` brings it to the photo's working size in strips.
+    Batch 1 applies to every image of a batch. The solver settings travel with the hints (``solve_correction``):
+    ``reach`` is how far a hint spreads in flat regions (fraction of the longer side), ``sigma`` how strongly
+    lightness differences stop it (L units); accepted ranges in ``SETTING_RANGES``.
     """
 
     rgb: torch.Tensor
@@ -62,10 +100,11 @@ class HintLayer:
                 f"hint colours {tuple(self.rgb.shape)} and confidence {tuple(self.alpha.shape)} differ in batch or "
                 "size: give the confidence (alpha / hints_mask) of the same picture"
             )
-        if not (torch.isfinite(self.rgb).all() and torch.isfinite(self.alpha).all()):
-            raise HintError("hint layer contains NaN or infinite values")
-        if not (self.sigma > 0 and self.reach > 0 and self.hint_weight > 0):
-            raise HintError(f"sigma, reach and hint_weight must be > 0, got {self.sigma}, {self.reach}, {self.hint_weight}")
+        if 0 in self.rgb.shape:
+            raise HintError(f"the hint layer is empty (shape {tuple(self.rgb.shape)}): give at least one 1x1 picture")
+        _check_unit_range(self.rgb, "hint colours")
+        _check_unit_range(self.alpha, "hint confidences")
+        check_hint_settings(self.sigma, self.reach, self.hint_weight)
 
     @property
     def batch(self) -> int:
@@ -81,39 +120,35 @@ class HintLayer:
 
         Downscaling keeps small hints: confidence is the *largest* alpha under each target pixel (a 3x3 hint on a 4K
         photo still counts fully at 512 px) and the colour is the alpha-weighted mean of the hints there. Upscaling
-        (a hint layer smaller than the working size) repeats pixels.
+        (a hint layer smaller than the working size) repeats pixels. Done strip by strip (``colornet.reduce``): a
+        40 MP hint picture costs a few bytes a pixel, not a float Lab copy of itself.
         """
-        check_aspect(self.rgb.shape[-2:], (height, width), "hint layer")
-        rgb = self.rgb.float().clamp(0.0, 1.0)
-        alpha = self.alpha.float().clamp(0.0, 1.0)
-        ab = torch.zeros((rgb.shape[0], 2, *rgb.shape[-2:]), dtype=torch.float32, device=rgb.device)
-        hinted = (alpha > 0).expand_as(ab[:, :1])[:, 0]  # [B, H, W]: the Lab conversion only where there are hints
-        if bool(hinted.any()):
-            colours = rgb.permute(0, 2, 3, 1)[hinted]  # [N, 3]
-            ab.permute(0, 2, 3, 1)[hinted] = rgb_to_lab(colours.T[:, :, None])[1:, :, 0].T
-        h0, w0 = rgb.shape[-2:]
-        if h0 < height or w0 < width:  # repeat pixels up to at least the target, then pool down
-            up = (max(h0, height), max(w0, width))
-            ab = F.interpolate(ab, size=up, mode="nearest-exact")
-            alpha = F.interpolate(alpha, size=up, mode="nearest-exact")
-        if ab.shape[-2:] == (height, width):
-            return ab * (alpha > 0), alpha
-        weight_sum = F.adaptive_avg_pool2d(alpha, (height, width))
-        ab_mean = F.adaptive_avg_pool2d(ab * alpha, (height, width)) / weight_sum.clamp_min(1e-12)
-        confidence = F.adaptive_max_pool2d(alpha, (height, width))
-        return ab_mean * (confidence > 0), confidence
+        ab, _, confidence = reduce_ab(self.rgb, self.alpha, height, width)
+        return ab, confidence
 
 
 def check_aspect(source: tuple[int, int] | torch.Size, target: tuple[int, int] | torch.Size, what: str) -> None:
-    """A layer drawn on the photo scales to it; one of another shape was drawn on something else (say so)."""
+    """A layer drawn on the photo scales to it; one of another shape was drawn on something else (say so).
+
+    Accepted, the same rule for hints, masks and colour images: the photo (``target``, at full resolution) scaled so
+    its longer side is the layer's, the other side rounded to whole pixels (at least 1), is the layer's size to half a
+    pixel -- or the two aspect ratios differ by at most 2 % (a layer drawn on a resized copy)."""
     sh, sw = int(source[0]), int(source[1])
     th, tw = int(target[0]), int(target[1])
-    # one pixel of rounding either way is the same picture at another size
-    if abs(sh * tw - sw * th) > max(sh, sw, th, tw) + 1 and abs(sh / sw - th / tw) > 0.02 * (th / tw):
-        raise HintError(
-            f"{what} is {sw}x{sh}, another aspect ratio than the photo ({tw}x{th} as processed): draw it on the "
-            "same picture (any size of it)"
-        )
+    if min(sh, sw, th, tw) <= 0:
+        raise HintError(f"{what} is {sw}x{sh}, the photo {tw}x{th}: neither may be empty")
+    if abs(sh / sw - th / tw) <= 0.02 * (th / tw):
+        return
+    if th >= tw:  # scale by the photo's longer side
+        scale, short_src, short_tgt = sh / th, sw, tw
+    else:
+        scale, short_src, short_tgt = sw / tw, sh, th
+    if abs(short_src - max(1.0, short_tgt * scale)) <= 0.5 + 1e-9:
+        return
+    raise HintError(
+        f"{what} is {sw}x{sh}, another aspect ratio than the photo ({tw}x{th}): draw it on the same picture (any "
+        "size of it: the photo scaled, each side rounded to whole pixels)"
+    )
 
 
 def edge_weights(lightness: torch.Tensor, sigma: float = DEFAULT_SIGMA) -> tuple[torch.Tensor, torch.Tensor]:
@@ -219,7 +254,9 @@ def solve_correction(
     """
     wx, wy = edge_weights(lightness, sigma)
     levels = [(wx, wy, target * confidence, confidence, confidence)]  # couplings, sum c*t, sum c, max c (as means)
-    while max(levels[-1][3].shape[-2:]) > 2 * COARSEST_SIDE:
+    # halve while the longer side is long; never below 2 px on the shorter side (a long thin strip such as 4000x100
+    # keeps its last levels thin: a 1-px level has no vertical couplings to pool)
+    while max(levels[-1][3].shape[-2:]) > 2 * COARSEST_SIDE and min(levels[-1][3].shape[-2:]) >= 4:
         wx, wy, ct, c_mean, c_max = levels[-1]
         levels.append((*coarser_weights(wx, wy), _halve(ct, "avg"), _halve(c_mean, "avg"), _halve(c_max, "max")))
     x: torch.Tensor | None = None
@@ -243,16 +280,24 @@ def _double(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return x.repeat_interleave(2, -2).repeat_interleave(2, -1)[..., : size[0], : size[1]]
 
 
-def apply_hints(ab_half: torch.Tensor, l_work: torch.Tensor, hints: HintLayer) -> torch.Tensor:
+def check_hints_fit(hints: HintLayer, batch: int, photo_size: tuple[int, int] | torch.Size) -> None:
+    """Before any work: one layer for all images or one per image, of the photo's (full-resolution) aspect."""
+    if hints.batch not in (1, batch):
+        raise HintError(f"{hints.batch} hint layers for {batch} images: give one for all, or one per image")
+    check_aspect(hints.rgb.shape[-2:], photo_size, "hint layer")
+
+
+def apply_hints(ab_half: torch.Tensor, l_work: torch.Tensor, hints: HintLayer,
+                photo_size: tuple[int, int] | torch.Size | None = None) -> torch.Tensor:
     """The network's ab ``[B,2,h',w']`` (any size) -> ab at the working size of ``l_work`` with the hints applied.
 
     The prediction is first brought to the working size with the library's upsampler (guided by ``l_work``), then
-    corrected by ``solve_correction``; the caller upsamples the result to full resolution as usual.
+    corrected by ``solve_correction``; the caller upsamples the result to full resolution as usual. ``photo_size``:
+    the full-resolution (height, width) the layer's aspect is checked against (default: ``l_work``'s).
     """
     height, width = l_work.shape[-2:]
+    check_hints_fit(hints, l_work.shape[0], photo_size if photo_size is not None else (height, width))
     ab = upsample_ab(ab_half.float(), l_work, mode="guided")
-    if hints.batch not in (1, ab.shape[0]):
-        raise HintError(f"{hints.batch} hint layers for {ab.shape[0]} images: give one for all, or one per image")
     hint_ab, confidence = hints.at_size(height, width)
     hint_ab, confidence = hint_ab.to(ab), confidence.to(ab)
     if not bool((confidence > 0).any()):
@@ -263,21 +308,23 @@ def apply_hints(ab_half: torch.Tensor, l_work: torch.Tensor, hints: HintLayer) -
     return ab + correction
 
 
-def hint_layer_from_image(image: object) -> HintLayer:
+def hint_layer_from_image(image: object, *, max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS) -> HintLayer:
     """An RGBA image (path, PIL, array, tensor ``[H,W,4]``, ``RGBImage``) -> ``HintLayer``; alpha is the confidence.
 
-    An image without alpha is refused: every pixel would be a hint, which is a recolouring, not hints.
+    An image without alpha is refused: every pixel would be a hint, which is a recolouring, not hints. A file above
+    ``max_megapixels`` (the photos' own budget; None = no limit) is refused from its header, before decoding; an
+    8-bit picture stays uint8 (4 bytes a pixel with its alpha) until ``at_size`` reduces it in strips.
     """
-    from .images import to_rgb_image  # the one image loader
+    from .images import to_rgb_image, to_uint8  # the one image loader
 
     if isinstance(image, HintLayer):
         return image
-    src = to_rgb_image(image)
+    src = to_rgb_image(image, keep_uint8=True, max_megapixels=max_megapixels)
     if src.alpha is None:
         raise HintError(
             f"hints {src.source}: the hint image has no alpha channel; save the hints as a PNG with transparency "
             "(transparent = no hint, opaque = hint colour)"
         )
     rgb = torch.from_numpy(src.rgb).permute(2, 0, 1)[None]
-    alpha = torch.from_numpy(src.alpha)[None, None]
-    return HintLayer(rgb, alpha)
+    alpha = src.alpha if src.rgb.dtype != np.uint8 else to_uint8(src.alpha)  # exact: it came from 8 bits
+    return HintLayer(rgb, torch.from_numpy(alpha)[None, None])

@@ -6,6 +6,7 @@ revision of a manifest entry is always a full commit id, so a cached file is use
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Callable
@@ -16,6 +17,9 @@ from . import constants
 from .manifest import ManifestEntry
 
 logger = logging.getLogger(__name__)
+
+# errors of the local cache folder (read-only, not a folder, full), which are not "the Hub cannot be reached"
+_CACHE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.ENOSPC})
 
 ProgressCallback = Callable[[int, int | None], None]
 """Called as ``progress(bytes_done, bytes_total_or_None)`` while the weights file downloads."""
@@ -96,6 +100,9 @@ def describe_error(err: BaseException, entry: ManifestEntry) -> str:
         return f"the pinned commit {entry.revision} is not in {entry.repo_id}; the manifest is stale: update colornet"
     if isinstance(err, EntryNotFoundError):
         return f"{entry.filename} is not in {entry.repo_id} at commit {entry.revision}; the manifest is stale"
+    if isinstance(err, OSError) and err.errno in _CACHE_ERRNOS:  # a local failure, not the network's
+        return (f"the Hub cache {constants.hf_hub_cache()} cannot be written ({err.strerror or err}); make it "
+                f"writable, or point HF_HUB_CACHE (or HF_HOME) at a writable folder")
     if isinstance(err, HfHubHTTPError):
         status = getattr(err.response, "status_code", "?")
         return f"the Hub answered HTTP {status} ({str(err).splitlines()[0]}); try again later"

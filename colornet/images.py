@@ -214,6 +214,11 @@ def load_image(
         raise ImageLoadError(
             f"{path}: could not decode the image ({err}); the file is probably truncated or corrupt - re-export it."
         ) from err
+    except Exception as err:  # Pillow's plugins raise anything on a crafted file (KeyError, IndexError, struct.error)
+        raise ImageLoadError(
+            f"{path}: could not decode the image ({type(err).__name__}: {err}); the file is probably corrupt - "
+            "re-export it."
+        ) from err
 
 
 _WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # decoded to float32, not kept uint8

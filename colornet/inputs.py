@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import InputError
 from .images import IMAGE_EXTENSIONS, is_image_file
 
 _GLOB_CHARS = frozenset("*?[")
@@ -84,3 +86,25 @@ def plan_inputs(patterns: Sequence[str], exclude: str | os.PathLike | None = Non
                 plan.problems.append((str(match), "no such file or folder"))
     plan.jobs = sorted(found.items(), key=lambda job: str(job[0]))
     return plan
+
+
+def check_output_argument(text: str) -> str:
+    """The one rule for ``-o``: not empty (``-o ''`` silently meant the current folder); ``-o .`` says that."""
+    if not str(text).strip():
+        raise InputError("-o is empty; name the output folder or file (-o . for the current folder)")
+    return text
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(path: str | os.PathLike) -> tuple:
+    """Sort key that orders numbered names as people do: f2 before f10 (``sorted`` by text puts f10 first)."""
+    text = str(path)
+    parts = tuple((0, int(part)) if part.isdigit() else (1, part.lower()) for part in _DIGITS.split(text))
+    return parts, text  # the text itself breaks ties (f01 / f1, F1 / f1) the same way every time
+
+
+def natural_order(jobs: Sequence[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+    """(input, output) pairs by the natural order of the input paths (frames of a clip: f0, f1, f2, ..., f10)."""
+    return sorted(jobs, key=lambda job: natural_key(job[0]))

@@ -39,7 +39,7 @@ class ManifestEntry:
     sha256: str  # of ``filename`` (model.safetensors)
     size: int
     config: str  # "compact" / "paper"
-    bundled: str | None  # path of a copy shipped in the package, relative to the colornet package (or absolute)
+    bundled: str | None  # path of a copy shipped in the package, relative to the colornet package (confined to it)
     description: str = ""
     license: str = ""
 
@@ -49,8 +49,16 @@ class ManifestEntry:
 
     @property
     def bundled_path(self) -> Path | None:
-        """Where the bundled copy should be (it may be missing from a broken install)."""
-        return constants.PACKAGE_DIR / self.bundled if self.bundled else None
+        """Where the bundled copy should be (it may be missing from a broken install). Confined to the package: a
+        link inside it that leads out (``weights/x -> /etc``) is a ``ManifestError``, as ``..`` is when parsed."""
+        if not self.bundled:
+            return None
+        package = Path(os.path.realpath(constants.PACKAGE_DIR))
+        path = constants.PACKAGE_DIR / self.bundled
+        if not Path(os.path.realpath(path)).is_relative_to(package):
+            raise ManifestError(f"model '{self.name}': its bundled copy {path} leads outside the package ({package}) "
+                                "through a link; reinstall colornet")
+        return path
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any], source: Path) -> "ManifestEntry":
@@ -68,6 +76,8 @@ class ManifestEntry:
         _check_repo_id(data["repo_id"], name, source)
         for key, suffix in (("filename", ".safetensors"), ("config_filename", ".json")):
             _check_file_name(data[key], key, suffix, name, source)
+        if data["bundled"]:  # confined like filename: a relative path inside the package, no '..', not absolute
+            _check_file_name(data["bundled"], "bundled", ".safetensors", name, source, inside="the colornet package")
         revision, sha256 = data["revision"], data["sha256"]
         if revision is not None and not (isinstance(revision, str) and _COMMIT_RE.fullmatch(revision)):
             raise ManifestError(
@@ -102,12 +112,14 @@ def _check_repo_id(repo_id: Any, name: str, source: Path) -> None:
         )
 
 
-def _check_file_name(value: Any, key: str, suffix: str, name: str, source: Path) -> None:
-    """A file inside the Hub repo: a relative path with no '..', no backslash, no empty part, ending in ``suffix``."""
+def _check_file_name(value: Any, key: str, suffix: str, name: str, source: Path, inside: str = "the repo") -> None:
+    """A file inside the Hub repo (or the package): a relative path with no '..', no backslash, no empty part (so not
+    absolute), ending in ``suffix``."""
     parts = value.split("/") if isinstance(value, str) else [""]
-    if not (value.endswith(suffix) and "\\" not in value and all(p not in ("", ".", "..") for p in parts)):
+    if not (isinstance(value, str) and value.endswith(suffix) and "\\" not in value
+            and all(p not in ("", ".", "..") for p in parts)):
         raise ManifestError(
-            f"{source}: model '{name}' has {key} {value!r}; expected a relative file name inside the repo ending in "
+            f"{source}: model '{name}' has {key} {value!r}; expected a relative file name inside {inside} ending in "
             f"{suffix}, without '..' (e.g. 'model{suffix}')."
         )
 

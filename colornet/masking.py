@@ -8,11 +8,13 @@ so a soft edge fades the colour without changing lightness.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .fastlab import image_strips
 from .hints import HintError, check_aspect
+from .images import DEFAULT_MAX_MEGAPIXELS
 from .lab import lab_to_rgb, rgb_to_lab
 
 
@@ -66,14 +68,32 @@ def blend_masked(original: torch.Tensor, colorized: torch.Tensor, mask: torch.Te
     return colorized
 
 
-def mask_from_image(image: object) -> torch.Tensor:
+def check_mask_fits(mask: torch.Tensor, batch: int, photo_size: tuple[int, int] | torch.Size) -> None:
+    """Before any work: a usable mask, one for all images or one per image, of the photo's aspect (``check_aspect``)."""
+    mask = _as_batch(mask)
+    if mask.dim() != 4 or mask.shape[1] != 1 or mask.shape[0] == 0 or 0 in mask.shape[-2:]:
+        raise HintError(f"a mask must be shaped [H, W], [B, H, W] or [B, 1, H, W], got {tuple(mask.shape)}")
+    if mask.shape[0] not in (1, batch):
+        raise HintError(f"{mask.shape[0]} masks for {batch} images: give one for all, or one per image")
+    check_aspect(mask.shape[-2:], photo_size, "mask")
+
+
+def mask_from_image(image: object, *, max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS) -> torch.Tensor:
     """A mask -> ``[B,1,H,W]`` in [0, 1], white = 1 = colorize. A tensor is taken as mask values (``[H,W]``,
     ``[B,H,W]`` or ``[B,1,H,W]``); a picture (path, PIL, numpy array) counts by the mean of its R, G and B, and its
-    alpha, if any, is ignored (draw the mask in black and white).
+    alpha, if any, is ignored (draw the mask in black and white). A file above ``max_megapixels`` (the photos' own
+    budget; None = no limit) is refused from its header; the mean is taken in strips of the uint8 pixels (4 bytes a
+    pixel in all, not a float copy of the picture).
     """
     from .images import to_rgb_image  # the one image loader
 
     if isinstance(image, torch.Tensor):
         return _as_batch(image.detach().float())
-    src = to_rgb_image(image)
-    return torch.from_numpy(src.rgb.mean(axis=2))[None, None]
+    src = to_rgb_image(image, keep_uint8=True, max_megapixels=max_megapixels)
+    scale = np.float32(1.0 / (255.0 * 3.0) if src.rgb.dtype == np.uint8 else 1.0 / 3.0)
+    out = np.empty(src.rgb.shape[:2], np.float32)
+    step = max(1, (1 << 20) // max(1, out.shape[1]))
+    for top in range(0, out.shape[0], step):
+        band = src.rgb[top : top + step]
+        np.multiply(band.sum(axis=2, dtype=np.float32), scale, out=out[top : top + step])
+    return torch.from_numpy(out)[None, None]

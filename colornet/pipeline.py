@@ -25,9 +25,9 @@ from .checks import check_strength, check_working_size, select_device
 from .errors import InputError, OutOfMemoryError
 from .fastlab import Workspace, compose_into, finite, image_strips, luminance
 from .fold import FoldedModelCache
-from .hints import HintLayer, apply_hints, hint_layer_from_image
+from .hints import HintLayer, apply_hints, check_hints_fit, hint_layer_from_image
 from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, to_pil, to_rgb_image, to_uint8
-from .masking import blend_masked, mask_from_image
+from .masking import blend_masked, check_mask_fits, mask_from_image
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
 from .sequence import colorize_image_sequence
@@ -156,9 +156,14 @@ class Colorizer:
         (``colornet.masking``).
         """
         strength = check_strength(strength)  # before the network runs, not after
+        if hints is not None and rgb.dim() == 4:
+            check_hints_fit(hints, rgb.shape[0], rgb.shape[-2:])  # batch and aspect, before the network runs
+        if mask is not None and rgb.dim() == 4:
+            check_mask_fits(mask, rgb.shape[0], rgb.shape[-2:])
         lightness, ab_half = self.predict_ab_half(rgb, prior, vividness=vividness)
         if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
-            ab_half, strength = apply_hints(ab_half * strength, self._working_l(lightness), hints), 1.0
+            ab_half = apply_hints(ab_half * strength, self._working_l(lightness), hints, lightness.shape[-2:])
+            strength = 1.0
         if mask is None:
             return self.compose_ab_half(lightness, ab_half, strength=strength, out_dtype=out_dtype).to(rgb.device)
         # the input itself where the mask is 0: blended in float, then in the dtype asked for (uint8 round-trips
@@ -270,8 +275,8 @@ class Colorizer:
         ``mask``: a black-and-white picture or tensor, white = colorize, black = keep the input pixel.
         The result's ``rgb`` is uint8 for an 8-bit source (files, PIL images, uint8 arrays), float32 in [0, 1]
         otherwise. Running out of memory is an ``OutOfMemoryError`` for this image (a batch can go on)."""
-        hint_layer = hint_layer_from_image(hints) if hints is not None else None
-        mask_tensor = mask_from_image(mask) if mask is not None else None
+        hint_layer = hint_layer_from_image(hints, max_megapixels=self.max_megapixels) if hints is not None else None
+        mask_tensor = mask_from_image(mask, max_megapixels=self.max_megapixels) if mask is not None else None
         (result,) = self.colorize_batch([self._load(image)], prior, strength=strength, vividness=vividness,
                                         hints=hint_layer, mask=mask_tensor)
         if isinstance(result, Exception):
@@ -368,8 +373,8 @@ def colorize(
     if reference is not None:
         refs = list(reference) if isinstance(reference, (list, tuple)) else [reference]
         prior = colorizer.prior_from_references(refs, reference_weights)
-    hints = hint_layer_from_image(hints) if hints is not None else None  # decoded once for all images
-    mask = mask_from_image(mask) if mask is not None else None
+    hints = hint_layer_from_image(hints, max_megapixels=colorizer.max_megapixels) if hints is not None else None
+    mask = mask_from_image(mask, max_megapixels=colorizer.max_megapixels) if mask is not None else None
     single = not isinstance(image, (list, tuple))
     items = [image] if single else list(image)
     results = []

@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .errors import InputError
 from .fastlab import Workspace, compose_into, image_strips, luminance
 from .hints import check_aspect
-from .images import RGBImage, to_pil, to_rgb_image
+from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, to_pil, to_rgb_image
 from .lab import rgb_to_lab
+from .reduce import reduce_ab
 from .upsample import ABUpsampler
 
 # The guided upsampler's regulariser for colour brought up from a much smaller picture: its local slope of ab against
@@ -38,13 +38,19 @@ def transfer_chroma_rgb(luma: torch.Tensor, color: torch.Tensor, *, mode: str = 
     if color.shape[0] not in (1, luma.shape[0]):
         raise InputError(f"{color.shape[0]} colour images for {luma.shape[0]} luma images: give one, or one per image")
     check_aspect(color.shape[-2:], luma.shape[-2:], "the colour image")
-    luma = luma.float()
+    for name, image in (("luma", luma), ("color", color)):  # one NaN would spread over a whole guided window
+        if image.is_floating_point() and not bool(torch.isfinite(image).all()):
+            raise InputError(f"the {name} image contains NaN or infinite pixels; fix or re-export it")
+    luma = luma.float() if luma.dtype != torch.uint8 else luma.float().div_(255.0)
     height, width = luma.shape[-2:]
     lightness = luminance(luma)
-    ab = rgb_to_lab(color.to(luma.device, torch.float32))[:, 1:].expand(luma.shape[0], -1, -1, -1)
-    h, w = ab.shape[-2:]
-    if h > height or w > width:  # larger colour image: average it down (never sample it: aliasing)
-        ab = F.adaptive_avg_pool2d(ab, (min(h, height), min(w, width)))
+    h, w = color.shape[-2:]
+    color = color.to(luma.device)
+    if h > height or w > width:  # larger colour image: average it down in strips (never sample it: aliasing)
+        ab = reduce_ab(color, None, min(h, height), min(w, width))[0]
+    else:
+        ab = rgb_to_lab(color.float().div_(255.0) if color.dtype == torch.uint8 else color.float())[:, 1:]
+    ab = ab.expand(luma.shape[0], -1, -1, -1)
     up = ABUpsampler(ab, lightness, mode=mode, eps=TRANSFER_EPS)
     out = torch.empty((luma.shape[0], 3, height, width), dtype=torch.float32, device=luma.device)
     ws = Workspace(luma.device)
@@ -55,14 +61,16 @@ def transfer_chroma_rgb(luma: torch.Tensor, color: torch.Tensor, *, mode: str = 
     return out
 
 
-def transfer_chroma(luma: Any, color: Any, *, mode: str = "guided") -> Any:
+def transfer_chroma(luma: Any, color: Any, *, mode: str = "guided",
+                    max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS) -> Any:
     """``luma``'s full-resolution L + ``color``'s a*b* -> the colour picture, returned as the kind ``luma`` was.
 
     Paths, PIL images, numpy arrays (``[H,W,3|4]``, uint8/uint16/float) and tensors (``[H,W,C]``) are accepted;
-    ``luma``'s alpha is passed through. A path returns a PIL image.
+    ``luma``'s alpha is passed through. A path returns a PIL image. Files above ``max_megapixels`` (None: no limit)
+    are refused from their header; an 8-bit colour image stays uint8 until it is reduced in strips.
     """
-    src = to_rgb_image(luma)
-    col = to_rgb_image(color)
+    src = to_rgb_image(luma, max_megapixels=max_megapixels)
+    col = to_rgb_image(color, keep_uint8=True, max_megapixels=max_megapixels)
     rgb = transfer_chroma_rgb(_batch(src), _batch(col), mode=mode)[0].permute(1, 2, 0).numpy()
     if isinstance(luma, (torch.Tensor, np.ndarray)):
         arr = rgb if src.alpha is None else np.dstack((rgb, src.alpha))

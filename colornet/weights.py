@@ -148,6 +148,9 @@ def _explicit_path(path: Path) -> ResolvedWeights:
             f"Folder {path} has no {WEIGHTS_NAME}"
             + (f" (it has {', '.join(others)}: pass one of those files instead)." if others else ".")
         )
+    if os.path.lexists(path):  # /dev/zero, a FIFO, a socket, a broken link: it exists, say what it is
+        kind = "a broken link" if path.is_symlink() and not path.exists() else "not a regular file or folder (a device, FIFO or socket)"
+        raise WeightsNotFoundError(f"{path} is {kind}: give a .safetensors file or a checkpoint folder.")
     raise WeightsNotFoundError(f"No such checkpoint file or folder: {path}. Check the path.")
 
 

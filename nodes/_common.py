@@ -103,7 +103,12 @@ def image_to_rgb(image: Any, input_name: str = "image") -> tuple[torch.Tensor, t
         raise ColorNetInputError(f"Input '{input_name}' is an empty batch (0 images): nothing to process.")
     if image.shape[1] == 0 or image.shape[2] == 0:
         raise ColorNetInputError(f"Input '{input_name}' has an empty size {tuple(image.shape[1:3])}.")
-    image = image.detach().to("cpu", torch.float32)
+    if image.dtype == torch.uint8:  # 0..255 (a custom node's output): the same picture as IMAGE's 0..1 floats
+        image = image.detach().to("cpu", torch.float32).div_(255.0)
+    elif image.is_floating_point():
+        image = image.detach().to("cpu", torch.float32)
+    else:
+        raise ColorNetInputError(f"Input '{input_name}' must be float (0..1) or uint8 (0..255), got {image.dtype}.")
     alpha = image[..., 3:4] if image.shape[-1] == 4 else None
     rgb = image[..., :3] if image.shape[-1] >= 3 else image.expand(*image.shape[:3], 3)
     return rgb.permute(0, 3, 1, 2), alpha

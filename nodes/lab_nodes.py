@@ -67,10 +67,19 @@ class ColorNetLabCombine:
 
     def combine(self, L: torch.Tensor, ab: torch.Tensor) -> tuple[torch.Tensor]:
         from colornet.fastlab import compose_rgb, luminance
+        from colornet.hints import HintError, check_aspect
         from colornet.upsample import upsample_ab
 
         rgb, _ = image_to_rgb(L, "L")
         ab = expect_ab(ab).to("cpu", torch.float32)
+        if 0 in ab.shape:
+            raise ColorNetInputError(f"'ab' is empty (shape {tuple(ab.shape)}): connect LumaExtract's 'ab' output.")
+        if not bool(torch.isfinite(ab).all()):
+            raise ColorNetInputError("'ab' contains NaN or infinite values.")
+        try:  # the one aspect rule of hints, masks and colour images
+            check_aspect(ab.shape[-2:], rgb.shape[-2:], "'ab'")
+        except HintError as exc:
+            raise ColorNetInputError(f"{exc} (it comes from another picture than 'L')") from None
         if ab.shape[0] not in (1, rgb.shape[0]):
             raise ColorNetInputError(
                 f"'ab' holds {ab.shape[0]} images but 'L' holds {rgb.shape[0]}: give one ab for all, or one per image."

@@ -40,7 +40,7 @@ class ColorNetChromaTransfer:
         }
 
     def transfer(self, luma: torch.Tensor, color: torch.Tensor, upsample: str = "guided") -> tuple[torch.Tensor]:
-        from colornet.hints import HintError
+        from colornet.errors import ColorNetError
         from colornet.transfer import transfer_chroma_rgb
 
         rgb, alpha = image_to_rgb(luma, "luma")
@@ -58,7 +58,7 @@ class ColorNetChromaTransfer:
             col_i = col[i : i + 1] if col.shape[0] > 1 else col
             try:
                 out[i : i + 1] = rgb_to_image(transfer_chroma_rgb(rgb[i : i + 1], col_i, mode=upsample))
-            except HintError as exc:
+            except ColorNetError as exc:  # another aspect ratio, NaN pixels
                 raise ColorNetInputError(f"color: {exc}") from exc
             bar.update(1)
         if alpha is not None:

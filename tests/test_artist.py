@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from colornet.cli import EXIT_OK, EXIT_USAGE, main
-from colornet.hints import HintError, HintLayer
+from colornet.hints import HintError, HintLayer, check_hints_fit
 from colornet.images import load_image
 from colornet.lab import lab_to_rgb, rgb_to_lab
 from colornet.pipeline import Colorizer
@@ -154,8 +154,8 @@ def test_hint_layer_scaling_keeps_small_hints():
     assert float(ab[0, :, ~hit].abs().max()) == 0.0
     small_ab, small_conf = HintLayer(rgb[..., ::8, ::8].contiguous(), alpha[..., ::8, ::8].contiguous()).at_size(64, 96)
     assert small_ab.shape[-2:] == (64, 96) and small_conf.shape[-2:] == (64, 96)
-    with pytest.raises(HintError, match="aspect ratio"):
-        HintLayer(rgb, alpha).at_size(64, 64)
+    with pytest.raises(HintError, match="aspect ratio"):  # checked against the photo, before any work
+        check_hints_fit(HintLayer(rgb, alpha), 1, (64, 64))
 
 
 def test_hint_image_without_alpha_is_refused(colorizer, tmp_path):

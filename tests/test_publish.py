@@ -138,11 +138,16 @@ def test_broken_checkpoint_is_not_uploaded(hub, folder):
 
 
 def test_update_manifest_entry_bundles_and_validates(folder, manifest, tmp_path, monkeypatch):
-    bundle = tmp_path / "bundle" / WEIGHTS_NAME
+    monkeypatch.setattr(constants, "PACKAGE_DIR", tmp_path / "package")  # bundled copies live inside the package
+    with pytest.raises(ManifestError, match="inside the colornet package"):
+        update_manifest_entry("local-only", "me/local-only", None, folder / WEIGHTS_NAME,
+                              bundled=tmp_path / "elsewhere" / WEIGHTS_NAME, manifest_path=manifest)
+    bundle = tmp_path / "package" / "bundle" / WEIGHTS_NAME
     entry = update_manifest_entry(
-        "local-only", "me/local-only", None, folder / WEIGHTS_NAME, bundled=bundle, manifest_path=manifest
+        "local-only", "me/local-only", None, folder / WEIGHTS_NAME, bundled=f"bundle/{WEIGHTS_NAME}",
+        manifest_path=manifest
     )
-    assert entry["bundled"] == str(bundle) and bundle.read_bytes() == (folder / WEIGHTS_NAME).read_bytes()
+    assert entry["bundled"] == f"bundle/{WEIGHTS_NAME}" and bundle.read_bytes() == (folder / WEIGHTS_NAME).read_bytes()
     assert entry["license"] == "other", "a new entry's licence is the card's default (research-only data), not mit"
     assert (bundle.parent / CONFIG_NAME).is_file()
     monkeypatch.setattr(constants, "COLORNET_MANIFEST", manifest)

@@ -80,6 +80,17 @@ def manifest(monkeypatch, tmp_path, checkpoint, models_dir):
     return write
 
 
+@pytest.fixture
+def bundle(monkeypatch, tmp_path, checkpoint):
+    """A package folder (``constants.PACKAGE_DIR``) holding a copy of the checkpoint; returns its manifest path
+    ("bundled" is relative to the package and confined to it)."""
+    package = tmp_path / "package"
+    (package / "weights").mkdir(parents=True)
+    (package / "weights" / WEIGHTS_NAME).write_bytes((checkpoint / WEIGHTS_NAME).read_bytes())
+    monkeypatch.setattr(constants, "PACKAGE_DIR", package)
+    return f"weights/{WEIGHTS_NAME}"
+
+
 def seed(hub: HubServer, checkpoint: Path, repo_id: str = REPO) -> str:
     """Put the checkpoint on the server (directly, not through the code under test); returns the commit."""
     files = {n: (checkpoint / n).read_bytes() for n in (WEIGHTS_NAME, CONFIG_NAME)}
@@ -194,10 +205,10 @@ def test_malformed_repo_id_or_file_name_is_a_manifest_error(manifest, fields, ma
     assert err.startswith("error: ") and match in err and "Traceback" not in err
 
 
-def test_models_dir_naming_an_unknown_user_is_just_a_missing_folder(manifest, checkpoint, monkeypatch):
+def test_models_dir_naming_an_unknown_user_is_just_a_missing_folder(manifest, checkpoint, monkeypatch, bundle):
     """Issue 10.5: COLORNET_MODELS_DIR='~nouser/x' made Path.expanduser raise RuntimeError."""
     monkeypatch.setattr(constants, "COLORNET_MODELS_DIR", Path("~nosuchuser_colornet/x"))
-    manifest(bundled=str(checkpoint / WEIGHTS_NAME))
+    manifest(bundled=bundle)
     assert resolve_weights().source == "bundled"
     manifest(bundled=None)
     with pytest.raises(WeightsNotFoundError, match="~nosuchuser_colornet/x \\(folder does not exist\\)"):
@@ -222,7 +233,7 @@ def test_missing_pinned_commit_says_manifest_is_stale(hub, manifest, checkpoint)
         resolve_weights(NAME)
 
 
-def test_server_down_fails_fast_and_falls_back_to_bundled(hub, manifest, checkpoint):
+def test_server_down_fails_fast_and_falls_back_to_bundled(hub, manifest, checkpoint, bundle):
     hub.stop()
     manifest(revision="c" * 40)
     start = time.monotonic()
@@ -231,7 +242,7 @@ def test_server_down_fails_fast_and_falls_back_to_bundled(hub, manifest, checkpo
     assert time.monotonic() - start < 5, "an unreachable Hub must not cost huggingface_hub's retry loop"
     assert isinstance(info.value.__cause__, Exception)  # the connection error is chained
 
-    manifest(revision="c" * 40, bundled=str(checkpoint / WEIGHTS_NAME))
+    manifest(revision="c" * 40, bundled=bundle)
     found = resolve_weights(NAME)
     assert found.source == "bundled" and found.sha256 is not None
 
@@ -331,17 +342,17 @@ def test_models_dir_layouts_and_precedence(hub, manifest, checkpoint, models_dir
     assert str(comfy) in str(info.value) and str(models_dir) in str(info.value)
 
 
-def test_bundled_fallback_is_verified(manifest, checkpoint, tmp_path):
-    manifest(bundled=str(checkpoint / WEIGHTS_NAME))  # absolute paths are allowed outside the package
+def test_bundled_fallback_is_verified(manifest, checkpoint, tmp_path, bundle):
+    manifest(bundled=bundle)
     found = resolve_weights()
     assert (found.source, found.name) == ("bundled", NAME)
 
-    manifest(bundled=str(checkpoint / WEIGHTS_NAME), sha256="1" * 64)
+    manifest(bundled=bundle, sha256="1" * 64)
     with pytest.raises(ChecksumMismatchError, match="It was not used"):
         resolve_weights()
-    assert (checkpoint / WEIGHTS_NAME).exists(), "a bundled file is never deleted"
+    assert (constants.PACKAGE_DIR / bundle).exists(), "a bundled file is never deleted"
 
-    manifest(bundled=str(tmp_path / "gone.safetensors"))
+    manifest(bundled="weights/gone.safetensors")
     with pytest.raises(WeightsNotFoundError, match="gone.safetensors is missing"):
         resolve_weights()
 

@@ -8,7 +8,9 @@ A checkpoint is a folder ``out_dir/ckpt-<iter>/`` holding
 
 No pickle anywhere. The folder is first written as a hidden temp folder and renamed into place only once every file is
 complete and fsynced, so a crash (even ``kill -9``) in the middle of a save leaves the earlier checkpoints untouched
-and at worst a ``.ckpt-*.tmp`` folder, which the next save deletes.
+and at worst a ``.ckpt-*.tmp`` folder, which the next save deletes. Saving a step that exists again moves the old
+copy to ``.ckpt-N.old`` first; if the process dies between the two renames, that copy is still found (and put back)
+as step N, never swept away as a stale temp folder.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from colornet.errors import CheckpointError
 
 OPTIMIZER_NAME = "optimizer.safetensors"
 _CKPT_RE = re.compile(r"^ckpt-(\d+)$")
+_OLD_RE = re.compile(r"^\.(ckpt-\d+)\.old(?:\.tmp)?$")  # the previous copy of a step being saved again
 
 
 def _fsync_dir(path: Path) -> None:
@@ -80,12 +83,26 @@ def optimizer_from_safetensors(path: Path, *, header_only: bool = False) -> dict
 
 
 def list_checkpoints(out_dir: str | os.PathLike) -> list[Path]:
-    """Complete checkpoint folders, oldest first."""
+    """Complete checkpoint folders, oldest first. A ``.ckpt-N.old`` copy counts as step N while ``ckpt-N`` is
+    missing (a process killed between the two renames of a re-save left it as the only complete copy)."""
     out = Path(out_dir)
     if not out.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in out.iterdir() if p.is_dir() and (m := _CKPT_RE.match(p.name))]
-    return [p for _, p in sorted(found)]
+    found = {p.name: p for p in out.iterdir() if p.is_dir() and _CKPT_RE.match(p.name)}
+    for p in out.iterdir():
+        if (m := _OLD_RE.match(p.name)) and p.is_dir() and m.group(1) not in found:
+            found[m.group(1)] = p
+    return [found[name] for name in sorted(found, key=lambda n: int(_CKPT_RE.match(n).group(1)))]
+
+
+def _recover_old_copies(out: Path) -> None:
+    """Put back a ``.ckpt-N.old`` whose ``ckpt-N`` is missing; delete it when ``ckpt-N`` is complete again."""
+    for p in out.iterdir():
+        if (m := _OLD_RE.match(p.name)) and p.is_dir():
+            if (out / m.group(1)).is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                os.rename(p, out / m.group(1))
 
 
 def save_training_checkpoint(
@@ -99,6 +116,7 @@ def save_training_checkpoint(
     """Write ``ckpt-<iter_num>`` atomically, then delete all but the newest ``keep_last`` and stale temp folders."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _recover_old_copies(out)
     final = out / f"ckpt-{iter_num:08d}"
     tmp = Path(tempfile.mkdtemp(prefix=f".ckpt-{iter_num:08d}.", suffix=".tmp", dir=out))
     try:
@@ -106,11 +124,12 @@ def save_training_checkpoint(
         optimizer_to_safetensors(optimizer, tmp / OPTIMIZER_NAME)
         _fsync_dir(tmp)
         if final.exists():  # the same step saved again (e.g. after a resume): move the old one out of the way first
-            trash = out / f".{final.name}.old.tmp"
-            shutil.rmtree(trash, ignore_errors=True)
-            os.rename(final, trash)
+            # named so the stale-temp sweep below never matches it: between the two renames it is the only copy
+            previous = out / f".{final.name}.old"
+            os.rename(final, previous)
             os.rename(tmp, final)
-            shutil.rmtree(trash, ignore_errors=True)
+            _fsync_dir(out)
+            shutil.rmtree(previous, ignore_errors=True)
         else:
             os.rename(tmp, final)  # atomic: the checkpoint appears complete or not at all
         _fsync_dir(out)
@@ -119,8 +138,9 @@ def save_training_checkpoint(
         raise
     for old in list_checkpoints(out)[:-keep_last]:
         shutil.rmtree(old, ignore_errors=True)
-    for stale in out.glob(".ckpt-*.tmp"):  # left by a process killed mid-save
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in out.glob(".ckpt-*.tmp"):  # left by a process killed mid-save (never a previous copy: see above)
+        if not _OLD_RE.match(stale.name):
+            shutil.rmtree(stale, ignore_errors=True)
     return final
 
 

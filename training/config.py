@@ -12,6 +12,7 @@ import ast
 import dataclasses
 import inspect
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,7 +205,54 @@ def parse_args(argv: list[str]) -> TrainConfig:
     return config
 
 
+def _device_problem(name: str) -> str | None:
+    """Why ``device`` cannot be used here (None: it can), by the library's own device rule."""
+    if name == "auto":
+        return None
+    from colornet.errors import InputError
+    from colornet.pipeline import select_device
+
+    try:
+        select_device(name)
+    except InputError as err:
+        return str(err)
+    return None
+
+
 def validate(config: TrainConfig) -> None:
+    """Refuse, with one line each, values that would crash later (ZeroDivisionError, a torch error deep in a step)
+    or quietly train nonsense (a NaN learning rate, a negative loss weight)."""
+    for f in dataclasses.fields(TrainConfig):
+        value = getattr(config, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{f.name} must be a finite number, got {value}")
+    at_least = {"max_iters": 1, "ckpt_interval": 1, "log_interval": 1, "eval_interval": 0, "warmup_iters": 0,
+                "eval_max_photos": 0, "table_max_photos": 0, "num_workers": 0, "threads": 0, "seed": 0,
+                "global_size": 0, "rebalance_photos": 1, "store_side": 8}
+    meaning = {"eval_interval": " (0 = once per epoch)", "threads": " (0 = torch's default)",
+               "global_size": " (0 = the preset's)", "num_workers": " (0 = load in the training process)",
+               "eval_max_photos": " (0 = the whole split)", "table_max_photos": " (0 = the default)"}
+    for key, low in at_least.items():
+        value = getattr(config, key)
+        if value < low:
+            raise ConfigError(f"{key} must be at least {low}{meaning.get(key, '')}, got {value}")
+    if 0 < config.global_size < 32:
+        raise ConfigError(f"global_size must be 0 (the preset's) or at least 32 px, got {config.global_size}")
+    if not config.learning_rate > 0:
+        raise ConfigError(f"learning_rate must be > 0, got {config.learning_rate}")
+    for key in ("alpha", "width", "min_lr", "weight_decay", "grad_clip", "chroma_weight", "grey_chroma", "cpu_minutes"):
+        if getattr(config, key) < 0:
+            raise ConfigError(f"{key} must be >= 0, got {getattr(config, key)}")
+    if 0 < config.width < 0.01:
+        raise ConfigError(f"width must be 0 (the preset's) or a channel multiplier of at least 0.01, got {config.width}")
+    for key in ("beta1", "beta2"):
+        if not 0.0 <= getattr(config, key) < 1.0:
+            raise ConfigError(f"{key} must be in [0, 1), got {getattr(config, key)}")
+    if not 0.0 < config.rho <= 1.0:
+        raise ConfigError(f"rho must be in (0, 1], got {config.rho}")
+    problem = _device_problem(config.device)
+    if problem:
+        raise ConfigError(f"device: {problem}")
     if config.optimizer not in ("adadelta", "adam"):
         raise ConfigError(f"optimizer must be 'adadelta' or 'adam', got {config.optimizer!r}")
     if config.head not in ("regression", "distribution"):
@@ -239,3 +287,17 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("keep_last must be at least 1")
     if not config.data_dir.strip():
         raise ConfigError("data_dir is empty: point --data_dir at a folder of photos")
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` and prove a file can be written there, or a ``ConfigError`` naming why (before training:
+    a run must not train for an hour and then fail at its first checkpoint)."""
+    import tempfile
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test."):
+            pass
+    except OSError as err:
+        raise ConfigError(f"out_dir {out_dir}: cannot write there ({err.strerror or err}); choose another --out_dir"
+                          ) from None

@@ -204,6 +204,16 @@ def _load_cache(path: Path, key: str):
     return images, labels, meta["paths"], ScanSummary(**meta["summary"])
 
 
+def warn_classes_without_training_photos(class_names: list[str], labels: np.ndarray, splits: list[str], log) -> None:
+    """A class whose every photo landed in validation is a class nothing teaches: say so (its validation photos
+    then only measure a guess)."""
+    trained = {int(label) for label, split in zip(labels, splits) if split == "train"}
+    missing = [name for i, name in enumerate(class_names) if i not in trained]
+    if missing:
+        log(f"warning: {len(missing)} class(es) have no training photo (all in validation or skipped): "
+            f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}; add photos to them or lower val_fraction")
+
+
 def load_photos(
     data_dir: str | os.PathLike,
     *,
@@ -230,6 +240,7 @@ def load_photos(
         summary.train, summary.val = splits.count("train"), splits.count("val")
         counts = Counter(int(x) for x in labels)
         summary.per_class = {name: counts.get(i, 0) for i, name in enumerate(class_names)}
+        warn_classes_without_training_photos(class_names, labels, splits, log)
         log(f"data: streaming {len(files)} files from {root} ({len(class_names) or 'no'} classes; {summary.train} "
             f"train / {summary.val} val); unreadable and greyscale photos are skipped as they are met")
         return PhotoSet(None, labels, paths, splits, summary, root, store_side, grey_chroma)
@@ -273,6 +284,7 @@ def load_photos(
     log(summary.line())
     for example in summary.unreadable_examples:
         log(f"  skipped: {example}")
+    warn_classes_without_training_photos(summary.class_names, labels, splits, log)
     if summary.kept == 0:
         raise DataError(f"none of the {summary.found} image files in {root} is a readable colour photo "
                         f"(unreadable or greyscale: see the lines above)")

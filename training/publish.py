@@ -57,17 +57,18 @@ def _bundle(weights: Path, name: str, bundled: bool | str | os.PathLike | None, 
     if bundled is None or bundled is True:
         target = constants.PACKAGE_DIR / (current or f"weights/{name}/{WEIGHTS_NAME}")
     else:
-        target = constants.PACKAGE_DIR / Path(bundled)  # absolute paths stay absolute
+        target = constants.PACKAGE_DIR / Path(bundled)
+    package = Path(os.path.realpath(constants.PACKAGE_DIR))
+    if not Path(os.path.realpath(target)).is_relative_to(package):  # the manifest confines bundled copies to it
+        raise ManifestError(f"bundled={bundled!s}: a bundled copy lives inside the colornet package ({package}); "
+                            f"give a path relative to it, e.g. weights/{name}/{WEIGHTS_NAME}")
     target.parent.mkdir(parents=True, exist_ok=True)
     if not (target.exists() and target.samefile(weights)):
         shutil.copyfile(weights, target)
         config = weights.parent / CONFIG_NAME
         if config.is_file():
             shutil.copyfile(config, target.parent / CONFIG_NAME)
-    try:
-        return target.relative_to(constants.PACKAGE_DIR).as_posix()
-    except ValueError:
-        return str(target)
+    return Path(os.path.realpath(target)).relative_to(package).as_posix()
 
 
 def update_manifest_entry(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from colornet.errors import CheckpointMismatchError, ColorNetError
 from colornet.model import CONFIGS, ColorNet, ColorNetConfig
 
 from .checkpoints import latest_checkpoint, load_training_checkpoint, save_training_checkpoint
-from .config import ConfigError, TrainConfig, help_text, parse_args
+from .config import ConfigError, TrainConfig, check_out_dir, help_text, parse_args
 from .data import (
     ColorizationDataset,
     PhotoSet,
@@ -48,6 +49,9 @@ from .data import (
     steps_per_epoch,
 )
 from .floors import MeanColourTable
+from .memory import check_step_memory
+from .stopping import EXIT_DIVERGED, EXIT_SIGNAL, StopRequest, TrainingDiverged, TrainingInterrupted, all_finite
+from .stopping import stop_on_signals
 from .objective import ColourLoss, Objective, rebalance_weights, training_bin_counts
 from .validation import ValidationSet, compute_floors, evaluate, format_table
 
@@ -174,6 +178,7 @@ class Setup:
     channels_last: bool
     out_dir: Path
     log: Callable[..., None]  # print on the master, silent elsewhere
+    stop: StopRequest = field(default_factory=StopRequest)  # set by Ctrl-C / SIGTERM (``stop_on_signals``)
 
     @property
     def master(self) -> bool:
@@ -208,7 +213,7 @@ def setup(config: TrainConfig) -> Setup:
         torch.set_num_threads(config.threads)
     out_dir = Path(config.out_dir)
     if rank == 0:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        check_out_dir(out_dir)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -216,6 +221,7 @@ def setup(config: TrainConfig) -> Setup:
     use_bf16 = config.dtype == "bfloat16" or (config.dtype == "auto" and device.type == "cuda")
     # bf16 autocast on CUDA (no GradScaler needed: bf16 has fp32's exponent range); fp32 on CPU by default
     ctx = torch.autocast(device_type=device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
+    check_step_memory(config, build_model_config(config, []), device, use_bf16)  # before any photo is decoded
     log = print if rank == 0 else (lambda *a, **k: None)
     return Setup(ddp, rank, world, device, ctx, device.type == "cuda", out_dir, log)
 
@@ -512,6 +518,18 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
                 "data": data.photos.summary.to_dict(), "metrics": last_metrics or {},
                 "floors": validation.floors or {}}
 
+    def save_checkpoint() -> Path | None:
+        """Checkpoint the current step (master), never weights that stopped being finite (every rank checks)."""
+        if not all_finite(model):
+            raise TrainingDiverged(f"step {state.iter_num}: the weights are no longer finite (the run diverged): "
+                                   f"{_last_checkpoint_line(run)}; lower learning_rate (or set grad_clip)")
+        if not run.master:
+            return None
+        path = save_training_checkpoint(run.out_dir, state.iter_num, model, optimizer,
+                                        training_state(last_metrics), keep_last=config.keep_last)
+        log.write({"type": "checkpoint", "iter": state.iter_num, "path": str(path), "time": time.time()})
+        return path
+
     bar = None
     if run.master and config.progress:
         from tqdm import tqdm
@@ -553,6 +571,8 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
             with run.ctx:
                 out, logits = state.forward(lightness, global_l)
             loss = objective(out, logits, target_ab, labels)
+            if _stop_requested(run, state, loss.total):  # raises TrainingDiverged on a non-finite loss
+                raise _interrupted(run, state, save_checkpoint)
             optimizer.zero_grad(set_to_none=True)
             loss.total.backward()
             if config.grad_clip:
@@ -591,10 +611,8 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
                         f"{state.cpu_seconds / 3600:.2f} CPU-hours) validation:\n") + format_table(
                     metrics, validation.floors, len(data.class_names))
                 (bar.write if bar is not None else print)(text)
-            if run.master and (it % config.ckpt_interval == 0 or done):
-                path = save_training_checkpoint(run.out_dir, it, model, optimizer, training_state(last_metrics),
-                                                keep_last=config.keep_last)
-                log.write({"type": "checkpoint", "iter": it, "path": str(path), "time": time.time()})
+            if it % config.ckpt_interval == 0 or done:
+                save_checkpoint()
             if done:
                 break
         if state.iter_num == iter_at_start:
@@ -602,6 +620,43 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
     if bar is not None:
         bar.close()
     return last_metrics
+
+
+def _last_checkpoint_line(run: Setup) -> str:
+    from .checkpoints import list_checkpoints
+
+    done = list_checkpoints(run.out_dir)
+    return f"the last finite checkpoint is {done[-1]}" if done else "no checkpoint was written"
+
+
+def _stop_requested(run: Setup, state: State, loss: torch.Tensor) -> bool:
+    """True when Ctrl-C/SIGTERM asked to stop (on any rank, so all stop at the same step); ``TrainingDiverged`` when
+    the loss is not finite (checked before it can reach the weights)."""
+    flags = torch.tensor([float(not bool(torch.isfinite(loss.detach()))), float(run.stop.requested)])
+    if run.ddp:
+        import torch.distributed as dist
+
+        flags = flags.to(run.device)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+    if flags[0].item():
+        raise TrainingDiverged(f"step {state.iter_num + 1}: the loss is {loss.item()} (the run diverged): "
+                               f"{_last_checkpoint_line(run)}, nothing was exported; lower learning_rate (or set "
+                               f"grad_clip) and resume from it, or start again")
+    return bool(flags[1].item())
+
+
+def _interrupted(run: Setup, state: State, save: Callable[[], Path | None]) -> TrainingInterrupted:
+    """Checkpoint the last finished step (unless it was just saved) and say how to go on."""
+    from .checkpoints import list_checkpoints
+
+    done = list_checkpoints(run.out_dir)
+    saved = done[-1] if done and done[-1].name == f"ckpt-{state.iter_num:08d}" else None
+    if saved is None and state.iter_num > 0:
+        saved = save()
+    signum = run.stop.signum or signal.SIGINT
+    where = f"step {state.iter_num} saved in {saved}" if saved else "nothing to save yet (no step finished)"
+    return TrainingInterrupted(f"interrupted by {signal.Signals(signum).name} at {where}; continue with the same "
+                               f"arguments plus --resume", EXIT_SIGNAL.get(signum, 130))
 
 
 def finish(config: TrainConfig, run: Setup, data: Data, state: State, validation: Validation,
@@ -649,13 +704,15 @@ def train(config: TrainConfig) -> TrainResult:
     log.write({"type": "start", "iter": state.iter_num, "time": time.time(), "resumed_from": state.resumed_from,
                "config": config.to_dict(), "data": data.photos.summary.to_dict(),
                "params": sum(p.numel() for p in state.model.parameters())})
-    last_metrics = train_loop(config, run, data, state, objective, validation, log)
+    with stop_on_signals() as run.stop:  # Ctrl-C / SIGTERM: finish the step, checkpoint, exit 130 / 143
+        last_metrics = train_loop(config, run, data, state, objective, validation, log)
     finish(config, run, data, state, validation, last_metrics, log)
     return TrainResult(state.model, run.rank, state.iter_num)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``colornet-train``: 0 when the run ends, 2 for a bad config, data_dir or resume (one line on stderr)."""
+    """``colornet-train``: 0 when the run ends, 1 when it diverged (non-finite loss), 2 for a bad config, data_dir or
+    resume, 130 / 143 when Ctrl-C / SIGTERM stopped it (after checkpointing); always one line on stderr."""
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
         print(help_text())
@@ -665,9 +722,19 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"config error: {err}", file=sys.stderr)
         return 2
+    except TrainingInterrupted as err:
+        print(f"colornet-train: {err}", file=sys.stderr)
+        return err.exit_code
+    except TrainingDiverged as err:
+        print(f"colornet-train: error: {err}", file=sys.stderr)
+        return EXIT_DIVERGED
     except ColorNetError as err:  # data_dir missing or empty, a resume that cannot continue, a bad init_from
         print(f"colornet-train: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the first step (decoding, validation set-up) or a second Ctrl-C
+        print("colornet-train: interrupted (checkpoints already written are kept; continue with --resume)",
+              file=sys.stderr)
+        return 130
     return 0
 
 
