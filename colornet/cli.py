@@ -25,6 +25,7 @@ from pathlib import Path
 from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .errors import ColorNetError, UsageError
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, interrupted_status, stop_on_signals
+from .gimp.install import add_gimp_parser
 from .onnx.cli import add_export_parser
 from .web.cli import add_web_parser
 
@@ -624,6 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "manifest's sha256; exit 1 if there is none or one differs.")
     act.add_argument("name", nargs="?", default=None, help=name_help)
     act.set_defaults(func=cmd_weights_verify)
+    add_gimp_parser(sub, fmt)
     return parser
 
 

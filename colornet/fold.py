@@ -96,3 +96,7 @@ class FoldedModelCache:
             self._folded = fold_batchnorm(model)
             self._key = key
         return self._folded
+
+    def clear(self) -> None:
+        """Drop the folded copy (e.g. to free the GPU memory it holds); the next ``get`` rebuilds it."""
+        self._key, self._folded = None, None

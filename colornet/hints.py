@@ -38,6 +38,9 @@ DEFAULT_REACH = 0.3  # a hint's correction decays by 1/e over this fraction of t
 DEFAULT_HINT_WEIGHT = 50.0  # a confidence-1 hint pixel is held ~50x harder than its smoothness to one neighbour
 CUT_COUPLING = 0.05  # a block whose weaker half-to-half coupling is below this holds a strong edge (cut it off)
 COARSEST_SIDE = 24  # the coarse-to-fine cascade starts at about this many pixels on the longer side
+PAINT_START, PAINT_FULL = 4.0, 12.0  # a*b* distance from the photo's own tone: paint begins / is fully confident
+GREY_CHROMA = 4.0  # a hint colour within this a*b* radius of neutral is grey
+MOST_OF_PICTURE = 0.5  # hints (or paint) covering more than this fraction of the picture cannot be meant as hints
 
 
 # The accepted ranges of the solver settings: outside them the system over- or underflows (reach 1e-30 makes the
@@ -125,6 +128,85 @@ class HintLayer:
         """
         ab, _, confidence = reduce_ab(self.rgb, self.alpha, height, width)
         return ab, confidence
+
+
+def painted_hints(rgb: torch.Tensor) -> HintLayer:
+    """Colour painted onto a black-and-white photo (e.g. with ComfyUI's mask-editor paint brush) -> ``HintLayer``.
+
+    ``rgb`` ``[B,3,H,W]`` in [0, 1] is the photo with the paint on it. A pixel is paint where its a*b* is far from
+    the photo's own tone at that lightness (``photo_tone``: a sepia or blue-toned print is not paint): confidence rises
+    from 0 at ``PAINT_START`` to 1 at ``PAINT_FULL`` a*b* units (soft brush edges count less). The hint colour is
+    the pixel's own. Raises ``HintError`` when nothing is painted, or when most of the picture is coloured (a colour
+    photo, not paint on a black-and-white one).
+    """
+    from .fastlab import split_lab
+
+    if rgb.dim() != 4 or rgb.shape[1] != 3:
+        raise HintError(f"painted hints must be an RGB picture shaped [B, 3, H, W], got {tuple(rgb.shape)}")
+    lightness, ab = split_lab(rgb.float().clamp(0.0, 1.0))
+    distance = (ab - photo_tone(lightness, ab)).norm(dim=1, keepdim=True)
+    alpha = ((distance - PAINT_START) / (PAINT_FULL - PAINT_START)).clamp_(0.0, 1.0)
+    for i in range(alpha.shape[0]):
+        coverage = float((alpha[i] > 0).float().mean())
+        if coverage == 0.0:
+            raise HintError(
+                "no painted colour found in the hints picture: paint colour dots on the black-and-white photo (in "
+                "ComfyUI: right-click Load Image > Open in MaskEditor > paint brush), or give hints with a mask or "
+                "alpha channel"
+            )
+        if coverage > MOST_OF_PICTURE:
+            raise HintError(
+                f"{coverage:.0%} of the hints picture is coloured, so it is a colour picture rather than colour "
+                "dots painted on a black-and-white photo: paint hints on the greyscale photo, or say where the "
+                "hints are with a mask (hints_mask) or an alpha channel"
+            )
+    return HintLayer(rgb.float(), alpha)
+
+
+def photo_tone(lightness: torch.Tensor, ab: torch.Tensor, bins: int = 16) -> torch.Tensor:
+    """The a*b* a monochrome print has at each pixel's lightness: the median a*b* of the pixels in the same band of
+    L (a toned print's tint changes with lightness); a band with too few pixels to say takes the nearest
+    well-filled band's (so a dark paint colour in a picture without dark pixels is not its band's "tone").
+    ``[B,2,H,W]``."""
+    tone = torch.empty_like(ab)
+    band = (lightness[:, 0] * (bins / 100.0)).long().clamp_(0, bins - 1)  # [B, H, W]
+    for i in range(ab.shape[0]):
+        pixels, flat_band = ab[i].flatten(1), band[i].flatten()  # [2, N], [N]
+        enough = max(64, pixels.shape[1] // 100)
+        medians = {b: pixels[:, flat_band == b].median(dim=1).values for b in range(bins)
+                   if int((flat_band == b).sum()) >= enough}
+        if not medians:  # a tiny picture: one tone for all
+            medians = {bins // 2: pixels.median(dim=1).values}
+        table = torch.stack([medians[min(medians, key=lambda m: (abs(m - b), m))] for b in range(bins)])  # [bins, 2]
+        tone[i] = table[flat_band].T.reshape_as(ab[i])
+    return tone
+
+
+def check_hints_meant(layer: HintLayer) -> None:
+    """Refuse hint layers that cannot be what the artist meant, before any work: no hint pixel at all (an empty
+    mask), or grey hints over most of the picture (usually an inverted mask: every unpainted pixel asking for grey,
+    which turns the photo grey)."""
+    from .lab import rgb_to_lab
+
+    for i in range(layer.batch):
+        hinted = layer.alpha[i, 0] > 0
+        coverage = float(hinted.float().mean())
+        if coverage == 0.0:
+            raise HintError(
+                "the hints are empty (their mask or alpha is 0 everywhere): paint where the hint colours are (in "
+                "ComfyUI's mask editor, mask the painted dots), or disconnect the hints"
+            )
+        if coverage <= MOST_OF_PICTURE:
+            continue
+        colours = layer.rgb[i].float().clamp(0.0, 1.0)[:, hinted]  # [3, N]
+        chroma = rgb_to_lab(colours[:, :, None])[1:, :, 0].norm(dim=0)
+        grey = float((chroma < GREY_CHROMA).float().mean())
+        if grey > 0.9:
+            raise HintError(
+                f"the hints cover {coverage:.0%} of the picture and {grey:.0%} of them are grey, which would turn "
+                "the photo grey: is the hint mask inverted? The mask must be 1 (painted) only where the hint "
+                "colours are"
+            )
 
 
 def check_aspect(source: tuple[int, int] | torch.Size, target: tuple[int, int] | torch.Size, what: str) -> None:

@@ -23,7 +23,7 @@ from PIL import Image
 from .defaults import DEFAULT_STRENGTH, DEFAULT_TILE, DEFAULT_WORKING_SIZE
 from .checks import check_strength, check_working_size, select_device
 from .errors import InputError, OutOfMemoryError
-from .fastlab import Workspace, compose_into, finite, image_strips, luminance
+from .fastlab import Workspace, compose_into, finite, image_strips, luminance, strip_rows
 from .fold import FoldedModelCache
 from .hints import HintLayer, apply_hints, check_hints_fit, hint_layer_from_image
 from .images import DEFAULT_MAX_MEGAPIXELS, RGBImage, to_pil, to_rgb_image, to_uint8
@@ -31,11 +31,25 @@ from .masking import blend_masked, check_mask_fits, mask_from_image
 from .model import ColorNet
 from .prior import GlobalPrior, mix_priors
 from .sequence import colorize_image_sequence
-from .tiling import predict_ab_half_tiled
+from .tiling import predict_ab_half_tiled, tile_count
 from .upsample import ABUpsampler
 
 
 Progress = Callable[[int, int], None]
+Tick = Callable[[], None]
+
+
+class _Steps:
+    """The steps of one ``colorize_rgb`` call (prior, network tiles, hints, Lab strips, mask), reported to
+    ``progress(done, total)`` as each ends: a single large image shows progress, and the callback may raise to
+    cancel between steps."""
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress, self.total, self.done = progress, max(int(total), 1), 0
+
+    def __call__(self) -> None:
+        self.done = min(self.done + 1, self.total)
+        self.progress(self.done, self.total)
 
 
 def working_shape(height: int, width: int, working_size: int | None) -> tuple[int, int]:
@@ -63,6 +77,11 @@ class Colorizer:
     def __post_init__(self) -> None:
         self.working_size = check_working_size(self.working_size)
         self._folded = FoldedModelCache()
+
+    def release_device_copies(self) -> None:
+        """Drop the batch-norm-folded copy of the network (rebuilt on the next run), e.g. after moving the model
+        off a GPU, so that no copy stays there. Shared with every ``with_working_size`` copy."""
+        self._folded.clear()
 
     def with_working_size(self, working_size: int | None) -> "Colorizer":
         """A Colorizer sharing this one's model and folded copy but running at ``working_size`` (0/None: full size).
@@ -144,6 +163,7 @@ class Colorizer:
         hints: HintLayer | None = None,
         mask: torch.Tensor | None = None,
         out_dtype: torch.dtype = torch.float32,
+        progress: Progress | None = None,
     ) -> torch.Tensor:
         """Colorize a batch of same-sized images (float in [0, 1] or uint8); returns RGB ``[B,3,H,W]`` on the
         input's device: float32 in [0, 1], or uint8 with ``out_dtype=torch.uint8`` (a quarter of the memory).
@@ -153,32 +173,48 @@ class Colorizer:
         ``strength`` then scales the chroma of whatever was decoded (any checkpoint).
         ``hints``: colour hints propagated along L (``colornet.hints``; ``strength`` scales the prediction, not the
         hints). ``mask`` ``[B or 1,1,H,W]`` in [0, 1]: 1 = colorize, 0 = keep the input pixel exactly
-        (``colornet.masking``).
+        (``colornet.masking``). ``progress(done, total)`` is called after each step within the image (network
+        tiles, Lab strips), e.g. to drive a progress bar or to raise and cancel.
         """
         strength = check_strength(strength)  # before the network runs, not after
         if hints is not None and rgb.dim() == 4:
             check_hints_fit(hints, rgb.shape[0], rgb.shape[-2:])  # batch and aspect, before the network runs
         if mask is not None and rgb.dim() == 4:
             check_mask_fits(mask, rgb.shape[0], rgb.shape[-2:])
-        lightness, ab_half = self.predict_ab_half(rgb, prior, vividness=vividness)
+        tick = None if progress is None else _Steps(progress, self._step_count(rgb, prior, hints, mask))
+        lightness, ab_half = self.predict_ab_half(rgb, prior, vividness=vividness, on_step=tick)
         if hints is not None:  # corrected ab at the working size; the hints are absolute colours, so no strength
             ab_half = apply_hints(ab_half * strength, self._working_l(lightness), hints, lightness.shape[-2:])
             strength = 1.0
+            if tick is not None:
+                tick()
         if mask is None:
-            return self.compose_ab_half(lightness, ab_half, strength=strength, out_dtype=out_dtype).to(rgb.device)
+            return self.compose_ab_half(lightness, ab_half, strength=strength, out_dtype=out_dtype,
+                                        on_strip=tick).to(rgb.device)
         # the input itself where the mask is 0: blended in float, then in the dtype asked for (uint8 round-trips
         # the kept pixels exactly)
-        out = self.compose_ab_half(lightness, ab_half, strength=strength)
+        out = self.compose_ab_half(lightness, ab_half, strength=strength, on_strip=tick)
         original = rgb.to(self.device, torch.float32)
         original = original.mul_(1.0 / 255.0) if rgb.dtype == torch.uint8 else original  # as images.as_float
         out = blend_masked(original, out, mask.to(self.device))
+        if tick is not None:
+            tick()
         if out_dtype == torch.uint8:
             out = out.mul_(255.0).add_(0.5).clamp_(0.0, 255.0).to(torch.uint8)
         return out.to(rgb.device)
 
+    def _step_count(self, rgb: torch.Tensor, prior: GlobalPrior | None, hints: Any, mask: Any) -> int:
+        """How many steps ``colorize_rgb`` reports for ``rgb``: the prior (when computed here), one per network
+        tile, the hints, one per Lab strip, the mask."""
+        height, width = rgb.shape[-2:]
+        tiles = tile_count(*working_shape(height, width, self.working_size), self.tile)
+        strip_count = -(-height // strip_rows(width, self.device))
+        return (prior is None) + tiles + (hints is not None) + strip_count + (mask is not None)
+
     @torch.inference_mode()
     def predict_ab_half(
-        self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, vividness: float | None = None
+        self, rgb: torch.Tensor, prior: GlobalPrior | None = None, *, vividness: float | None = None,
+        on_step: Tick | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """First half of ``colorize_rgb``: (full-resolution L ``[B,1,H,W]``, network ab ``[B,2,~h/2,~w/2]``).
 
@@ -199,11 +235,16 @@ class Colorizer:
             # resizing twice (to the working size, then to the global size) blurs what the global path sees and
             # cost 0.3-0.9 dB; the prior is therefore the same at every working size (and when tiled)
             prior = net.encode_global(lightness)
+            if on_step is not None:
+                on_step()
         prior = prior.to(self.device, torch.float32)
         if self.tile is not None:
-            ab_half = predict_ab_half_tiled(net, l_work, prior, tile=self.tile, vividness=vividness)  # (B,2,~h/2,~w/2)
+            ab_half = predict_ab_half_tiled(net, l_work, prior, tile=self.tile, vividness=vividness,
+                                            on_tile=on_step)  # (B,2,~h/2,~w/2)
         else:
             ab_half = net.predict_ab_half(l_work, prior, vividness)
+            if on_step is not None:
+                on_step()
         return lightness, ab_half.float()  # under fp16/bf16 autocast the network's output is reduced precision
 
     @torch.inference_mode()
@@ -214,6 +255,7 @@ class Colorizer:
         *,
         strength: float = DEFAULT_STRENGTH,
         out_dtype: torch.dtype = torch.float32,
+        on_strip: Tick | None = None,
     ) -> torch.Tensor:
         """Second half of ``colorize_rgb``: L + half-resolution ab -> RGB ``[B,3,H,W]`` on the model's device."""
         strength = check_strength(strength)
@@ -227,6 +269,8 @@ class Colorizer:
             if strength != 1.0:
                 ab.mul_(strength)
             compose_into(l_strip, ab, out[:, :, rows], ws)
+            if on_strip is not None:
+                on_strip()
         return out
 
     # --- image API: paths, PIL images, numpy arrays ---------------------------------------------------------------

@@ -18,6 +18,7 @@ hides what would otherwise be a visible seam.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -63,6 +64,14 @@ def _ramp(length: int, start: int, lo: int | None, hi: int | None, ramp: int, li
     return w
 
 
+def tile_count(height: int, width: int, tile: int | None, halo: int = DEFAULT_HALO, ramp: int = DEFAULT_RAMP) -> int:
+    """How many network passes ``predict_ab_half_tiled`` makes for an input of ``height x width`` (1 untiled)."""
+    if tile is None:
+        return 1
+    margin = halo + 2 * ramp
+    return len(_spans(height, tile, margin)) * len(_spans(width, tile, margin))
+
+
 def predict_ab_half_tiled(
     model: ColorNet,
     lightness: torch.Tensor,
@@ -72,11 +81,13 @@ def predict_ab_half_tiled(
     halo: int = DEFAULT_HALO,
     ramp: int = DEFAULT_RAMP,
     vividness: float | None = None,
+    on_tile: Callable[[], None] | None = None,
 ) -> torch.Tensor:
     """``model.predict_ab_half(lightness, prior)`` computed in tiles of at most ``tile`` x ``tile`` input pixels.
 
     ``lightness``: full-resolution L ``[B,1,H,W]``; ``prior``: from the whole photo. ``halo`` (input px, a multiple of
     8) is the context each tile sees past its blended region; ``ramp`` (half-resolution px) the cross-fade width.
+    ``on_tile`` is called after each network pass (``tile_count`` of them): progress, and a place to cancel.
     """
     if halo % ALIGN:
         raise ValueError(f"halo must be a multiple of {ALIGN} input pixels, got {halo}")
@@ -84,7 +95,10 @@ def predict_ab_half_tiled(
     margin = halo + 2 * ramp  # input px past the core: context + the part of the cross-fade outside the core
     rows, cols = _spans(height, tile, margin), _spans(width, tile, margin)
     if len(rows) == 1 and len(cols) == 1:
-        return model.predict_ab_half(lightness, prior, vividness)
+        ab = model.predict_ab_half(lightness, prior, vividness)
+        if on_tile is not None:
+            on_tile()
+        return ab
     out_h, out_w = half_size(height), half_size(width)
     out = None
     weight_sum = torch.zeros(out_h, out_w, device=lightness.device, dtype=torch.float32)
@@ -107,5 +121,7 @@ def predict_ab_half_tiled(
                 out = torch.zeros((b, ab.shape[1], out_h, out_w), device=ab.device, dtype=ab.dtype)
             out[:, :, oy0:oy1, ox0:ox1].addcmul_(part, w.to(part.dtype))
             weight_sum[oy0:oy1, ox0:ox1] += w
+            if on_tile is not None:
+                on_tile()
     assert out is not None
     return out.div_(weight_sum.clamp_min(1e-12).to(out.dtype))

@@ -38,6 +38,7 @@ from .prior_nodes import ColorNetGlobalPrior, ColorNetPriorMix  # noqa: E402
 from .transfer import ColorNetChromaTransfer  # noqa: E402
 
 _comfy.register_models_folder()  # inside ComfyUI only: models/colornet
+_comfy.install_example_inputs(PACK_ROOT / "colornet" / "samples")  # inside ComfyUI only: the examples' pictures
 
 NODE_CLASS_MAPPINGS = {
     "ColorNetLoader": ColorNetLoader,
@@ -50,15 +51,20 @@ NODE_CLASS_MAPPINGS = {
     "ColorNetChromaTransfer": ColorNetChromaTransfer,
 }
 
+# The frontend's node search (1.27) matches the node id and this name only, fuzzily and near the start (a word found
+# past about the 30th character no longer counts): the words people search for ("colorize", "colorization", "black
+# and white", "grayscale", "old photo") are early in the names of the nodes they want; tools/browser_check.py types
+# them into the real search box.
+# The ids on the left are what saved workflows hold: never change them.
 NODE_DISPLAY_NAME_MAPPINGS = {
-    "ColorNetLoader": "ColorNet Loader",
-    "ColorNetLumaExtract": "LumaExtract",
-    "ColorNetGlobalPrior": "GlobalPrior",
-    "ColorNetPriorMix": "PriorMix",
-    "ColorNetFuseColorize": "FuseColorize",
-    "ColorNetSceneClassify": "SceneClassify",
-    "ColorNetLabCombine": "LabCombine",
-    "ColorNetChromaTransfer": "ChromaTransfer",
+    "ColorNetLoader": "ColorNet Loader (old photo colorization)",
+    "ColorNetLumaExtract": "ColorNet Grayscale Extract (Lab L + ab)",
+    "ColorNetGlobalPrior": "ColorNet Global Prior (reference photo)",
+    "ColorNetPriorMix": "ColorNet Prior Mix",
+    "ColorNetFuseColorize": "ColorNet Colorize (black and white photo)",
+    "ColorNetSceneClassify": "ColorNet Scene Classify",
+    "ColorNetLabCombine": "ColorNet Lab Combine",
+    "ColorNetChromaTransfer": "ColorNet Chroma Transfer (small render to full size)",
 }
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

@@ -19,7 +19,7 @@ MODEL_TYPE = "COLORNET_MODEL"
 PRIOR_TYPE = "GLOBAL_PRIOR"
 AB_TYPE = "COLORNET_AB"
 
-CATEGORY = "ColorNet"
+CATEGORY = "ColorNet"  # one tree in the node library; every node sits in a sub-folder of it (none at its root)
 
 
 class ColorNetInputError(ValueError):
@@ -68,7 +68,7 @@ def expect_prior(value: Any, input_name: str) -> Any:
     if isinstance(value, GlobalPrior):
         return value
     raise ColorNetInputError(
-        f"Input '{input_name}' must be a {PRIOR_TYPE} (the output of a 'GlobalPrior' or 'PriorMix' node), got "
+        f"Input '{input_name}' must be a {PRIOR_TYPE} (the output of a 'ColorNet Global Prior' or 'ColorNet Prior Mix' node), got "
         f"{type(value).__name__}."
     )
 
@@ -78,7 +78,7 @@ def expect_ab(value: Any, input_name: str = "ab") -> torch.Tensor:
         return value
     got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
     raise ColorNetInputError(
-        f"Input '{input_name}' must be {AB_TYPE} (the 'ab' output of a 'LumaExtract' node), got {got}."
+        f"Input '{input_name}' must be {AB_TYPE} (the 'ab' output of a 'ColorNet Grayscale Extract' node), got {got}."
     )
 
 
@@ -136,6 +136,6 @@ def encode_priors(model: ColorNetModel, rgb: torch.Tensor) -> Any:
     """One prior row per image of ``rgb`` ``[B,3,H,W]`` (one image at a time: bounded memory), on the CPU."""
     from colornet.prior import GlobalPrior
 
-    with model.precision():
+    with _comfy.on_device(model, tuple(rgb.shape[-2:])), model.precision():
         rows = [model.colorizer.prior_from_rgb(rgb[i : i + 1]).to("cpu") for i in each_image(rgb.shape[0])]
     return GlobalPrior.concat(rows)

@@ -1,4 +1,4 @@
-"""SceneClassify: the checkpoint's scene classes for an IMAGE or a GLOBAL_PRIOR, as text."""
+"""ColorNet Scene Classify: the checkpoint's scene classes for an IMAGE or a GLOBAL_PRIOR, as text."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ class ColorNetSceneClassify:
     DESCRIPTION = (
         "Scene classification from ColorNet's global features (the paper trains them jointly with colorization). "
         "Gives the top-k classes of the checkpoint's class list with their probabilities, for an image (batch) or "
-        "for a global prior (e.g. a PriorMix result, whose class scores are mixed in the same proportions)."
+        "for a global prior (e.g. a ColorNet Prior Mix result, whose class scores are mixed in the same proportions)."
     )
     CATEGORY = f"{CATEGORY}/analysis"
     FUNCTION = "classify"
@@ -49,7 +49,7 @@ class ColorNetSceneClassify:
         elif image is not None:
             prior = encode_priors(model, image_to_rgb(image)[0])
         else:
-            raise ColorNetInputError("SceneClassify needs an input: connect an 'image' or a 'global_prior'.")
+            raise ColorNetInputError("ColorNet Scene Classify needs an input: connect an 'image' or a 'global_prior'.")
         if prior.logits is None or not prior.class_names:
             raise ColorNetInputError(
                 f"The checkpoint '{model.name}' has no scene classes (trained without the classification head), so "

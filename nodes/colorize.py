@@ -1,4 +1,4 @@
-"""FuseColorize: greyscale (or colour) IMAGE + optional GLOBAL_PRIOR -> colorized IMAGE."""
+"""ColorNet Colorize: greyscale (or colour) IMAGE + optional GLOBAL_PRIOR -> colorized IMAGE."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import torch
 
 from . import _comfy
-from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, each_image, expect_model, expect_prior,
-                      image_to_rgb, rgb_to_image)
+from ._common import (CATEGORY, MODEL_TYPE, PRIOR_TYPE, ColorNetInputError, expect_model, expect_prior, image_to_rgb,
+                      rgb_to_image)
 from ._controls import hint_layer_input, mask_input
 
 CONTROL_INPUTS = {  # optional artist controls (colornet.hints / colornet.masking)
@@ -28,16 +28,31 @@ CONTROL_INPUTS = {  # optional artist controls (colornet.hints / colornet.maskin
 }
 
 
+STEPS_PER_IMAGE = 100  # the progress bar's resolution within one image (tiles and strips report into it)
+VIVIDNESS_SLIDER_DEFAULT = 0.75  # where the slider starts (the default checkpoint's own value); used only when chosen
+LEGACY_VIVIDNESS_DEFAULT = -1.0  # what workflows saved before the vividness_from toggle hold for "checkpoint default"
+
+
+def chosen_vividness(vividness: float, vividness_from: bool | None) -> float | None:
+    """The vividness to run with; None = the checkpoint's own default.
+
+    ``vividness_from`` True (the toggle's "checkpoint default") or a saved -1 -> None; False -> the slider.
+    None (an API prompt saved before the toggle existed) -> the slider's value, -1 meaning the default as it did."""
+    if vividness_from or float(vividness) == LEGACY_VIVIDNESS_DEFAULT:
+        return None
+    return float(vividness)
+
+
 class ColorNetFuseColorize:
     DESCRIPTION = (
         "Colorizes images with ColorNet. The network predicts colour from the image's lightness; its global prior "
         "(scene-level features fused into every pixel) comes from the image itself, or from the optional "
-        "global_prior input: wire a GlobalPrior of another photo to transfer that photo's look. The output keeps "
+        "global_prior input: wire a ColorNet Global Prior of another photo to transfer that photo's look. The output keeps "
         "the input's full-resolution lightness (colour is predicted at the working resolution and upsampled guided "
         "by it). Batch in, batch out; RGBA alpha is passed through. Optional artist controls: colour 'hints' spread "
         "along the image's edges, and a 'mask' limiting where colour is applied."
     )
-    CATEGORY = CATEGORY
+    CATEGORY = f"{CATEGORY}/colorize"
     FUNCTION = "colorize"
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("image",)
@@ -68,14 +83,14 @@ class ColorNetFuseColorize:
                                "at full resolution (slow, more memory).",
                 }),
                 "vividness": ("FLOAT", {
-                    "default": -1.0, "min": -1.0, "max": 1.0, "step": 0.01,
-                    "tooltip": "Checkpoints with a colour-distribution head (the default): how boldly the predicted "
-                               "colours are chosen, 0 = the safest muted average, 1 = the most likely colour, full "
-                               "strength. -1 = the checkpoint's own default. Paper (regression) checkpoints: leave "
-                               "at -1 and use strength.",
+                    "default": VIVIDNESS_SLIDER_DEFAULT, "min": 0.0, "max": 1.0, "step": 0.01,
+                    "tooltip": "Used when 'vividness_from' is 'this slider'. Checkpoints with a colour-distribution "
+                               "head (the default): how boldly the predicted colours are chosen, 0 = the safest "
+                               "muted average, 1 = the most likely colour, full strength. Paper (regression) "
+                               "checkpoints have no such choice: use strength.",
                 }),
                 "global_prior": (PRIOR_TYPE, {
-                    "tooltip": "Optional global prior (GlobalPrior / PriorMix) replacing each image's own: one prior "
+                    "tooltip": "Optional global prior (ColorNet Global Prior / ColorNet Prior Mix) replacing each image's own: one prior "
                                "for the whole batch, or one per image. Not connected = each image's own prior.",
                 }),
                 "prior_mode": (list(PRIOR_MODES), {
@@ -91,15 +106,29 @@ class ColorNetFuseColorize:
                                "0.8 = recommended for video, 1 = strongest). Never changes lightness; resets at cuts.",
                 }),
                 **CONTROL_INPUTS,
+                # last, so that the widget values of workflows saved before it keep their places
+                "vividness_from": ("BOOLEAN", {
+                    "default": True, "label_on": "checkpoint default", "label_off": "this slider",
+                    "tooltip": "Where vividness comes from: the checkpoint's own default (each checkpoint knows the "
+                               "value it was tuned for), or the vividness slider above.",
+                }),
             },
             "hidden": {"working_resolution": "INT"},  # the old name of working_size, in workflows saved before
         }
 
+    @classmethod
+    def VALIDATE_INPUTS(cls, vividness: float = VIVIDNESS_SLIDER_DEFAULT) -> bool | str:
+        """Workflows saved before the vividness_from toggle hold vividness -1 ("the checkpoint's default"), below
+        the slider's range: accept it (and 0..1), so that they still run."""
+        if vividness == LEGACY_VIVIDNESS_DEFAULT or 0.0 <= vividness <= 1.0:
+            return True
+        return f"vividness must be between 0 and 1, got {vividness}"
+
     def colorize(self, colornet_model: Any, image: torch.Tensor, strength: float | None = None,
-                 working_size: int | None = None, global_prior: Any = None, vividness: float = -1.0,
-                 hints: Any = None, hints_mask: Any = None, mask: Any = None,
-                 working_resolution: int | None = None, prior_mode: str = "per_image",
-                 temporal_smoothing: float = 0.0) -> tuple[torch.Tensor]:
+                 working_size: int | None = None, global_prior: Any = None,
+                 vividness: float = LEGACY_VIVIDNESS_DEFAULT, hints: Any = None, hints_mask: Any = None,
+                 mask: Any = None, working_resolution: int | None = None, prior_mode: str = "per_image",
+                 temporal_smoothing: float = 0.0, vividness_from: bool | None = None) -> tuple[torch.Tensor]:
         from colornet.defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
         from colornet.hints import HintError
         from colornet.checks import check_prior_mode, check_smoothing
@@ -110,11 +139,11 @@ class ColorNetFuseColorize:
             working_size = DEFAULT_WORKING_SIZE if working_resolution is None else working_resolution
         colorizer = model.colorizer.with_working_size(working_size)  # the library checks it (0 = full size)
         strength = DEFAULT_STRENGTH if strength is None else strength
-        vivid = None if float(vividness) == -1.0 else float(vividness)
+        vivid = chosen_vividness(vividness, vividness_from)
         try:
             colorizer.model.temperature(vivid)
         except ValueError as exc:
-            raise ColorNetInputError(f"vividness: {exc} (in this node, -1 means unset)") from exc
+            raise ColorNetInputError(f"vividness: {exc}") from exc
         batch = rgb.shape[0]
         if global_prior is not None:
             global_prior = expect_prior(global_prior, "global_prior")
@@ -135,8 +164,10 @@ class ColorNetFuseColorize:
                                  float(strength), vivid)
             return (out if alpha is None else torch.cat((out, alpha), dim=-1),)
         out = torch.empty((batch, *rgb.shape[2:], 3), dtype=torch.float32)
-        with model.precision():
-            for i in each_image(batch):
+        bar = _comfy.progress_bar(batch * STEPS_PER_IMAGE)
+        with _comfy.on_device(model, tuple(rgb.shape[-2:])), model.precision():
+            for i in range(batch):
+                _comfy.check_interrupt()
                 prior = None
                 if global_prior is not None:
                     prior = global_prior.select(i) if len(global_prior) > 1 else global_prior
@@ -144,12 +175,19 @@ class ColorNetFuseColorize:
                     "hints": hint_layer.select(i) if hint_layer is not None else None,
                     "mask": masks[min(i, masks.shape[0] - 1)][None] if masks is not None else None,
                 }
+
+                def progress(done: int, total: int, first: int = i * STEPS_PER_IMAGE) -> None:
+                    _comfy.check_interrupt()  # Cancel works within a large image, between tiles and strips
+                    bar.update_absolute(first + done * STEPS_PER_IMAGE // total, batch * STEPS_PER_IMAGE)
+
                 try:
-                    colour = colorizer.colorize_rgb(rgb[i : i + 1], prior, strength=strength, vividness=vivid,
-                                                    **controls)
+                    colour = _comfy.retry_smaller_tiles_on_oom(
+                        colorizer, lambda runner: runner.colorize_rgb(
+                            rgb[i : i + 1], prior, strength=strength, vividness=vivid, progress=progress, **controls))
                 except HintError as exc:
                     raise ColorNetInputError(f"hints/mask: {exc}") from exc
                 out[i : i + 1] = rgb_to_image(colour)
+                bar.update_absolute((i + 1) * STEPS_PER_IMAGE, batch * STEPS_PER_IMAGE)
         if alpha is not None:
             out = torch.cat((out, alpha), dim=-1)
         return (out,)
@@ -163,7 +201,7 @@ def _colorize_clip(model: Any, colorizer: Any, rgb: torch.Tensor, global_prior: 
     if global_prior is not None and len(global_prior) > 1:
         raise ColorNetInputError(
             f"global_prior holds {len(global_prior)} priors (one per image), but prior_mode={prior_mode!r} / "
-            f"temporal_smoothing treat the batch as one clip: connect a single prior (e.g. PriorMix), or set "
+            f"temporal_smoothing treat the batch as one clip: connect a single prior (e.g. ColorNet Prior Mix), or set "
             f"prior_mode to per_image and temporal_smoothing to 0.")
     bar = _comfy.progress_bar(2 * rgb.shape[0])
 
@@ -171,7 +209,7 @@ def _colorize_clip(model: Any, colorizer: Any, rgb: torch.Tensor, global_prior: 
         _comfy.check_interrupt()
         bar.update_absolute(done, total)
 
-    with model.precision():
+    with _comfy.on_device(model, tuple(rgb.shape[-2:])), model.precision():
         _comfy.check_interrupt()
         out = colorize_batch(colorizer, rgb, prior_mode=prior_mode, temporal_smoothing=temporal_smoothing,
                              strength=strength, prior=global_prior, progress=progress, vividness=vividness)

@@ -1,4 +1,4 @@
-"""LumaExtract (IMAGE -> L preview + ab) and LabCombine (L of one IMAGE + ab -> IMAGE)."""
+"""ColorNet Grayscale Extract (IMAGE -> L preview + ab) and ColorNet Lab Combine (L of one IMAGE + ab -> IMAGE)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ class ColorNetLumaExtract:
     DESCRIPTION = (
         "Splits an image into its CIE Lab lightness L (returned as a neutral grey IMAGE with 3 equal channels: what "
         "the colorizer sees) and its colour channels ab (a COLORNET_AB value), so a graph can preview the greyscale "
-        "input or recombine L and ab later with LabCombine. Works on batches; the alpha of RGBA images is dropped."
+        "input or recombine L and ab later with ColorNet Lab Combine. Works on batches; the alpha of RGBA images is dropped."
     )
     CATEGORY = f"{CATEGORY}/lab"
     FUNCTION = "extract"
@@ -21,7 +21,7 @@ class ColorNetLumaExtract:
     RETURN_NAMES = ("L", "ab")
     OUTPUT_TOOLTIPS = (
         "Lightness as a grey RGB image [B,H,W,3] in 0..1 (sRGB grey of the same L*; same size as the input).",
-        "The original a*b* colour channels (Lab units, [B,2,H,W]) for LabCombine.",
+        "The original a*b* colour channels (Lab units, [B,2,H,W]) for ColorNet Lab Combine.",
     )
 
     @classmethod
@@ -46,7 +46,7 @@ class ColorNetLumaExtract:
 
 class ColorNetLabCombine:
     DESCRIPTION = (
-        "Recombines the lightness L of an image with colour channels ab from LumaExtract into an RGB image. The ab "
+        "Recombines the lightness L of an image with colour channels ab from ColorNet Grayscale Extract into an RGB image. The ab "
         "is resized to the image if their sizes differ; a single ab broadcasts over a batch of images."
     )
     CATEGORY = f"{CATEGORY}/lab"
@@ -59,9 +59,9 @@ class ColorNetLabCombine:
     def INPUT_TYPES(cls) -> dict[str, Any]:
         return {
             "required": {
-                "L": ("IMAGE", {"tooltip": "Image whose Lab lightness is kept (e.g. the L output of LumaExtract, "
+                "L": ("IMAGE", {"tooltip": "Image whose Lab lightness is kept (e.g. the L output of ColorNet Grayscale Extract, "
                                            "or any image: only its lightness is used)."}),
-                "ab": (AB_TYPE, {"tooltip": "Colour channels from LumaExtract's 'ab' output."}),
+                "ab": (AB_TYPE, {"tooltip": "Colour channels from ColorNet Grayscale Extract's 'ab' output."}),
             }
         }
 

@@ -1,4 +1,4 @@
-"""GlobalPrior (reference photo -> GLOBAL_PRIOR) and PriorMix (weighted mix of priors)."""
+"""ColorNet Global Prior (reference photo -> GLOBAL_PRIOR) and ColorNet Prior Mix (weighted mix of priors)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ MAX_MIX_INPUTS = 4
 class ColorNetGlobalPrior:
     DESCRIPTION = (
         "Computes the global prior of a reference photo: the scene-level features the network fuses into every "
-        "pixel. Wire a DIFFERENT photo here and feed the prior to FuseColorize to colorize an image in the "
+        "pixel. Wire a DIFFERENT photo here and feed the prior to ColorNet Colorize to colorize an image in the "
         "reference's style (the paper's style transfer). Any image, any size; the reference's own colours are "
         "ignored (the network only sees lightness)."
     )
@@ -24,7 +24,7 @@ class ColorNetGlobalPrior:
     FUNCTION = "encode"
     RETURN_TYPES = (PRIOR_TYPE,)
     RETURN_NAMES = ("global_prior",)
-    OUTPUT_TOOLTIPS = ("The reference's global prior: connect to FuseColorize, PriorMix or SceneClassify.",)
+    OUTPUT_TOOLTIPS = ("The reference's global prior: connect to ColorNet Colorize, ColorNet Prior Mix or ColorNet Scene Classify.",)
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
@@ -37,7 +37,7 @@ class ColorNetGlobalPrior:
                     "default": BATCH_MODES[0],
                     "tooltip": "For a batch of references: 'mix into one prior' averages them with equal weights "
                                "(one style for every image); 'one prior per image' keeps one row per reference, to "
-                               "pair frame i of a batch with reference i in FuseColorize.",
+                               "pair frame i of a batch with reference i in ColorNet Colorize.",
                 }),
             }
         }
@@ -56,26 +56,27 @@ class ColorNetPriorMix:
     DESCRIPTION = (
         "Mixes two to four global priors into one: a weighted average of their fusion vectors (weights are "
         "normalised to sum to 1). E.g. 0.7 of a sunset and 0.3 of a forest. A weight of 1 with the others at 0 "
-        "returns that prior unchanged. Chain PriorMix nodes to mix more. Priors holding one row per frame are "
+        "returns that prior unchanged. Chain ColorNet Prior Mix nodes to mix more. Priors holding one row per frame are "
         "mixed frame by frame."
     )
     CATEGORY = f"{CATEGORY}/prior"
     FUNCTION = "mix"
     RETURN_TYPES = (PRIOR_TYPE,)
     RETURN_NAMES = ("global_prior",)
-    OUTPUT_TOOLTIPS = ("The mixed prior: connect to FuseColorize or SceneClassify.",)
+    OUTPUT_TOOLTIPS = ("The mixed prior: connect to ColorNet Colorize or ColorNet Scene Classify.",)
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
         def weight(i: int) -> tuple[str, dict[str, Any]]:
+            used = "" if i <= 2 else f" Used only when prior_{i} is connected (ignored otherwise)."
             return ("FLOAT", {"default": 1.0, "min": 0.0, "max": 100.0, "step": 0.05,
-                              "tooltip": f"Relative weight of prior_{i} (>= 0; the weights are normalised)."})
+                              "tooltip": f"Relative weight of prior_{i} (>= 0; the weights are normalised).{used}"})
 
         required: dict[str, Any] = {}
         optional: dict[str, Any] = {}
         for i in range(1, MAX_MIX_INPUTS + 1):
             target = required if i <= 2 else optional
-            target[f"prior_{i}"] = (PRIOR_TYPE, {"tooltip": f"Global prior #{i} (from GlobalPrior or PriorMix)."
+            target[f"prior_{i}"] = (PRIOR_TYPE, {"tooltip": f"Global prior #{i} (from ColorNet Global Prior or ColorNet Prior Mix)."
                                                  + ("" if i <= 2 else " Optional.")})
             target[f"weight_{i}"] = weight(i)
         return {"required": required, "optional": optional}

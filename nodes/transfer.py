@@ -1,4 +1,4 @@
-"""ChromaTransfer: the full-resolution lightness of one IMAGE + the colours of another (any size) -> IMAGE."""
+"""ColorNet Chroma Transfer: the full-resolution lightness of one IMAGE + the colours of another (any size) -> IMAGE."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class ColorNetChromaTransfer:
         "(same aspect ratio). Batch in, batch out; one colour image may serve a whole batch; RGBA alpha of 'luma' "
         "is passed through."
     )
-    CATEGORY = CATEGORY
+    CATEGORY = f"{CATEGORY}/colorize"
     FUNCTION = "transfer"
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("image",)

@@ -66,17 +66,53 @@ def run(node: str, *args, **kwargs):
 
 def test_mappings_names_categories_tooltips():
     assert set(N) == set(PACK.NODE_DISPLAY_NAME_MAPPINGS)
-    names = set(PACK.NODE_DISPLAY_NAME_MAPPINGS.values())
-    assert {"ColorNet Loader", "LumaExtract", "GlobalPrior", "PriorMix", "FuseColorize", "SceneClassify"} <= names
+    names = PACK.NODE_DISPLAY_NAME_MAPPINGS
+    assert all(name.startswith("ColorNet ") for name in names.values())  # one readable, consistent family
+    assert names["ColorNetFuseColorize"].startswith("ColorNet Colorize")
     for key, cls in N.items():
         assert key.startswith("ColorNet") and key == cls.__name__
-        assert cls.CATEGORY.split("/")[0] == "ColorNet"
+        assert cls.CATEGORY.split("/")[0] == "ColorNet" and len(cls.CATEGORY.split("/")) == 2  # one tree, no root
         assert cls.DESCRIPTION and len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES)
         spec = cls.INPUT_TYPES()
         for section in (spec.get("required", {}), spec.get("optional", {})):  # hidden inputs have no widget
             for name, (kind, *opts) in section.items():
                 assert opts and opts[0].get("tooltip"), f"{key}.{name} has no tooltip"
         assert callable(getattr(cls, cls.FUNCTION))
+
+
+SEARCHES = ["colorization", "colorize", "black and white", "grayscale", "old photo"]
+
+
+def test_search_words_are_early_in_a_display_name():
+    """ComfyUI's node search (frontend 1.27: Fuse over the node id and display name, threshold 0.3, location 0,
+    distance 100) only counts a word found within about the first 30 characters; tools/browser_check.py types these
+    into the real search box, this keeps the names honest without a browser."""
+    names = [name.lower() for name in PACK.NODE_DISPLAY_NAME_MAPPINGS.values()]
+    for query in SEARCHES:
+        assert any(all(0 <= name.find(word) <= 30 for word in query.split()) for name in names), query
+
+
+def test_registry_metadata_is_complete():
+    """What `comfy node publish` reads: name, version, licence file, repository, publisher, display name, icon."""
+    import tomllib
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project, comfy = meta["project"], meta["tool"]["comfy"]
+    assert project["name"] and project["version"] and project["description"]
+    assert (ROOT / project["license"]["file"]).is_file()
+    assert project["urls"]["Repository"].startswith("https://")
+    assert comfy["PublisherId"] and comfy["DisplayName"] and comfy["Icon"].endswith(".png")
+    assert (ROOT / "docs" / comfy["Icon"].rsplit("/", 1)[-1]).is_file()
+    requirements = (ROOT / "requirements.txt").read_text()
+    assert "torch" not in [line.split(">")[0].split("=")[0].strip() for line in requirements.splitlines()]
+    for path in (ROOT / "nodes").glob("*.py"):  # no pip at run time: nothing there starts a process or imports pip
+        code = path.read_text()
+        assert "import subprocess" not in code and "import pip" not in code and "os.system" not in code, path.name
+
+
+def test_node_list_json_matches_the_mappings():
+    """ComfyUI-Manager's scanner reads node_list.json ({node id: description}) to map node ids to this pack."""
+    assert json.loads((ROOT / "node_list.json").read_text()) == PACK.NODE_DISPLAY_NAME_MAPPINGS
 
 
 def test_pack_import_is_light_and_works_without_comfyui(tmp_path):
@@ -333,12 +369,13 @@ def fake_comfy(monkeypatch, tmp_path):
 
     class ProgressBar:
         def __init__(self, total, node_id=None):
-            self.total, self.current = total, 0
+            self.total, self.current, self.history = total, 0, []
             state["bars"].append(self)
 
         def update_absolute(self, value, total=None, preview=None):
             self.total = total if total is not None else self.total
             self.current = value
+            self.history.append(value)
 
         def update(self, value):
             self.update_absolute(self.current + value)
@@ -368,11 +405,21 @@ def fake_comfy(monkeypatch, tmp_path):
 def test_progress_bar_and_interrupt_between_items(model, fake_comfy):
     run("ColorNetFuseColorize", model, photo(batch=3), 1.0, 512)
     bar = fake_comfy.state["bars"][-1]
-    assert (bar.current, bar.total) == (3, 3) and fake_comfy.state["checks"] == 3
+    assert (bar.current, bar.total) == (300, 300) and bar.history == sorted(bar.history)
+    assert {100, 200} <= set(bar.history)  # each image ends on its own mark
     fake_comfy.state["checks"], fake_comfy.state["interrupt_after"] = 0, 1
     with pytest.raises(fake_comfy.Interrupted):
         run("ColorNetFuseColorize", model, photo(batch=3), 1.0, 512)
-    assert fake_comfy.state["checks"] == 2  # stopped before the second image
+    assert fake_comfy.state["bars"][-1].current < 100  # stopped within the first image
+
+
+def test_progress_within_one_large_image(net, fake_comfy):
+    """One image in network tiles shows progress while it runs (tiles, then Lab strips), not only at its end."""
+    tiled = common.ColorNetModel(Colorizer(model=net, device=torch.device("cpu"), tile=256), name="tiled")
+    run("ColorNetFuseColorize", tiled, photo(h=600, w=700), 1.0, 0)  # working_size 0: full size, 3x3 tiles
+    bar = fake_comfy.state["bars"][-1]
+    inside = [v for v in bar.history if 0 < v < 100]
+    assert len(set(inside)) >= 8 and bar.history == sorted(bar.history) and bar.current == 100
 
 
 def test_loader_registers_folder_lists_files_and_caches(net, fake_comfy, tmp_path):
@@ -425,6 +472,126 @@ def test_loader_offline_without_weights_says_what_to_do(fake_comfy, tmp_path, mo
 def test_loader_bad_choices(fake_comfy):
     with pytest.raises(ValueError, match="device"):
         run("ColorNetLoader", "colornet-compact-places39", "tpu", "auto")
+    if not torch.cuda.is_available():  # a workflow saved on a GPU machine says what this one has
+        with pytest.raises(ValueError, match="no GPU torch can use: choose one of"):
+            run("ColorNetLoader", "colornet-compact-places39", "gpu", "auto")
+        with pytest.raises(ValueError, match="This machine offers: auto, cpu"):
+            run("ColorNetLoader", "colornet-compact-places39", "cuda:0 (NVIDIA H100)", "auto")
+    assert N["ColorNetLoader"].VALIDATE_INPUTS(device="cuda:1 (elsewhere)") is True  # loads; the run explains
+
+
+def test_loader_device_list_and_truthful_weights_tooltip():
+    loader = sys.modules[f"{PACK.__name__}.nodes.loader"]
+    choices = N["ColorNetLoader"].INPUT_TYPES()["required"]["device"][0]
+    assert choices[:2] == ["auto", "cpu"] and "gpu" not in choices
+    assert len(choices) == 2 + (torch.cuda.device_count() if torch.cuda.is_available() else 0) + (
+        1 if torch.backends.mps.is_available() else 0)
+    tooltip = loader.weights_tooltip()
+    from colornet.weights import list_weights
+
+    for info in list_weights():  # each checkpoint on its own line, with where its file really comes from
+        line = next(t for t in tooltip.splitlines() if t.startswith(f"- {info.name}"))
+        assert ("Bundled with the pack" in line) == (info.bundled is not None)
+        assert ("Downloaded from the Hub" in line) == (info.bundled is None and info.published)
+
+
+def test_loader_error_names_the_chosen_checkpoint(fake_comfy, tmp_path):
+    fake_comfy.user_dir.mkdir(parents=True)
+    (fake_comfy.user_dir / "broken.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(Exception, match="checkpoint 'broken.safetensors'"):
+        run("ColorNetLoader", "broken.safetensors", "cpu", "auto")
+
+
+def test_vividness_toggle_and_saved_workflows(model):
+    colorize = sys.modules[f"{PACK.__name__}.nodes.colorize"]
+    assert colorize.chosen_vividness(0.3, True) is None  # "checkpoint default"
+    assert colorize.chosen_vividness(0.3, False) == 0.3  # "this slider"
+    assert colorize.chosen_vividness(-1.0, None) is None and colorize.chosen_vividness(0.4, None) == 0.4  # old prompts
+    assert colorize.chosen_vividness(-1.0, False) is None  # an old UI workflow's -1 under the new toggle
+    cls = N["ColorNetFuseColorize"]
+    spec = cls.INPUT_TYPES()["optional"]
+    assert spec["vividness"][1]["min"] == 0.0 and list(spec)[-1] == "vividness_from"  # appended: old values keep place
+    assert cls.VALIDATE_INPUTS(vividness=-1.0) is True and cls.VALIDATE_INPUTS(vividness=0.5) is True
+    assert "between 0 and 1" in cls.VALIDATE_INPUTS(vividness=1.5)
+
+
+def test_example_pictures_copied_into_input_without_overwriting(fake_comfy, tmp_path):
+    comfy = sys.modules[f"{PACK.__name__}.nodes._comfy"]
+    input_dir = tmp_path / "input"
+    fake_comfy.fp.get_input_directory = lambda: str(input_dir)
+    input_dir.mkdir()
+    (input_dir / "street_village.jpg").write_bytes(b"the artist's own picture")
+    copied = comfy.install_example_inputs(ROOT / "colornet" / "samples")
+    samples = {p.name for p in (ROOT / "colornet" / "samples").iterdir() if p.suffix in (".jpg", ".png")}
+    assert set(copied) == samples - {"street_village.jpg"}
+    assert (input_dir / "street_village.jpg").read_bytes() == b"the artist's own picture"
+    assert (input_dir / "forest_path.jpg").read_bytes() == (ROOT / "colornet" / "samples" / "forest_path.jpg").read_bytes()
+    assert comfy.install_example_inputs(ROOT / "colornet" / "samples") == []  # second start: nothing to do
+    workflows = ROOT / "example_workflows" / "api"
+    for path in workflows.glob("*_api.json"):  # every picture an example loads is one of them
+        for node in json.loads(path.read_text()).values():
+            if node["class_type"] == "LoadImage":
+                assert (input_dir / node["inputs"]["image"]).is_file(), (path.name, node["inputs"]["image"])
+
+
+def test_gpu_runs_free_memory_first_and_leave_nothing_on_the_gpu(fake_comfy):
+    """The way core nodes run upscale models: ask model management to free what the run needs on the device, move
+    the network there, run, move it back and drop the folded copy (no GPU here: the moves are recorded)."""
+    comfy = sys.modules[f"{PACK.__name__}.nodes._comfy"]
+    calls = []
+    fake_comfy_mm = sys.modules["comfy.model_management"]
+    fake_comfy_mm.free_memory = lambda needed, device: calls.append(("free_memory", needed, str(device)))
+    fake_comfy_mm.soft_empty_cache = lambda: calls.append(("soft_empty_cache",))
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 8, 3)
+
+        def to(self, device):
+            calls.append(("to", str(device)))
+            return self
+
+    colorizer = types.SimpleNamespace(device=torch.device("cuda", 0), model=Net(), working_size=512, tile=1024,
+                                      release_device_copies=lambda: calls.append(("release",)))
+    model = types.SimpleNamespace(colorizer=colorizer)
+    with comfy.on_device(model, (3000, 4000)):
+        calls.append(("run",))
+    names = [c[0] for c in calls]
+    assert names == ["free_memory", "to", "run", "to", "release", "soft_empty_cache"]
+    needed = calls[0][1]
+    assert calls[0][2] == "cuda:0" and needed >= comfy.BYTES_PER_PIXEL * 3000 * 4000  # the full-size Lab work at least
+    assert calls[1] == ("to", "cuda:0") and calls[3] == ("to", "cpu")
+    calls.clear()
+    with pytest.raises(RuntimeError):  # moved back even when the run fails
+        with comfy.on_device(model, (64, 64)):
+            raise RuntimeError("boom")
+    assert ("to", "cpu") in calls and ("release",) in calls
+    calls.clear()
+    cpu_model = types.SimpleNamespace(colorizer=types.SimpleNamespace(device=torch.device("cpu")))
+    with comfy.on_device(cpu_model, (64, 64)):  # on the CPU: nothing to free or move
+        pass
+    assert calls == []
+
+
+def test_out_of_memory_retries_with_smaller_tiles(model, fake_comfy):
+    comfy = sys.modules[f"{PACK.__name__}.nodes._comfy"]
+    tiles = []
+
+    def run_with(runner):
+        tiles.append(runner.tile)
+        if runner.tile is None or runner.tile > 300:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return "done"
+
+    colorizer = model.colorizer
+    assert comfy.retry_smaller_tiles_on_oom(colorizer, run_with) == "done"
+    assert tiles[0] == colorizer.tile and tiles == sorted(tiles, key=lambda t: -(t or 10**6)) and tiles[-1] <= 300
+    assert colorizer.tile == tiles[0]  # the cached model is not changed
+    with pytest.raises(RuntimeError, match="even in 256 px tiles"):
+        comfy.retry_smaller_tiles_on_oom(colorizer, lambda r: (_ for _ in ()).throw(MemoryError("out of memory")))
+    with pytest.raises(ValueError, match="not memory"):  # other errors pass through untouched
+        comfy.retry_smaller_tiles_on_oom(colorizer, lambda r: (_ for _ in ()).throw(ValueError("not memory")))
     with pytest.raises(ValueError, match="dtype"):
         run("ColorNetLoader", "colornet-compact-places39", "cpu", "float8")
 

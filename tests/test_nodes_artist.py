@@ -39,9 +39,70 @@ def test_fuse_colorize_hints_from_rgba_and_from_hints_mask(model):  # noqa: F811
     assert float((got - want).norm()) < float((before - want).norm()) - 5
 
 
+def grey_photo(h=64, w=96):
+    return photo(h=h, w=w).mean(-1, keepdim=True).expand(-1, -1, -1, 3).contiguous()
+
+
+DOTS = {(12, 20): (0.85, 0.15, 0.1), (40, 70): (0.1, 0.35, 0.9), (44, 20): (0.2, 0.7, 0.2)}  # centre -> RGB
+
+
+def painted(img, radius=3):
+    """The photo with colour dots painted on it, as the mask editor's paint brush leaves it; and the dots' mask."""
+    out, mask = img.clone(), torch.zeros(img.shape[:3])
+    for (y, x), colour in DOTS.items():
+        out[:, y - radius : y + radius, x - radius : x + radius] = torch.tensor(colour)
+        mask[:, y - radius : y + radius, x - radius : x + radius] = 1.0
+    return out, mask
+
+
+def delta_ab_at_dots(out):
+    lab = rgb_to_lab(out[..., :3].permute(0, 3, 1, 2))
+    errors = []
+    for (y, x), colour in DOTS.items():
+        want = rgb_to_lab(torch.tensor(colour).view(1, 3, 1, 1))[0, 1:, 0, 0]
+        errors.append(float((lab[0, 1:, y - 1 : y + 1, x - 1 : x + 1].mean((-2, -1)) - want).norm()))
+    return sum(errors) / len(errors)
+
+
+def test_painted_hints_give_the_painted_colours(model):  # noqa: F811
+    """The mask-editor flow: colour painted on the black-and-white photo, the same Load Image feeding 'image' and
+    'hints' (no mask): the output has the painted colours at the dots; with the dots masked (hints_mask) too."""
+    img, mask = painted(grey_photo())
+    (plain,) = run("ColorNetFuseColorize", model, img)
+    (by_paint,) = run("ColorNetFuseColorize", model, img, hints=img)
+    (by_mask,) = run("ColorNetFuseColorize", model, img, hints=img, hints_mask=mask)
+    assert delta_ab_at_dots(plain) > 20  # the network alone does not paint these colours
+    assert delta_ab_at_dots(by_paint) <= 5 and delta_ab_at_dots(by_mask) <= 5
+
+
+def test_toned_print_is_not_taken_for_paint(model):  # noqa: F811
+    """A sepia photo's own tone is not paint: only the dots are hints, so the picture away from them is unchanged
+    from the run with the dots given by a mask."""
+    sepia = grey_photo() * torch.tensor([1.0, 0.88, 0.7])
+    img, mask = painted(sepia)
+    (by_paint,) = run("ColorNetFuseColorize", model, img, hints=img)
+    (by_mask,) = run("ColorNetFuseColorize", model, img, hints=img, hints_mask=mask)
+    assert delta_ab_at_dots(by_paint) <= 5
+    assert float((by_paint - by_mask).abs().mean()) < 0.01
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda img, mask: {"hints": img, "hints_mask": torch.zeros_like(mask)}, "empty"),
+    (lambda img, mask: {"hints": img, "hints_mask": torch.zeros(1, 64, 64)}, "empty"),  # Load Image's "no mask"
+    (lambda img, mask: {"mask": torch.zeros(1, 64, 64)}, "nothing would be colorized"),
+    (lambda img, mask: {"hints": img, "hints_mask": 1.0 - mask}, "inverted"),  # the old example's mistake
+    (lambda img, mask: {"hints": grey_photo()}, "no painted colour"),
+    (lambda img, mask: {"hints": photo(h=64, w=96)}, "colour picture"),
+    (lambda img, mask: {"hints": torch.cat((img, torch.zeros_like(img[..., :1])), -1)}, "empty"),
+])
+def test_hints_that_cannot_be_meant_fail_loudly(model, make, match):  # noqa: F811
+    img, mask = painted(grey_photo())
+    with pytest.raises(common.ColorNetInputError, match=match):
+        run("ColorNetFuseColorize", model, img, **make(img, mask))
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"hints_mask": torch.ones(1, 40, 56)}, "'hints' is not"),
-    ({"hints": torch.rand(1, 40, 56, 3)}, "no alpha"),
     ({"hints": torch.rand(1, 40, 56, 4), "hints_mask": torch.ones(1, 20, 20)}, "same picture"),
     ({"hints": torch.rand(1, 30, 90, 4)}, "aspect ratio"),
     ({"mask": torch.ones(3, 40, 56)}, "3 masks"),

@@ -194,10 +194,14 @@ def in_comfy_models(monkeypatch, models_folder):
 # ------------------------------------------------------------------------------------------------ tests
 
 
+def ui_file(api_file: Path) -> Path:
+    return BUILDER.ui_path(api_file.name[: -len("_api.json")])
+
+
 def test_required_workflows_exist_in_both_formats():
-    ui = {p.stem for p in WORKFLOWS.glob("*.json")}
+    ui = {p.name for p in WORKFLOWS.glob("*.json")}
     api = {p.name[: -len("_api.json")] for p in api_files()}
-    assert REQUIRED <= ui and ui == api
+    assert REQUIRED <= api and ui == {BUILDER.ui_path(slug).name for slug in api}
 
 
 def test_workflow_files_are_up_to_date():
@@ -208,7 +212,7 @@ def test_workflow_files_are_up_to_date():
 @pytest.mark.parametrize("path", api_files(), ids=lambda p: p.stem)
 def test_ui_format_matches_api_format(path):
     api = json.loads(path.read_text())
-    ui = json.loads((WORKFLOWS / path.name.replace("_api.json", ".json")).read_text())
+    ui = json.loads(ui_file(path).read_text())
     assert ui["version"] == 0.4 and ui["last_link_id"] == len(ui["links"])
     nodes = {str(n["id"]): n for n in ui["nodes"] if n["type"] != "Note"}
     assert set(nodes) == set(api)
@@ -234,7 +238,7 @@ def test_ui_format_converts_to_the_api_file(path):
     against the real frontend (comfyui-frontend-package 1.27.10): it also adds PreviewAny's display-only
     "preview": "" input, which the server ignores."""
     api = json.loads(path.read_text())
-    ui = json.loads((WORKFLOWS / path.name.replace("_api.json", ".json")).read_text())
+    ui = json.loads(ui_file(path).read_text())
     links = {lk[0]: lk for lk in ui["links"]}
     for node in ui["nodes"]:
         if node["type"] == "Note":
@@ -250,7 +254,8 @@ def test_ui_format_converts_to_the_api_file(path):
 
 @pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.json")), ids=lambda p: p.stem)
 def test_ui_layout_is_readable_on_load(path):
-    """Nodes (title bar included) do not overlap, and the view restored on load (extra.ds) starts at the graph's
+    """Nodes (title bar included) do not overlap, no link runs behind a node, and the view restored on load
+    (extra.ds) starts at the graph's
     top-left corner (the Note with the instructions) at a zoom where the frontend still draws text (>= 0.65)."""
     ui = json.loads(path.read_text())
     boxes = {n["id"]: BUILDER.bounds(n) for n in ui["nodes"]}
@@ -258,6 +263,7 @@ def test_ui_layout_is_readable_on_load(path):
         for b, (bx0, by0, bx1, by1) in boxes.items():
             if a < b:
                 assert min(ax1, bx1) <= max(ax0, bx0) or min(ay1, by1) <= max(ay0, by0), f"nodes {a} and {b} overlap"
+    assert BUILDER.hidden_links(ui) == []  # links are drawn under nodes: none may run behind a third node
     ds = ui["extra"]["ds"]
     assert ds["scale"] >= 0.65
     left = min(b[0] for b in boxes.values()) + ds["offset"][0]

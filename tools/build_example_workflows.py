@@ -36,143 +36,155 @@ CORE = {
     "ImageBatch": ([("image1", "IMAGE"), ("image2", "IMAGE")], [], [("IMAGE", "IMAGE")]),
 }
 
-# name -> (title, description, nodes). A node: (id, class_type, inputs, pos, title); an input value of the form
-# ("@", node_id, slot) is a link.
+# slug -> (title, description, nodes). A node: (id, class_type, inputs, pos, title); an input value of the form
+# ("@", node_id, slot) is a link. The title is the UI file's name: ComfyUI's template browser (frontend 1.27) shows a
+# custom node pack's template by its file name (as title and, with - and _ as spaces, as description) and its
+# thumbnail <file name>.jpg; the slug names the API file.
 L = lambda node, slot=0: ("@", node, slot)  # noqa: E731
 LOADER = {"weights": DEFAULT_WEIGHTS, "device": "auto", "dtype": "auto"}
 WORKFLOWS = {
     "colornet_auto_colorize": (
-        "Auto-colorize a photo: each image's own global prior (the paper's default). LumaExtract previews the "
+        "Colorize a black and white photo",
+        "Auto-colorize a photo: each image's own global prior (the paper's default). ColorNet Grayscale Extract previews the "
         "greyscale the network sees.",
         [
-            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Photo to colorize"),
-            (2, "ColorNetLoader", LOADER, (40, 500), None),
+            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 310), "Photo to colorize"),
+            (2, "ColorNetLoader", LOADER, (40, 120), None),
             (3, "ColorNetFuseColorize", {"colornet_model": L(2), "image": L(1), "strength": 1.0,
                                          "working_size": 512}, (420, 120), None),
             (4, "SaveImage", {"images": L(3), "filename_prefix": "colornet_auto"}, (800, 120), None),
-            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 540), None),
-            (6, "PreviewImage", {"images": L(5)}, (800, 540), "Greyscale input (L)"),
+            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 470), None),
+            (6, "PreviewImage", {"images": L(5)}, (800, 510), "Greyscale input (L)"),
         ],
     ),
     "colornet_reference_prior": (
+        "Colorize in the style of a reference photo",
         "Style transfer, as in the paper: colorize a photo with the global prior of ANOTHER photo. Compare with "
         "the photo's own prior (preview).",
         [
-            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Photo to colorize"),
-            (2, "LoadImage", {"image": "sea_bythewater.jpg", "upload": "image"}, (40, 500), "Reference photo"),
-            (3, "ColorNetLoader", LOADER, (40, 880), None),
+            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 310), "Photo to colorize"),
+            (2, "LoadImage", {"image": "sea_bythewater.jpg", "upload": "image"}, (40, 730), "Reference photo"),
+            (3, "ColorNetLoader", LOADER, (40, 120), None),
             (4, "ColorNetGlobalPrior", {"colornet_model": L(3), "reference": L(2), "batch": "mix into one prior"},
-             (420, 500), None),
+             (420, 540), None),
             (5, "ColorNetFuseColorize", {"colornet_model": L(3), "image": L(1), "strength": 1.0,
                                          "working_size": 512, "global_prior": L(4)}, (800, 120),
-             "FuseColorize (reference prior)"),
+             "ColorNet Colorize (reference prior)"),
             (6, "SaveImage", {"images": L(5), "filename_prefix": "colornet_reference"}, (1180, 120), None),
             (7, "ColorNetFuseColorize", {"colornet_model": L(3), "image": L(1), "strength": 1.0,
-                                         "working_size": 512}, (800, 540), "FuseColorize (own prior)"),
-            (8, "PreviewImage", {"images": L(7)}, (1180, 540), "Own prior, for comparison"),
+                                         "working_size": 512}, (800, 470), "ColorNet Colorize (own prior)"),
+            (8, "PreviewImage", {"images": L(7)}, (1180, 470), "Own prior, for comparison"),
         ],
     ),
     "colornet_prior_mix": (
-        "Mix two references with PriorMix (70 % / 30 %) and colorize with the mixed global prior.",
+        "Mix the styles of two reference photos",
+        "Mix two references with ColorNet Prior Mix (70 % / 30 %) and colorize with the mixed global prior.",
         [
             (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Photo to colorize"),
-            (2, "LoadImage", {"image": "sea_bythewater.jpg", "upload": "image"}, (40, 500), "Reference A"),
-            (3, "LoadImage", {"image": "forest_path.jpg", "upload": "image"}, (40, 880), "Reference B"),
-            (4, "ColorNetLoader", LOADER, (420, 120), None),
+            (2, "LoadImage", {"image": "sea_bythewater.jpg", "upload": "image"}, (40, 540), "Reference A"),
+            (3, "LoadImage", {"image": "forest_path.jpg", "upload": "image"}, (40, 960), "Reference B"),
+            (4, "ColorNetLoader", LOADER, (800, 310), None),
             (5, "ColorNetGlobalPrior", {"colornet_model": L(4), "reference": L(2), "batch": "mix into one prior"},
-             (420, 500), "GlobalPrior A"),
+             (420, 540), "ColorNet Global Prior A"),
             (6, "ColorNetGlobalPrior", {"colornet_model": L(4), "reference": L(3), "batch": "mix into one prior"},
-             (420, 760), "GlobalPrior B"),
+             (420, 960), "ColorNet Global Prior B"),
             (7, "ColorNetPriorMix", {"prior_1": L(5), "weight_1": 0.7, "prior_2": L(6), "weight_2": 0.3},
-             (800, 500), None),
+             (1180, 470), None),
             (8, "ColorNetFuseColorize", {"colornet_model": L(4), "image": L(1), "strength": 1.0,
                                          "working_size": 512, "global_prior": L(7)}, (1180, 120), None),
             (9, "SaveImage", {"images": L(8), "filename_prefix": "colornet_prior_mix"}, (1560, 120), None),
         ],
     ),
     "colornet_scene_classify": (
+        "Scene classification of a photo",
         "Scene classification from the global features: top-5 classes with probabilities and the top-1 label, shown "
         "with Preview Any; the photo is colorized alongside.",
         [
-            (1, "LoadImage", {"image": "mountain_aitzgorri.jpg", "upload": "image"}, (40, 120), "Photo"),
-            (2, "ColorNetLoader", LOADER, (40, 500), None),
+            (1, "LoadImage", {"image": "mountain_aitzgorri.jpg", "upload": "image"}, (40, 310), "Photo"),
+            (2, "ColorNetLoader", LOADER, (40, 120), None),
             (3, "ColorNetSceneClassify", {"colornet_model": L(2), "top_k": 5, "image": L(1)}, (420, 120), None),
-            (4, "PreviewAny", {"source": L(3, 0)}, (800, 60), "Top-5 classes"),
-            (5, "PreviewAny", {"source": L(3, 1)}, (800, 340), "Top-1 label"),
+            (4, "PreviewAny", {"source": L(3, 0)}, (800, 120), "Top-5 classes"),
+            (5, "PreviewAny", {"source": L(3, 1)}, (800, 390), "Top-1 label"),
             (6, "ColorNetFuseColorize", {"colornet_model": L(2), "image": L(1), "strength": 1.0,
-                                         "working_size": 512}, (420, 500), None),
-            (7, "SaveImage", {"images": L(6), "filename_prefix": "colornet_scene"}, (800, 620), None),
+                                         "working_size": 512}, (420, 390), None),
+            (7, "SaveImage", {"images": L(6), "filename_prefix": "colornet_scene"}, (800, 660), None),
         ],
     ),
     "colornet_hints": (
-        "Colour hints: a few painted dots (an RGBA layer, street_village_hints.png) ask for their colour; it spreads "
-        "through regions of similar lightness and stops at edges. Load Image's MASK is 1 - alpha, so InvertMask "
-        "turns it into 'where the hints are'. Painting in the mask editor over the hint image works the same way.",
+        "Colour hints painted in the mask editor",
+        "Colour hints painted in the mask editor. Right-click the Load Image node > Open in MaskEditor, pick the "
+        "paint brush (the second tool), choose a colour and dab it where you want that colour on the black and "
+        "white photo; Save, Run. The same picture goes to 'image' and to 'hints': the colour you painted is the "
+        "hint (nothing else to wire), and it spreads through regions of similar lightness and stops at edges. The "
+        "sample already has seven dots painted (sky blue, grass green, ochre tower, terracotta roofs). On a colour "
+        "photo, also mask the painted dots (mask pen) and connect Load Image's MASK to 'hints_mask'.",
         [
-            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Photo to colorize"),
-            (2, "LoadImage", {"image": "street_village_hints.png", "upload": "image"}, (40, 500), "Hint layer (RGBA)"),
-            (3, "InvertMask", {"mask": L(2, 1)}, (420, 620), "Hints where alpha > 0"),
-            (4, "ColorNetLoader", LOADER, (40, 880), None),
-            (5, "ColorNetFuseColorize", {"colornet_model": L(4), "image": L(1), "strength": 1.0,
-                                         "working_size": 512, "hints": L(2), "hints_mask": L(3)},
-             (800, 120), "FuseColorize (with hints)"),
-            (6, "SaveImage", {"images": L(5), "filename_prefix": "colornet_hints"}, (1180, 120), None),
-            (7, "ColorNetFuseColorize", {"colornet_model": L(4), "image": L(1), "strength": 1.0,
-                                         "working_size": 512}, (800, 560), "FuseColorize (automatic)"),
-            (8, "PreviewImage", {"images": L(7)}, (1180, 560), "Without hints, for comparison"),
+            (1, "LoadImage", {"image": "street_village_painted.png", "upload": "image"}, (40, 310),
+             "Black and white photo with painted colours"),
+            (2, "ColorNetLoader", LOADER, (40, 120), None),
+            (3, "ColorNetFuseColorize", {"colornet_model": L(2), "image": L(1), "strength": 1.0,
+                                         "working_size": 512, "hints": L(1)},
+             (420, 120), "ColorNet Colorize (painted hints)"),
+            (4, "SaveImage", {"images": L(3), "filename_prefix": "colornet_hints"}, (800, 120), None),
+            (5, "ColorNetFuseColorize", {"colornet_model": L(2), "image": L(1), "strength": 1.0,
+                                         "working_size": 512}, (420, 510), "ColorNet Colorize (automatic)"),
+            (6, "PreviewImage", {"images": L(5)}, (800, 510), "Without hints, for comparison"),
         ],
     ),
     "colornet_mask": (
+        "Colorize only inside a mask",
         "Mask-limited colorization: only the village (white in street_village_mask.png) is colorized; mountain and "
         "sky (black) keep the input's own pixels, unchanged (here the greyscale L from LumaExtract, so they stay "
         "grey; a colour input would keep its colours). ImageToMask turns the black-and-white picture into a MASK.",
         [
-            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Photo to colorize"),
-            (2, "LoadImage", {"image": "street_village_mask.png", "upload": "image"}, (40, 500), "Mask (white = colorize)"),
-            (3, "ImageToMask", {"image": L(2), "channel": "red"}, (420, 560), None),
-            (4, "ColorNetLoader", LOADER, (40, 880), None),
-            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 120), "LumaExtract (greyscale input)"),
+            (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 310), "Photo to colorize"),
+            (2, "LoadImage", {"image": "street_village_mask.png", "upload": "image"}, (40, 730), "Mask (white = colorize)"),
+            (3, "ImageToMask", {"image": L(2), "channel": "red"}, (420, 450), None),
+            (4, "ColorNetLoader", LOADER, (40, 120), None),
+            (5, "ColorNetLumaExtract", {"image": L(1)}, (420, 310), "ColorNet Grayscale Extract"),
             (6, "ColorNetFuseColorize", {"colornet_model": L(4), "image": L(5), "strength": 1.0,
                                          "working_size": 512, "mask": L(3)}, (800, 120), None),
             (7, "SaveImage", {"images": L(6), "filename_prefix": "colornet_mask"}, (1180, 120), None),
         ],
     ),
     "colornet_chroma_transfer": (
-        "ChromaTransfer: the colours of a small picture onto the full-resolution lightness of the same picture. Here "
+        "Chroma transfer from a small colour render",
+        "ColorNet Chroma Transfer: the colours of a small picture onto the full-resolution lightness of the same picture. Here "
         "the small colour picture is the photo scaled to 1/4 (stand-in for a diffusion model's small render); the "
         "result has the photo's full detail with colours brought up guided by its edges.",
         [
             (1, "LoadImage", {"image": "sea_bythewater.jpg", "upload": "image"}, (40, 120), "Full-resolution photo"),
-            (2, "ImageScaleBy", {"image": L(1), "upscale_method": "area", "scale_by": 0.25}, (420, 500),
+            (2, "ImageScaleBy", {"image": L(1), "upscale_method": "area", "scale_by": 0.25}, (420, 560),
              "Small colour render (1/4)"),
             (3, "ColorNetChromaTransfer", {"luma": L(1), "color": L(2), "upsample": "guided"}, (800, 120), None),
             (4, "SaveImage", {"images": L(3), "filename_prefix": "colornet_chroma_transfer"}, (1180, 120), None),
-            (5, "PreviewImage", {"images": L(2)}, (800, 500), "The small colour input"),
+            (5, "PreviewImage", {"images": L(2)}, (800, 560), "The small colour input"),
         ],
     ),
     "colornet_video_frames": (
+        "Colorize video frames as one clip",
         "Frames in, frames out: a batch of video frames colorized as ONE clip. Here the frames are made from two "
         "photos (four crops panning across the first = shot 1, one crop of the second = shot 2); with a video "
-        "loader (e.g. Video Helper Suite's Load Video) connect its IMAGE batch to FuseColorize instead. prior_mode "
+        "loader (e.g. Video Helper Suite's Load Video) connect its IMAGE batch to ColorNet Colorize instead. prior_mode "
         "per_shot gives each shot one look (the cut is found from lightness; shot 2 does not inherit shot 1's "
         "colours) and temporal_smoothing 0.8 removes frame-to-frame flicker along the motion.",
         [
             (1, "LoadImage", {"image": "street_village.jpg", "upload": "image"}, (40, 120), "Shot 1 source"),
-            (2, "LoadImage", {"image": "sea_bythewater.jpg", "upload": "image"}, (40, 760), "Shot 2 source"),
-            (3, "ImageCrop", {"image": L(1), "width": 288, "height": 200, "x": 0, "y": 20}, (420, 40), "Frame 1"),
-            (4, "ImageCrop", {"image": L(1), "width": 288, "height": 200, "x": 12, "y": 20}, (420, 300), "Frame 2"),
-            (5, "ImageCrop", {"image": L(1), "width": 288, "height": 200, "x": 24, "y": 20}, (420, 560), "Frame 3"),
-            (6, "ImageCrop", {"image": L(1), "width": 288, "height": 200, "x": 36, "y": 20}, (420, 820), "Frame 4"),
-            (7, "ImageCrop", {"image": L(2), "width": 288, "height": 200, "x": 0, "y": 20}, (420, 1080), "Frame 5"),
-            (8, "ImageBatch", {"image1": L(3), "image2": L(4)}, (800, 120), None),
-            (9, "ImageBatch", {"image1": L(8), "image2": L(5)}, (800, 310), None),
-            (10, "ImageBatch", {"image1": L(9), "image2": L(6)}, (800, 500), None),
-            (11, "ImageBatch", {"image1": L(10), "image2": L(7)}, (800, 690), "Frames (batch of 5)"),
-            (12, "ColorNetLoader", LOADER, (800, 900), None),
+            (2, "LoadImage", {"image": "sea_bythewater.jpg", "upload": "image"}, (40, 900), "Shot 2 source"),
+            (3, "ImageCrop", {"image": L(1), "width": 288, "height": 200, "x": 0, "y": 20}, (600, 40), "Frame 1"),
+            (4, "ImageCrop", {"image": L(1), "width": 288, "height": 200, "x": 12, "y": 20}, (600, 260), "Frame 2"),
+            (5, "ImageCrop", {"image": L(1), "width": 288, "height": 200, "x": 24, "y": 20}, (600, 480), "Frame 3"),
+            (6, "ImageCrop", {"image": L(1), "width": 288, "height": 200, "x": 36, "y": 20}, (600, 700), "Frame 4"),
+            (7, "ImageCrop", {"image": L(2), "width": 288, "height": 200, "x": 0, "y": 20}, (600, 920), "Frame 5"),
+            (8, "ImageBatch", {"image1": L(3), "image2": L(4)}, (1000, 200), None),
+            (9, "ImageBatch", {"image1": L(8), "image2": L(5)}, (1000, 320), None),
+            (10, "ImageBatch", {"image1": L(9), "image2": L(6)}, (1000, 440), None),
+            (11, "ImageBatch", {"image1": L(10), "image2": L(7)}, (1000, 560), "Frames (batch of 5)"),
+            (12, "ColorNetLoader", LOADER, (1000, 40), None),
             (13, "ColorNetFuseColorize", {"colornet_model": L(12), "image": L(11), "strength": 1.0,
                                           "working_size": 512, "prior_mode": "per_shot",
-                                          "temporal_smoothing": 0.8}, (1180, 120), "FuseColorize (clip)"),
-            (14, "SaveImage", {"images": L(13), "filename_prefix": "colornet_frames"}, (1560, 120), None),
+                                          "temporal_smoothing": 0.8}, (1380, 120), "ColorNet Colorize (clip)"),
+            (14, "SaveImage", {"images": L(13), "filename_prefix": "colornet_frames"}, (1760, 120), None),
         ],
     ),
 }
@@ -238,10 +250,56 @@ def display_name(class_type: str, mappings: dict) -> str:
                                   "ImageBatch": "Batch Images"}.get(class_type, class_type))
 
 
-def node_size(class_type: str, rows: int) -> list[int]:
-    """Width, height (without the title bar) of a node: its sockets/widgets plus room for an image or text preview."""
-    extra = 190 if class_type in ("LoadImage", "PreviewImage", "SaveImage") else 90 if class_type == "PreviewAny" else 0
-    return [340, 60 + 26 * (rows + 1) + extra]
+SLOT_H, WIDGET_H = 20, 24  # the frontend's (1.27) row heights: a socket row, a widget row
+IMAGE_ROOM = {"LoadImage": 250, "PreviewImage": 250, "SaveImage": 250, "PreviewAny": 110}  # the picture / text shown
+NODE_W = 340
+
+
+def node_size(class_type: str, sockets: int, widgets: int) -> list[int]:
+    """Width, height (without the title bar) of a node as the frontend lays it out (its computeSize, measured in
+    1.27: socket rows of 20 px beside each other, widget rows of 24 px below), plus room for the picture or text a
+    node shows after a run, so that nothing is hidden or resized on load."""
+    height = SLOT_H * sockets + WIDGET_H * widgets + (14 if widgets else 6) + IMAGE_ROOM.get(class_type, 0)
+    return [NODE_W, height]
+
+
+def slot_pos(node: dict, slot: int, output: bool) -> tuple[float, float]:
+    """Canvas position of a node's input or output socket (the frontend's slot rows, 20 px apart)."""
+    x, y = node["pos"]
+    return (x + node["size"][0] if output else x), y + SLOT_H * (slot + 0.5)
+
+
+def link_points(src: dict, src_slot: int, dst: dict, dst_slot: int, samples: int = 40) -> list[tuple[float, float]]:
+    """Points along a link as the frontend draws it: a cubic spline leaving the output and entering the input
+    horizontally, with control points a quarter of the distance out."""
+    x0, y0 = slot_pos(src, src_slot, True)
+    x3, y3 = slot_pos(dst, dst_slot, False)
+    d = 0.25 * ((x3 - x0) ** 2 + (y3 - y0) ** 2) ** 0.5
+    x1, y1, x2, y2 = x0 + d, y0, x3 - d, y3
+    points = []
+    for i in range(1, samples):
+        t = i / samples
+        u = 1 - t
+        points.append((u**3 * x0 + 3 * u * u * t * x1 + 3 * u * t * t * x2 + t**3 * x3,
+                       u**3 * y0 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t**3 * y3))
+    return points
+
+
+def hidden_links(ui: dict) -> list[str]:
+    """Links that run behind a node other than their own two (the frontend draws links under nodes)."""
+    nodes = {n["id"]: n for n in ui["nodes"]}
+    problems = []
+    for link_id, src, src_slot, dst, dst_slot, _kind in ui["links"]:
+        for point in link_points(nodes[src], src_slot, nodes[dst], dst_slot):
+            for nid, node in nodes.items():
+                x0, y0, x1, y1 = bounds(node)
+                if nid not in (src, dst) and x0 + 2 < point[0] < x1 - 2 and y0 + 2 < point[1] < y1 - 2:
+                    problems.append(f"link {link_id} ({src} -> {dst}) runs behind node {nid}")
+                    break
+            else:
+                continue
+            break
+    return problems
 
 
 def bounds(node: dict) -> tuple[float, float, float, float]:
@@ -283,7 +341,7 @@ def ui_format(description: str, nodes: list, mappings: dict) -> dict:
             "id": nid,
             "type": class_type,
             "pos": list(pos),
-            "size": node_size(class_type, len(link_inputs) + len(widgets)),
+            "size": node_size(class_type, max(len(link_inputs), len(outputs)), len(widgets)),
             "flags": {},
             "order": order,
             "mode": 0,
@@ -305,8 +363,8 @@ def ui_format(description: str, nodes: list, mappings: dict) -> dict:
     ui_nodes.append({
         "id": note_id, "type": "Note", "pos": [40, -120], "size": [700, 110], "flags": {}, "order": len(ui_nodes),
         "mode": 0, "inputs": [], "outputs": [], "properties": {},
-        "widgets_values": [description + " Load the sample photos from the pack's colornet/samples/ folder (or "
-                           "your own) in the Load Image nodes."],
+        "widgets_values": [description + " The sample pictures were copied into ComfyUI's input folder when the "
+                           "pack loaded; pick your own with 'choose file to upload' in a Load Image node."],
     })
     return {
         "last_node_id": note_id,
@@ -320,16 +378,34 @@ def ui_format(description: str, nodes: list, mappings: dict) -> dict:
     }
 
 
+def ui_path(slug: str) -> Path:
+    """The UI-format file of a workflow: named by its title, which the template browser shows."""
+    return OUT / f"{WORKFLOWS[slug][0]}.json"
+
+
+def api_path(slug: str) -> Path:
+    return OUT / "api" / f"{slug}_api.json"
+
+
+def thumbnail_path(slug: str) -> Path:
+    """The template browser's card picture for a workflow (``<UI file name>.jpg``)."""
+    return OUT / f"{WORKFLOWS[slug][0]}.jpg"
+
+
 def render() -> dict[Path, str]:
     mappings = load_pack().NODE_CLASS_MAPPINGS
     files = {}
-    for name, (description, nodes) in WORKFLOWS.items():
-        files[OUT / f"{name}.json"] = json.dumps(ui_format(description, nodes, mappings), indent=2) + "\n"
-        files[OUT / "api" / f"{name}_api.json"] = json.dumps(api_format(nodes, mappings), indent=2) + "\n"
+    for slug, (_title, description, nodes) in WORKFLOWS.items():
+        files[ui_path(slug)] = json.dumps(ui_format(description, nodes, mappings), indent=2) + "\n"
+        files[api_path(slug)] = json.dumps(api_format(nodes, mappings), indent=2) + "\n"
     return files
 
 
 def main() -> None:
+    stale = {p for p in OUT.glob("*.json")} | {p for p in (OUT / "api").glob("*_api.json")}
+    for path in stale - set(render()):
+        path.unlink()  # a renamed workflow leaves no old copy behind
+        print("removed", path.relative_to(ROOT))
     for path, text in render().items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

@@ -5,6 +5,8 @@
 
 * ``colornet/samples/street_village_hints.png``: RGBA hint layer (transparent except a few painted dots);
 * ``colornet/samples/street_village_mask.png``: white over the village (colorize), black over mountain and sky;
+* ``colornet/samples/street_village_painted.png``: the photo in black and white with the same dots painted on it,
+  as ComfyUI's mask-editor paint brush leaves a picture (the ComfyUI hints example loads it);
 * ``docs/hints_example.png``: greyscale input · hints painted on it · automatic result · with hints · with the mask.
 """
 
@@ -46,12 +48,20 @@ def village_mask(size: tuple[int, int]) -> Image.Image:
     return mask
 
 
+def painted_photo(hints: Image.Image) -> Image.Image:
+    """The black-and-white photo with the hint dots painted on it (RGB, no alpha)."""
+    painted = Image.open(PHOTO).convert("L").convert("RGB")
+    painted.paste(hints, (0, 0), hints)
+    return painted
+
+
 def main() -> None:
     photo = load_image(PHOTO)
     size = photo.size
     hints, mask = hint_layer(size), village_mask(size)
     hints.save(SAMPLES / "street_village_hints.png")
     mask.save(SAMPLES / "street_village_mask.png")
+    painted_photo(hints).save(SAMPLES / "street_village_painted.png", optimize=True)
     colorizer = Colorizer.from_pretrained(device="cpu")
     grey = Image.open(PHOTO).convert("L").convert("RGB")
     painted = grey.copy()

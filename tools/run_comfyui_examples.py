@@ -3,6 +3,7 @@
 
     python tools/run_comfyui_examples.py --comfy-mirror <ComfyUI git dir> [--harness ../shared/tools/comfy]
                                          [--out /tmp/colornet_comfy_out] [--grid docs/comfyui_grid.png]
+                                         [--thumbnails]   # also (re)write example_workflows/<title>.jpg
 
 Uses the project's ComfyUI harness (``setup.sh`` starts ``main.py --cpu`` with the pack in ``custom_nodes/``,
 ``run_workflow.py`` submits a workflow over the HTTP API). The pack is copied (the files git tracks or would track)
@@ -60,6 +61,7 @@ def run_all(args) -> dict[str, dict]:
     work = Path(tempfile.mkdtemp(prefix="colornet-comfy-"))
     pack = copy_pack(work)
     env = dict(os.environ, PACK=str(pack), PORT=str(args.port), COMFY_MIRROR=args.comfy_mirror or "")
+    env.update({k: v for k, v in (("COMFY_DIR", args.comfy_dir), ("COMFY_ENV", args.comfy_env)) if v})
     setup = subprocess.run(["bash", str(harness / "setup.sh")], env=env, capture_output=True, text=True)
     sys.stderr.write(setup.stderr[-3000:])
     if setup.returncode != 0:
@@ -156,6 +158,42 @@ def build_grid(results: dict[str, dict], out_dir: Path, grid_path: Path, cell: i
     print(f"grid: {grid_path} ({grid.width}x{grid.height})")
 
 
+THUMB_SIZE = (320, 240)  # the template browser shows cards of about this size
+
+
+def write_thumbnails(results: dict[str, dict], out_dir: Path) -> None:
+    """Each example's template-card picture, rendered by the pack's own nodes in the real ComfyUI run: the left
+    half of its first input as the network sees it (black and white, or as painted), the right half of what the
+    workflow saved, a thin white line between; a small JPEG ``example_workflows/<title>.jpg``."""
+    from PIL import Image, ImageDraw
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import build_example_workflows as builder
+
+    for name, res in results.items():
+        saved = sorted(p for p in (out_dir / name).glob("*.png") if "_temp_" not in p.name)
+        if res["rc"] != 0 or not saved or name not in builder.WORKFLOWS:
+            continue
+        first = next(nid for nid, n in res["graph"].items() if n["class_type"] == "LoadImage")
+        source = Image.open(SAMPLES / res["inputs"][first]).convert("L").convert("RGB")
+        if "painted" in res["inputs"][first]:
+            source = Image.open(SAMPLES / res["inputs"][first]).convert("RGB")
+        after = Image.open(saved[0]).convert("RGB")
+        card = Image.new("RGB", THUMB_SIZE, "white")
+        for i, img in enumerate((source, after)):
+            img = img.copy()
+            scale = max(THUMB_SIZE[0] / img.width, THUMB_SIZE[1] / img.height)
+            img = img.resize((round(img.width * scale), round(img.height * scale)), Image.LANCZOS)
+            x0, y0 = (img.width - THUMB_SIZE[0]) // 2, (img.height - THUMB_SIZE[1]) // 2
+            img = img.crop((x0, y0, x0 + THUMB_SIZE[0], y0 + THUMB_SIZE[1]))
+            half = THUMB_SIZE[0] // 2
+            card.paste(img.crop((i * half, 0, (i + 1) * half, THUMB_SIZE[1])), (i * half, 0))
+        ImageDraw.Draw(card).line([(THUMB_SIZE[0] // 2, 0), (THUMB_SIZE[0] // 2, THUMB_SIZE[1])], fill="white", width=2)
+        path = builder.thumbnail_path(name)
+        card.save(path, quality=82, optimize=True)
+        print(f"thumbnail: {path.relative_to(ROOT)} ({path.stat().st_size // 1024} KB)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--comfy-mirror", help="git dir of Comfy-Org/ComfyUI (only needed on the first run)")
@@ -163,10 +201,16 @@ def main() -> None:
     ap.add_argument("--out", default="/tmp/colornet_comfy_out")
     ap.add_argument("--grid", default=str(ROOT / "docs" / "comfyui_grid.png"))
     ap.add_argument("--port", type=int, default=8199)
+    ap.add_argument("--thumbnails", action="store_true", help="write example_workflows/<title>.jpg")
+    ap.add_argument("--comfy-dir", help="setup.sh COMFY_DIR")
+    ap.add_argument("--comfy-env", help="setup.sh COMFY_ENV")
     args = ap.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     results = run_all(args)
-    build_grid(results, Path(args.out), Path(args.grid))
+    if args.grid:
+        build_grid(results, Path(args.out), Path(args.grid))
+    if args.thumbnails:
+        write_thumbnails(results, Path(args.out))
     failed = [n for n, r in results.items() if r["rc"] != 0]
     if failed:
         raise SystemExit(f"failed in ComfyUI: {failed}")
