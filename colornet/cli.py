@@ -26,6 +26,8 @@ from .defaults import DEFAULT_STRENGTH, DEFAULT_WORKING_SIZE
 from .errors import ColorNetError, UsageError
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, interrupted_status, stop_on_signals
 from .gimp.install import add_gimp_parser
+from .onnx.cli import add_export_parser
+from .web.cli import add_web_parser
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE", "UsageError", "build_parser", "main"]
 
@@ -596,6 +598,8 @@ def build_parser() -> argparse.ArgumentParser:
     vid.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_model_options(vid)
     vid.set_defaults(func=cmd_video)
+    add_export_parser(sub)
+    add_web_parser(sub)
 
     cls = sub.add_parser("classify", help="print the top scene classes of images", formatter_class=fmt)
     cls.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")

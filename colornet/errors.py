@@ -68,6 +68,10 @@ class ManifestError(ColorNetError, ValueError):
     """``weights_manifest.json`` is malformed or names an unknown checkpoint."""
 
 
+class WebSetupError(ColorNetError, RuntimeError):
+    """``colornet web`` cannot serve the page: onnxruntime-web is missing and npm cannot install it."""
+
+
 class UsageError(ColorNetError):
     """A mistake in a command line or its environment: the front end prints one line and exits with status 2."""
 
@@ -83,7 +87,7 @@ class Interrupted(KeyboardInterrupt):
 
     @property
     def exit_status(self) -> int:
-        return 128 + self.signum
+        return 128 + self.signum  # as colornet.exits.signal_status
 
 
 __all__ = [
@@ -102,5 +106,6 @@ __all__ = [
     "UsageError",
     "VideoError",
     "VividnessError",
+    "WebSetupError",
     "WeightsNotFoundError",
 ]

@@ -18,10 +18,15 @@ from .errors import Interrupted
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130: a plain Ctrl-C
 
-_STOP_SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
-                      if s is not None)
+STOP_SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+                     if s is not None)
+
+
+def signal_status(signum: int) -> int:
+    """The conventional exit status of a process stopped by signal ``signum``: 128 + signum."""
+    return 128 + int(signum)
 
 
 def interrupted_status(err: BaseException) -> int:
@@ -41,7 +46,7 @@ def stop_on_signals() -> Iterator[None]:
         yield
         return
     previous = {}
-    for sig in _STOP_SIGNALS:
+    for sig in STOP_SIGNALS:
         old = signal.getsignal(sig)
         if old is signal.SIG_IGN:
             continue

@@ -224,20 +224,51 @@ def load_image(
 _WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # decoded to float32, not kept uint8
 
 
+_CGROUP_FILES = (  # (limit, usage): cgroup v2, then v1 -- a container's limit, which MemAvailable does not show
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+)
+
+
+def _cgroup_room() -> int | None:
+    """Bytes left under this process's cgroup (container) memory limit, or None where there is no limit."""
+    for limit_file, usage_file in _CGROUP_FILES:
+        try:
+            with open(limit_file, encoding="ascii") as fh:
+                limit = fh.read().strip()
+            with open(usage_file, encoding="ascii") as fh:
+                usage = int(fh.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or int(limit) >= 1 << 60:  # no limit set
+            return None
+        return max(0, int(limit) - usage)
+    return None
+
+
 def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation now (Linux ``MemAvailable``, else psutil), or None."""
+    """Bytes of memory available to a new allocation now: Linux ``MemAvailable`` (else psutil), and no more than
+    what the container's memory limit leaves; None where neither can be read."""
+    system = None
     try:
         with open("/proc/meminfo", encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    system = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        import psutil  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return int(psutil.virtual_memory().available)
+    if system is None:
+        try:
+            import psutil  # type: ignore[import-not-found]
+
+            system = int(psutil.virtual_memory().available)
+        except ImportError:
+            pass
+    room = _cgroup_room()
+    if system is None or room is None:
+        return room if system is None else system
+    return min(system, room)
 
 
 def bytes_to_colorize(width: int, height: int, *, lean: bool = True) -> float:

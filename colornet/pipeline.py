@@ -233,7 +233,7 @@ class Colorizer:
         if prior is None:
             # once, from the whole photo at full resolution in a single antialiased resize, as in training:
             # resizing twice (to the working size, then to the global size) blurs what the global path sees and
-            # cost 0.3-0.9 dB; the prior is therefore the same at every working size (and when tiled)
+            # cost PSNR (benchmarks/README.md); the prior is therefore the same at every working size (and tiled)
             prior = net.encode_global(lightness)
             if on_step is not None:
                 on_step()

@@ -2,6 +2,7 @@
 ``colornet.outputs``), with the same words in the CLI, the nodes and the training config; exit codes live in one
 place; ``--help`` shows real defaults, once; and the weights CLI's rough edges."""
 
+import json
 import re
 import subprocess
 import sys
@@ -12,9 +13,11 @@ import pytest
 from helpers import lively_model
 from PIL import Image
 
+from colornet import constants
 from colornet.checkpoint import save_checkpoint
-from colornet.cli import EXIT_OK, EXIT_USAGE, build_parser, main
+from colornet.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, build_parser, main
 from colornet.model import compact_config
+from colornet.pipeline import Colorizer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,7 +95,6 @@ def test_the_node_says_what_the_library_says(kwargs, check, value):
     import torch
     from test_nodes import common, run
 
-    from colornet.pipeline import Colorizer
 
     model = common.ColorNetModel(Colorizer(model=lively_model(compact_config(["a", "b"])), device=torch.device("cpu")),
                                  name="test")
@@ -120,7 +122,7 @@ def test_exit_codes_are_defined_once():
     assert cli.EXIT_USAGE is exits.EXIT_USAGE and cli.EXIT_INTERRUPTED == 130
 
 
-# ------------------------------------------------------------------------------------- item 7: when and what
+# ----------------------------------------------------------- sequence-only options, vividness, help
 
 
 def test_prior_mode_without_sequence_is_refused(capsys, photo, tmp_path, weights):
@@ -157,7 +159,7 @@ def test_help_shows_the_default_checkpoints_own_vividness_and_each_default_once(
             assert block.count("default:") <= 1, (name, option, block)
 
 
-# ------------------------------------------------------------------------------------------ item 8: small things
+# ------------------------------------------------------------------------ version, video containers
 
 
 def test_version_answers_without_importing_torch():
@@ -175,7 +177,7 @@ def test_video_to_a_gif_is_one_line_that_names_the_containers(capsys, tmp_path, 
     assert len([line for line in err.splitlines() if line.strip()]) == 1
 
 
-# ----------------------------------------------------------------------------------------- item 5: weights
+# --------------------------------------------------------------------------------- colornet weights
 
 
 def test_weights_download_of_a_bundled_checkpoint_exits_0(capsys):
@@ -205,3 +207,68 @@ def test_weights_list_help_describes_list_only(capsys):
         main(["weights", "list", "--help"])
     out = capsys.readouterr().out
     assert "download" not in out and "verify" not in out and "where copies" in out
+
+
+# --------------------------------------------------------- version, help, environment, weights list
+
+
+def _photo(path, size=(40, 30), seed=0):
+    arr = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def _run_err(capsys, *argv):
+    """(exit status, stderr) of ``colornet argv``; a usage error from argparse counts as its exit status."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def _one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_version(capsys):
+    from colornet import __version__
+
+    assert main(["--version"]) == 0 and __version__ in capsys.readouterr().out
+
+
+def test_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["colorize", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option, default in [("--working-size", "512"), ("--jpeg-quality", "95"), ("--png-compression", "1"),
+                            ("--strength", "1.0"), ("--batch-size", "1")]:
+        assert f"(default: {default})" in text.split(option, 2)[-1].split("--", 1)[0] or \
+            f"(default: {default})" in text, option
+
+
+def test_models_dir_with_unknown_user_is_a_usage_error(tmp_path, weights, capsys, monkeypatch):
+    monkeypatch.setenv("COLORNET_MODELS_DIR", "~nouser_colornet_test/x")
+    code, err = _run_err(capsys, "weights", "list")
+    assert code == EXIT_USAGE and "COLORNET_MODELS_DIR" in _one_line(err)
+    photo = _photo(tmp_path / "a.png")
+    code, err = _run_err(capsys, "colorize", photo, "-o", tmp_path / "o", "-q")
+    assert code == EXIT_USAGE and "no such user" in _one_line(err)
+
+
+def test_weights_list_with_a_malformed_manifest_is_one_line(tmp_path, capsys, monkeypatch):
+    manifest = json.loads(constants.PACKAGE_MANIFEST.read_text())
+    name = manifest["default"]
+    manifest["models"][name].update(repo_id="not a repo id!!", revision="a" * 40, bundled=False)
+    bad = tmp_path / "weights_manifest.json"
+    bad.write_text(json.dumps(manifest))
+    monkeypatch.setattr(constants, "COLORNET_MANIFEST", bad)
+    code, err = _run_err(capsys, "weights", "list")
+    assert code == EXIT_SOME_FAILED and _one_line(err).startswith("error:")
+    bad.write_text("{not json")
+    code, err = _run_err(capsys, "weights", "list")
+    assert code == EXIT_SOME_FAILED and _one_line(err).startswith("error:")

@@ -106,7 +106,6 @@ def test_rejects_wrong_shape():
 
 
 def test_scaling_helpers_invert_each_other():
-    lightness = torch.linspace(0, 100, 11)
     assert normalize_l(torch.tensor(0.0)) == -1 and normalize_l(torch.tensor(100.0)) == 1
     ab = torch.linspace(-110, 110, 11)
     assert torch.allclose(unnormalize_ab(normalize_ab(ab)), ab, atol=1e-4)

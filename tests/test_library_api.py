@@ -1,6 +1,8 @@
 """The library's shape: one batch method, one model per weights, no import loop, one error module, short reprs,
 a memory budget from the memory actually there."""
 
+from __future__ import annotations
+
 import importlib
 import pkgutil
 import subprocess
@@ -11,10 +13,12 @@ import numpy as np
 import pytest
 import torch
 from helpers import lively_model
+from PIL import Image
 
 import colornet
-from colornet import images
-from colornet.errors import ColorNetError, ImageLoadError, OutOfMemoryError
+from colornet import colorize
+from colornet.checkpoint import save_checkpoint
+from colornet.errors import ColorNetError, OutOfMemoryError
 from colornet.images import RGBImage
 from colornet.model import compact_config
 from colornet.pipeline import Colorizer
@@ -27,7 +31,7 @@ def colorizer() -> Colorizer:
     return Colorizer(model=lively_model(compact_config(["a", "b"])), device=torch.device("cpu"))
 
 
-# ------------------------------------------------------------------------------- item 3: one batch method
+# --------------------------------------------------------------------------------- one batch method
 
 
 def test_a_mask_keeps_an_8bit_photo_8bit(colorizer):
@@ -79,7 +83,7 @@ def test_colorize_reuses_one_model_across_working_sizes(tmp_path, monkeypatch):
     assert len(loads) == 1 and small.shape == full.shape == photo.shape
 
 
-# ------------------------------------------------------------------------ item 4: structure and dead code
+# -------------------------------------------------------------------------- structure and dead code
 
 
 def test_sequence_does_not_import_the_pipeline():
@@ -142,7 +146,7 @@ def test_one_word_for_the_half_resolution_ab_grid():
         assert not re.search(r"ab_low|_ab_low\b", path.read_text()), path.name
 
 
-# ---------------------------------------------------------------------------------------- item 8: reprs
+# -------------------------------------------------------------------------------------------- reprs
 
 
 def test_reprs_are_short(colorizer):
@@ -152,43 +156,62 @@ def test_reprs_are_short(colorizer):
         assert len(text) < 200 and "tensor(" not in text, text
 
 
-# ------------------------------------------------------------------------------- item 9: memory budget
+# ------------------------------------------------------------------ what the API returns, packaging
 
 
-def _header_only_png(path: Path, width: int, height: int) -> Path:
-    """A PNG whose header says width x height (the budget is judged before decoding; the pixels never load)."""
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
-    return path
+CLASSES = ["beach", "forest", "street"]
 
 
-def test_a_108_megapixel_scan_is_within_the_default_budget_when_memory_allows(tmp_path, monkeypatch):
-    """A valid 108 MP scan was refused by the fixed 75 MP default on a machine with 24 GB free."""
-    scan = _header_only_png(tmp_path / "scan.png", 12000, 9000)
-    monkeypatch.setattr(images, "available_memory", lambda: 24 * 10**9)
-    images.check_size(12000, 9000, images.DEFAULT_MAX_MEGAPIXELS, str(scan))  # no error
-    with pytest.raises(ImageLoadError) as err:  # past the header: the (fake) pixel data is missing
-        images.load_image(scan, keep_uint8=True)
-    assert "megapixels" not in str(err.value) and "GB" not in str(err.value)
+@pytest.fixture(scope="module")
+def net():
+    return lively_model(compact_config(CLASSES))
 
 
-def test_the_budget_follows_available_memory_and_says_what_it_would_take(tmp_path, monkeypatch):
-    scan = _header_only_png(tmp_path / "scan.png", 12000, 9000)
-    monkeypatch.setattr(images, "available_memory", lambda: 2 * 10**9)
-    with pytest.raises(ImageLoadError) as err:
-        images.load_image(scan, keep_uint8=True)
-    text = str(err.value)
-    need = 12000 * 9000 * images.BYTES_PER_PIXEL_LEAN / 1e9
-    assert f"{need:.1f} GB" in text and "2.0 GB" in text and "--max-megapixels 108" in text
+@pytest.fixture(scope="module")
+def weights(net, tmp_path_factory) -> Path:
+    return save_checkpoint(net, tmp_path_factory.mktemp("ckpt"))
 
 
-def test_a_fixed_limit_still_works_and_0_lifts_it(tmp_path):
-    with pytest.raises(ImageLoadError, match="above the 1 MP limit"):
-        images.check_size(2000, 1000, 1.0, "x")
-    images.check_size(200000, 100000, None, "x")
+def test_public_errors_are_exported_from_colornet():
+    import colornet
+
+    for name in ("ColorNetError", "InputError", "ImageLoadError", "OutOfMemoryError", "CheckpointError",
+                 "CheckpointMismatchError", "WeightsNotFoundError", "ChecksumMismatchError", "ManifestError"):
+        assert issubclass(getattr(colornet, name), colornet.ColorNetError) and name in colornet.__all__
+
+
+def test_colorize_returns_the_kind_and_dtype_it_was_given(weights):
+    rng = np.random.default_rng(0)
+    u8 = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    out = colorize(u8, weights=str(weights))
+    assert isinstance(out, np.ndarray) and out.dtype == np.uint8 and out.shape == (24, 32, 3)
+    rgba = colorize(np.dstack((u8, np.full((24, 32), 200, np.uint8))), weights=str(weights))
+    assert rgba.dtype == np.uint8 and rgba.shape == (24, 32, 4) and (rgba[..., 3] == 200).all()
+    f32 = colorize(u8.astype(np.float32) / 255, weights=str(weights))
+    assert f32.dtype == np.float32 and np.abs(f32 * 255 - out).max() <= 1.0  # the same colours, as floats
+    t = colorize(torch.from_numpy(u8), weights=str(weights))
+    assert isinstance(t, torch.Tensor) and t.dtype == torch.uint8 and torch.equal(t, torch.from_numpy(out))
+    pil = colorize(Image.fromarray(u8), weights=str(weights))
+    assert isinstance(pil, Image.Image) and np.array_equal(np.asarray(pil), out)
+
+
+def test_a_result_saves_with_to_pil_and_save(colorizer, tmp_path):
+    src = np.random.default_rng(1).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    Image.fromarray(src).save(tmp_path / "in.png")
+    result = colorizer.colorize_image(tmp_path / "in.png")
+    result.save(tmp_path / "out.png")
+    result.save(tmp_path / "out.jpg", quality=95)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), np.asarray(result.to_pil()))
+    assert Image.open(tmp_path / "out.jpg").size == (32, 24)
+
+
+def test_requirements_txt_matches_pyproject():
+    import re
+
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    wanted = sorted(d for d in deps if not d.startswith("torch"))  # ComfyUI brings its own torch
+    lines = (root / "requirements.txt").read_text().splitlines()
+    assert sorted(ln.strip() for ln in lines if ln.strip() and not re.match(r"\s*#", ln)) == wanted

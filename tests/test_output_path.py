@@ -1,8 +1,11 @@
 """The one output path (``colornet.outputs``): names, formats, atomic fsynced writes, collisions, --skip-existing
 trust, and stopping on SIGTERM/SIGHUP -- for still photos, batches and the frames of a sequence alike."""
 
+import errno
 import os
 import signal
+import stat
+import struct
 import subprocess
 import sys
 import time
@@ -15,8 +18,9 @@ from PIL import Image
 
 from colornet.checkpoint import save_checkpoint
 from colornet.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
-from colornet.images import RGBImage
+from colornet.images import RGBImage, load_image
 from colornet.model import compact_config
+from colornet.pipeline import Colorizer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -223,3 +227,132 @@ def test_sigterm_and_sighup_stop_like_ctrl_c(tmp_path, weights, sig, status):
     left = sorted(p.name for p in out.iterdir())
     assert left and all(not n.startswith(".") for n in left)  # no temp files
     assert all(is_complete(out / n) for n in left)
+
+
+# ------------------------------------------------------- output folders, disk, permissions, formats
+
+
+def _photo(path, size=(40, 30), seed=0):
+    arr = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def _run_err(capsys, *argv):
+    """(exit status, stderr) of ``colornet argv``; a usage error from argparse counts as its exit status."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def _one_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_output_naming_an_existing_file_is_a_usage_error(tmp_path, weights, capsys):
+    photo = _photo(tmp_path / "a.png")
+    (tmp_path / "taken.txt").write_text("keep me")
+    code, err = _run_err(capsys, "colorize", photo, "-o", tmp_path / "taken.txt", "--weights", weights, "-q")
+    assert code == EXIT_USAGE and "existing file" in _one_line(err)
+    assert (tmp_path / "taken.txt").read_text() == "keep me"
+
+
+def test_unwritable_output_folder_is_a_usage_error(tmp_path, weights, capsys):
+    photo = _photo(tmp_path / "a.png")
+    (tmp_path / "file").write_text("x")
+    code, err = _run_err(capsys, "colorize", photo, "-o", tmp_path / "file" / "sub", "--weights", weights, "-q")
+    assert code == EXIT_USAGE and "cannot write" in _one_line(err)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into read-only folders")
+def test_read_only_output_folder_is_a_usage_error(tmp_path, weights, capsys):
+    photo = _photo(tmp_path / "a.png")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code, err = _run_err(capsys, "colorize", photo, "-o", locked, "--weights", weights, "-q")
+    finally:
+        locked.chmod(0o700)
+    assert code == EXIT_USAGE and "cannot write" in _one_line(err)
+
+
+def test_disk_full_says_so_stops_and_keeps_what_was_written(tmp_path, weights, capsys, monkeypatch):
+    import colornet.outputs as outputs
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(4):
+        _photo(src / f"p{i}.png", seed=i)
+    real_write, calls = outputs.write_png, []
+
+    def fills_the_disk(fh, pixels, **kw):  # the second file hits ENOSPC halfway through, like a real full disk
+        calls.append(1)
+        if len(calls) == 2:
+            fh.write(b"\x89PNG partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_write(fh, pixels, **kw)
+
+    monkeypatch.setattr(outputs, "write_png", fills_the_disk)
+    out = tmp_path / "out"
+    code, err = _run_err(capsys, "colorize", src, "-o", out, "--weights", weights, "-q")
+    assert code == EXIT_SOME_FAILED
+    assert err.count("disk full") == 1 and "--skip-existing" in err  # said once, with what to do
+    kept = list(out.iterdir())  # the file written before the disk filled (two workers: either p0 or p1 first)
+    assert len(kept) == 1 and kept[0].name in ("p0.png", "p1.png")  # no temp file, no half-written output
+    assert Image.open(kept[0]).size == (40, 30)  # complete
+    assert len(calls) == 2  # stopped: no attempt to write the others on a full disk
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_outputs_and_exports_follow_the_umask(tmp_path, weights, capsys, umask, mode):
+    photo = _photo(tmp_path / "a.png")
+    old = os.umask(umask)
+    try:
+        code, _ = _run_err(capsys, "colorize", photo, "-o", tmp_path / "out", "--weights", weights, "-q")
+        exported = save_checkpoint(lively_model(compact_config(["a", "b"])), tmp_path / "export")
+    finally:
+        os.umask(old)
+    assert code == EXIT_OK
+    for path in (tmp_path / "out" / "a.png", exported, exported.parent / "config.json"):
+        assert stat.S_IMODE(path.stat().st_mode) == mode, path
+
+
+def _quant_tables(path):
+    with Image.open(path) as img:
+        return img.quantization
+
+
+@pytest.mark.parametrize("argv,quality", [([], 95), (["--jpeg-quality", "60"], 60)])
+def test_jpeg_quality(tmp_path, weights, capsys, argv, quality):
+    photo = _photo(tmp_path / "a.png")
+    code, _ = _run_err(capsys, "colorize", photo, "-o", tmp_path / "o", "--weights", weights, "-q", "--format", "jpg", *argv)
+    assert code == EXIT_OK
+    reference = tmp_path / "ref.jpg"
+    Image.new("RGB", (8, 8)).save(reference, quality=quality)  # Pillow's tables for that quality
+    assert _quant_tables(tmp_path / "o" / "a.jpg") == _quant_tables(reference)
+
+
+def test_16bit_input_is_written_as_16bit_png(tmp_path, weights, capsys):
+    ramp = np.linspace(0, 65535, 48 * 32).reshape(32, 48).astype(np.uint16)
+    src = tmp_path / "scan.png"
+    Image.fromarray(ramp).save(src)  # 16-bit greyscale, as from a film scanner
+    assert load_image(src).bit_depth == 16
+    code, _ = _run_err(capsys, "colorize", src, "-o", tmp_path / "o16", "--weights", weights, "-q")
+    assert code == EXIT_OK
+    data = (tmp_path / "o16" / "scan.png").read_bytes()
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    assert (width, height, depth, colour) == (48, 32, 16, 2)
+    # its 8-bit reading equals the 8-bit output of the same run, and the reference pipeline's image
+    code, _ = _run_err(capsys, "colorize", src, "-o", tmp_path / "o8", "--weights", weights, "-q", "--bit-depth", "8")
+    eight = np.asarray(Image.open(tmp_path / "o8" / "scan.png"))
+    sixteen_as_8 = np.asarray(Image.open(tmp_path / "o16" / "scan.png").convert("RGB"))
+    assert np.abs(eight.astype(int) - sixteen_as_8.astype(int)).max() <= 1
+    reference = np.asarray(Colorizer.from_pretrained(weights, device="cpu").colorize_image(src).to_pil())
+    assert np.abs(eight.astype(int) - reference.astype(int)).max() <= 1

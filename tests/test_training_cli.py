@@ -4,6 +4,8 @@ validated every few steps."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from training_helpers import TINY_ARGS, make_photo_folder
 
 from training import export
 from training.checkpoints import list_checkpoints
+from training.config import TrainConfig
+from training.data import load_photos
 from training.train import main
 
 
@@ -81,3 +85,75 @@ def test_a_tiny_data_set_is_not_validated_every_epoch(data, tmp_path):
     log = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
     evals = [r["iter"] for r in log if r["type"] == "eval"]
     assert 2 <= len(evals) <= 11, evals
+
+
+# ---------------------------------------------------------------------- help, data folders, configs
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_help_lists_every_key_with_its_default_and_meaning(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for field in dataclasses.fields(TrainConfig):
+        default = getattr(TrainConfig(), field.name)
+        shown = default if isinstance(default, str) and default else repr(default)
+        line = next((ln for ln in text.splitlines() if ln.strip().startswith(f"--{field.name}=")), None)
+        assert line is not None, f"--{field.name} missing from --help"
+        assert line.strip().startswith(f"--{field.name}={shown}") and len(line.split(None, 1)) == 2, line
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "a file"])
+def test_missing_or_empty_data_dir_is_one_line(tmp_path, capsys, kind):
+    data = tmp_path / "photos"
+    if kind == "empty":
+        data.mkdir()
+    elif kind == "a file":
+        data.write_text("not a folder")
+    assert main([f"--data_dir={data}", *TINY_ARGS, f"--out_dir={tmp_path / 'run'}", "--max_iters=1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(data) in err and "Traceback" not in err
+    assert ("holds no images (looked for .png" in err) if kind == "empty" else ("--data_dir" in err)
+
+
+def test_an_empty_class_folder_is_a_warning_not_a_silent_class(tmp_path):
+    data = make_photo_folder(tmp_path / "d", per_class=3)
+    (data / "aardvark").mkdir()  # sorts first: as a silent class it would shift every label
+    lines: list[str] = []
+    photos = load_photos(data, val_fraction=0.2, store_side=48, grey_chroma=3.0, log=lines.append)
+    assert photos.summary.class_names == ["blue", "green", "red"]
+    assert any(ln.startswith("warning: class folder") and "aardvark" in ln for ln in lines)
+
+
+def test_no_config_hard_codes_a_machine_path():
+    for config in sorted((REPO / "training" / "configs").glob("*.py")):
+        tree = ast.parse(config.read_text())
+        values = {n.targets[0].id: ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)}
+        assert "data_dir" not in values, f"{config.name} names a data_dir: pass --data_dir on the command line"
+        for key, value in values.items():
+            if isinstance(value, str) and ("/" in value or "\\\\" in value):
+                assert not value.startswith(("/", "~", "..")) and ":" not in value, f"{config.name}: {key}={value!r}"
+
+
+def test_training_stops_on_sighup_too_but_not_under_nohup():
+    """SIGTERM and SIGHUP stop a run like Ctrl-C (checkpoint, 143/129); a SIGHUP the parent ignores (nohup) stays
+    ignored, so closing the terminal of a nohup run does not stop it."""
+    import os
+    import signal
+
+    from training.stopping import EXIT_SIGNAL, stop_on_signals
+
+    assert EXIT_SIGNAL[signal.SIGHUP] == 129 and EXIT_SIGNAL[signal.SIGTERM] == 143
+    old = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        with stop_on_signals() as request:
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert request.signum == signal.SIGHUP
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        with stop_on_signals() as request:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert request.signum is None
+    finally:
+        signal.signal(signal.SIGHUP, old)

@@ -29,17 +29,24 @@ def _records(run: Path, kind: str) -> list[dict]:
 
 def test_log_carries_hue_metrics_samples_and_cpu_hours(photos, tmp_path):
     run = tmp_path / "run"
+    other = make_photo_folder(tmp_path / "other", per_class=3, flat=True, seed=7)  # "another collection"
     assert main([f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={run}", "--max_iters=4", "--eval_interval=2",
-                 "--eval_at_start=True", "--optimizer=adam", "--learning_rate=0.003"]) == 0
+                 "--eval_at_start=True", "--optimizer=adam", "--learning_rate=0.003",
+                 f"--extra_val_dir={other}"]) == 0
     evals = _records(run, "eval")
     assert [e["iter"] for e in evals] == [0, 2, 4]  # the start, then every 2 steps
     for e in evals:
         assert 0.0 <= e["model"]["green_recall"] <= 1.0 and 0.0 <= e["model"]["hue_js"] <= 0.7
         assert "green_recall" in e["mean_colour_table"] and "warm_share" in e["ground_truth"]
+        assert e["other"]["model"]["psnr"] > 0 and "green_recall" in e["other"]["model"]
+        assert "top1" not in e["other"]["model"]  # no scene labels there
     assert [e["samples"] for e in evals] == [0, 8, 16]  # batch 4, one process
     assert evals[0]["cpu_hours"] == 0 and 0 < evals[1]["cpu_hours"] < evals[2]["cpu_hours"]
     trains = _records(run, "train")
     assert [t["samples"] for t in trains] == [4, 8, 12, 16]
+    from training.report import plot_hue_curves, read_log
+
+    assert plot_hue_curves(read_log(run / "log.jsonl"), tmp_path / "hues.png").stat().st_size > 10_000
 
 
 def test_continue_from_a_committed_weights_file_goes_on_counting(photos, tmp_path):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 17's long run, spread over sessions and machines (docs/VIVID.md, "The long run").
 #
-#   tools/long_run.sh start DATA_DIR      # niced, in the background; continues from training/long_run/ if present
+#   tools/long_run.sh start DATA_DIR [OTHER_PHOTOS]   # niced, in the background; continues from training/long_run/
+#                                         # OTHER_PHOTOS: a flat folder of photos of other collections, validated too
 #   tools/long_run.sh snapshot            # newest weights + log into training/long_run/ (then commit those two files)
 #   tools/long_run.sh stop                # ends the run after saving (SIGINT); then snapshot
 #
@@ -22,6 +23,7 @@ case "${1:-}" in
       cp "$KEEP/log.jsonl" "$OUT/log.jsonl"
     fi
     cont=(); [ -f "$KEEP/model.safetensors" ] && cont=(--continue_from="$KEEP/model.safetensors")
+    [ -n "${3:-}" ] && cont+=(--extra_val_dir="$3")
     OMP_WAIT_POLICY=PASSIVE nohup nice -n "${NICE:-19}" "$PY" -m training.train training/configs/hues_long.py \
       --data_dir="$data" --out_dir="$OUT" --resume "${cont[@]}" >> "$OUT/train.out" 2>&1 &
     echo "started (pid $!): tail -f $OUT/train.out"

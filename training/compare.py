@@ -35,10 +35,11 @@ STRENGTHS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 VIVIDNESS = (0.0, 0.25, 0.5, 0.62, 0.75, 0.9, 1.0)
 
 
-def knob_settings(colorizer: Colorizer) -> list[dict[str, float]]:
+def knob_settings(colorizer: Colorizer, only: list[float] | None = None) -> list[dict[str, float]]:
+    """The knob sweep of a checkpoint: vividness for distribution heads, strength for regression ones."""
     if colorizer.model.has_distribution_head:
-        return [{"vividness": v} for v in VIVIDNESS]
-    return [{"strength": s} for s in STRENGTHS]
+        return [{"vividness": v} for v in (only or VIVIDNESS)]
+    return [{"strength": s} for s in (only or STRENGTHS)]
 
 
 def _metrics(rgb_pred: torch.Tensor, rgb_true: torch.Tensor) -> dict[str, float]:
@@ -58,13 +59,13 @@ def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
 
 @torch.inference_mode()
 def evaluate_checkpoint(colorizer: Colorizer, photos: list[torch.Tensor], labels: list[int],
-                        class_names: list[str]) -> list[dict]:
+                        class_names: list[str], knobs: list[float] | None = None) -> list[dict]:
     """One row per knob setting: mean metrics over ``photos`` (each ``[1,3,H,W]`` in [0, 1]).
 
     Top-k is reported only for a checkpoint trained on the same classes as ``class_names`` (the data's).
     """
     rows = []
-    settings = knob_settings(colorizer)
+    settings = knob_settings(colorizer, knobs)
     per_setting: list[list[dict[str, float]]] = [[] for _ in settings]
     hues = [HueStats() for _ in settings]
     top1 = top5 = 0
@@ -297,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val_fraction", type=float, default=0.05)
     parser.add_argument("--out", required=True, help="output prefix: <out>.json, <out>.md, <out>.png")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--knob", type=float, action="append", default=None,
+                        help="only these knob settings (vividness or strength; repeat), instead of the whole sweep")
     parser.add_argument("--reference", default=None, help="checkpoint whose curve the others are compared with")
     parser.add_argument("--include", action="append", default=[],
                         help="a previous run's <out>.json (same photos) whose checkpoints join the table and plot")
@@ -333,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         model, _ = load_checkpoint(path)
         colorizer = Colorizer(model=model, device=torch.device("cpu"))
         t0 = time.time()
-        rows = evaluate_checkpoint(colorizer, photos, labels, data.summary.class_names)
+        rows = evaluate_checkpoint(colorizer, photos, labels, data.summary.class_names, args.knob)
         results[name] = {
             "weights": path, "rows": rows, "train_images_per_s": training_speed(Path(path)),
             "default_vividness": model.config.vividness if model.has_distribution_head else None,

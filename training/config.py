@@ -36,6 +36,7 @@ class TrainConfig:
     val_fraction: float = 0.05  # share of photos in the validation split, chosen by a hash of the relative path
     store_side: int = 144  # photos are kept in RAM with the shorter side at most this many pixels
     crop_size: int = 112  # training crop side (local path); validation uses a centre crop of val_crop_size
+    extra_val_dir: str = ""  # a flat folder of colour photos from other collections, validated beside the split ("other")
     val_crop_size: int = 0  # validation centre-crop side (0 = crop_size); fixed when runs with other crops are compared
     crop_min_scale: float = 0.6  # random rescale: the crop window side is U(min_scale, 1) x the photo's shorter side
     flip: bool = True  # random horizontal flip (the global path sees the same flipped photo)

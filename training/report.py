@@ -93,6 +93,8 @@ RULE_LINES = {"green_recall": 0.5, "hue_js": 0.04, "colorfulness": 30.0}
 def plot_hue_curves(records: list[dict], out_png: str | Path) -> Path | None:
     """PSNR, colourfulness, green recall and hue JS against training samples seen and against CPU-hours.
 
+    Two series where the run validates photos of other collections too (``extra_val_dir``).
+
     Only validation records that carry ``samples`` and ``cpu_hours`` (runs since issue 17) are drawn; returns None
     when there are none. Dotted lines: the rule's thresholds; dashed: the mean-colour floor (PSNR: floor + 1 dB)."""
     import matplotlib
@@ -111,7 +113,10 @@ def plot_hue_curves(records: list[dict], out_png: str | Path) -> Path | None:
     for row, (axis_key, axis_label) in enumerate((("samples", "training samples seen"), ("cpu_hours", "CPU-hours"))):
         xs = [evals[i][axis_key] for i in its]
         for ax, (title, key) in zip(grid[row], panels):
-            ax.plot(xs, [evals[i]["model"].get(key, np.nan) for i in its], "o-", ms=3, label="model")
+            ax.plot(xs, [evals[i]["model"].get(key, np.nan) for i in its], "o-", ms=3, label="validation split")
+            if any("other" in evals[i] for i in its):
+                ax.plot(xs, [evals[i].get("other", {}).get("model", {}).get(key, np.nan) for i in its], "s-", ms=3,
+                        label="other collections")
             table = last.get("mean_colour_table", {})
             if key == "psnr" and "psnr" in table:
                 ax.axhline(table["psnr"] + 1.0, ls=":", color="m", lw=1, label="rule: table floor + 1 dB")

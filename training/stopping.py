@@ -17,9 +17,10 @@ from collections.abc import Iterator
 import torch
 
 from colornet.errors import ColorNetError
+from colornet.exits import EXIT_SOME_FAILED, STOP_SIGNALS, signal_status
 
-EXIT_DIVERGED = 1
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_DIVERGED = EXIT_SOME_FAILED
+EXIT_SIGNAL = {sig: signal_status(sig) for sig in STOP_SIGNALS}  # 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP
 
 
 class TrainingDiverged(ColorNetError, RuntimeError):
@@ -52,12 +53,14 @@ class StopRequest:
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[StopRequest]:
-    """While inside, SIGINT and SIGTERM set ``StopRequest.signum`` instead of killing the step in flight."""
+    """While inside, SIGINT, SIGTERM and SIGHUP set ``StopRequest.signum`` instead of killing the step in flight. A
+    signal the parent set to be ignored stays ignored (``nohup colornet-train ...`` survives a closed terminal)."""
     request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield request
         return
-    previous = {sig: signal.signal(sig, request._handle) for sig in EXIT_SIGNAL}
+    previous = {sig: signal.signal(sig, request._handle) for sig in EXIT_SIGNAL
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         yield request
     finally:

@@ -456,6 +456,8 @@ class Validation:
 
     val: ValidationSet | None = None
     floors: dict | None = None
+    other: ValidationSet | None = None  # extra_val_dir: photos of other collections (the generalisation check)
+    other_floors: dict | None = None
 
 
 def prepare_validation(config: TrainConfig, run: Setup, data: Data, arch: ColorNetConfig) -> Validation:
@@ -474,7 +476,16 @@ def prepare_validation(config: TrainConfig, run: Setup, data: Data, arch: ColorN
     floors = compute_floors(val, table)
     run.log(f"validation: {len(val)} photos; floors: greyscale PSNR {floors['greyscale']['psnr']:.2f} dB, "
             f"mean-colour table PSNR {floors['mean_colour_table']['psnr']:.2f} dB")
-    return Validation(val, floors)
+    validation = Validation(val, floors)
+    if config.extra_val_dir:
+        photos = load_photos(config.extra_val_dir, val_fraction=1.0, store_side=config.store_side,
+                             grey_chroma=config.grey_chroma, log=lambda *a: None)
+        crops = ColorizationDataset(photos, photos.indices("val"), crop=config.val_crop_size or config.crop_size,
+                                    global_size=arch.global_size, train=False)
+        validation.other = ValidationSet.from_dataset(crops)
+        validation.other_floors = compute_floors(validation.other, table)
+        run.log(f"validation on other collections: {len(validation.other)} photos of {config.extra_val_dir}")
+    return validation
 
 
 # ------------------------------------------------------------------------------------------------------- loop
@@ -537,13 +548,23 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
         bar = tqdm(total=config.max_iters, initial=state.iter_num, desc="train", unit="step", dynamic_ncols=True)
     last_metrics: dict | None = None
     skip_counts: dict[str, int] = {}
+    def validate(it: int, title: str, progress: dict) -> dict:
+        metrics = evaluate(model, validation.val, device, run.ctx, objective)
+        record = {"type": "eval", "iter": it, "epoch": it / per_epoch, **progress, "model": metrics,
+                  **validation.floors, "time": time.time()}
+        text = f"{title} validation:\n" + format_table(metrics, validation.floors, len(data.class_names))
+        if validation.other is not None:
+            record["other"] = {"model": evaluate(model, validation.other, device, run.ctx, objective),
+                               **validation.other_floors}
+            text += f"\nother collections ({len(validation.other)} photos):\n" + format_table(
+                record["other"]["model"], validation.other_floors, 0)
+        log.write(record)
+        (bar.write if bar is not None else print)(text)
+        return metrics
+
     if config.eval_at_start and validation.val is not None:
-        start = evaluate(model, validation.val, device, run.ctx, objective)
-        log.write({"type": "eval", "iter": state.iter_num, "epoch": state.iter_num / per_epoch,
-                   "samples": state.samples_seen, "cpu_hours": state.cpu_seconds / 3600.0, "model": start,
-                   **validation.floors, "time": time.time()})
-        (bar.write if bar is not None else print)(f"step {state.iter_num} (start) validation:\n" + format_table(
-            start, validation.floors, len(data.class_names)))
+        validate(state.iter_num, f"step {state.iter_num} (start)",
+                 {"samples": state.samples_seen, "cpu_hours": state.cpu_seconds / 3600.0})
     model.train()
     t_last, seen_since = time.time(), 0
     cpu_last = time.process_time()
@@ -602,15 +623,10 @@ def train_loop(config: TrainConfig, run: Setup, data: Data, state: State, object
                 bar.set_postfix(loss=f"{loss.total.item():.4f}", ce=f"{loss.scene.item():.2f}", lr=f"{lr:.2g}")
 
             if validation.val is not None and (it % eval_interval == 0 or done):
-                metrics = evaluate(model, validation.val, device, run.ctx, objective)
+                metrics = validate(it, f"step {it} (epoch {it / per_epoch:.2f}, {state.samples_seen:,} samples, "
+                                       f"{state.cpu_seconds / 3600:.2f} CPU-hours)", progress)
                 last_metrics = metrics
                 state.best_val_loss = min(state.best_val_loss, metrics["loss"])
-                log.write({"type": "eval", "iter": it, "epoch": it / per_epoch, **progress, "model": metrics,
-                           **validation.floors, "time": time.time()})
-                text = (f"step {it} (epoch {it / per_epoch:.2f}, {state.samples_seen:,} samples, "
-                        f"{state.cpu_seconds / 3600:.2f} CPU-hours) validation:\n") + format_table(
-                    metrics, validation.floors, len(data.class_names))
-                (bar.write if bar is not None else print)(text)
             if it % config.ckpt_interval == 0 or done:
                 save_checkpoint()
             if done:
@@ -704,7 +720,7 @@ def train(config: TrainConfig) -> TrainResult:
     log.write({"type": "start", "iter": state.iter_num, "time": time.time(), "resumed_from": state.resumed_from,
                "config": config.to_dict(), "data": data.photos.summary.to_dict(),
                "params": sum(p.numel() for p in state.model.parameters())})
-    with stop_on_signals() as run.stop:  # Ctrl-C / SIGTERM: finish the step, checkpoint, exit 130 / 143
+    with stop_on_signals() as run.stop:  # Ctrl-C / SIGTERM / SIGHUP: finish the step, checkpoint, exit 130 / 143 / 129
         last_metrics = train_loop(config, run, data, state, objective, validation, log)
     finish(config, run, data, state, validation, last_metrics, log)
     return TrainResult(state.model, run.rank, state.iter_num)

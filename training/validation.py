@@ -94,7 +94,8 @@ def evaluate(model: ColorNet, val: ValidationSet, device: torch.device, ctx, obj
         with ctx:
             prior = model.encode_global(global_l)
             out = model.predict_head_half(lightness, prior)
-        loss = objective(out, prior.logits, ab, labels)
+        labelled = bool((labels >= 0).all())  # photos of other collections have no scene label: colour term only
+        loss = objective(out, prior.logits if labelled else None, ab, labels)
         if model.has_distribution_head:
             ab_half = decode_annealed_mean(out, model.colorization.ab_centres, model.temperature())
         else:
