@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -253,7 +254,7 @@ def _transcode(av, source: Path, tmp: Path, target: Path, colorize, codec: str, 
             audio = {}
             for ain in src.streams.audio:
                 try:
-                    audio[ain.index] = out.add_stream_from_template(ain)
+                    audio[ain.index] = _copy_of_stream(out, ain)
                 except (av.FFmpegError, ValueError) as err:
                     raise VideoError(f"{target}: its container cannot hold the {ain.codec_context.name} audio "
                                      f"of the input ({err}); use .mkv") from err
@@ -296,6 +297,13 @@ def _transcode(av, source: Path, tmp: Path, target: Path, colorize, codec: str, 
             out.mux(vout.encode(None))
     _check_complete(info, decoded, last_pts, vin.time_base, failure, source, report)
     return written
+
+
+def _copy_of_stream(out: Any, template: Any) -> Any:
+    """A stream in ``out`` that takes ``template``'s packets as they are: ``add_stream_from_template`` in PyAV 14
+    and later, ``add_stream(template=...)`` before it (the video extra's oldest supported PyAV is 12)."""
+    copy = getattr(out, "add_stream_from_template", None)
+    return copy(template) if copy is not None else out.add_stream(template=template)
 
 
 def _check_complete(info: VideoInfo, decoded: int, last_pts, time_base, failure: list[str], source: Path,

@@ -18,7 +18,7 @@ Implements what ``hf_hub_download``, ``HfApi.create_repo``, ``HfApi.create_commi
 Every file is stored as a regular git blob: the server never asks for LFS/Xet uploads (real clients accept
 "regular" for any size), which keeps it free of a CAS/S3 emulation. Repos are kept in memory. If ``token`` is
 set, writes and private reads need ``Authorization: Bearer <token>``. ``requests`` logs ``(method, path)`` so tests
-can assert that no network call happened. Every response closes its connection, so ``stop()`` really makes the
+can assert that no network call happened. ``throttle_bps`` slows bodies down (progress tests). Every response closes its connection, so ``stop()`` really makes the
 Hub unreachable (no keep-alive socket lingers in the client's pool).
 """
 
@@ -29,6 +29,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,6 +92,8 @@ class HubServer:
         self.token = token
         self.repos: dict[str, Repo] = {}
         self.requests: list[tuple[str, str]] = []
+        self.throttle_bps: float | None = None  # set: bodies are sent in throttle_chunk pieces at this rate
+        self.throttle_chunk = 16384
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -288,7 +291,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         if method != "HEAD":
-            self.wfile.write(data)
+            step = hub.throttle_chunk if hub.throttle_bps and len(data) > hub.throttle_chunk else len(data) or 1
+            for start in range(0, len(data), step):  # a slow link, so progress can be seen mid-file
+                if start:
+                    time.sleep(step / hub.throttle_bps)
+                self.wfile.write(data[start : start + step])
+                self.wfile.flush()
         self.close_connection = True
 
     def do_GET(self) -> None:
@@ -308,26 +316,53 @@ def point_huggingface_hub_at(monkeypatch, url: str, home, token: str | None = No
     (and builds its URL template from the endpoint there), so setting the env vars inside a test would be too late.
     Patching those *configuration* values is what the env vars would have done; no function is replaced. HF_TOKEN is
     read per call, so it is set as an environment variable.
+
+    Older clients (down to the oldest colornet supports, see requirements.txt) differ in two ways, both handled: they
+    lack some of these values, or have an older name beside the new one (``HUGGINGFACE_HUB_CACHE``), so each value is
+    set where the installed client has it; and some of their modules copy a value at import (0.x's
+    ``file_download`` has its own ``HUGGINGFACE_CO_URL_TEMPLATE``), so those copies are set too -- the client's
+    modules are imported first, so that no copy is taken later from a value patched for one test only.
     """
     from pathlib import Path
 
-    from huggingface_hub import constants as hf
-
     home = Path(home)
-    for key, value in {
+    set_hub_settings(monkeypatch, {
         "ENDPOINT": url,
         "HUGGINGFACE_CO_URL_TEMPLATE": url + "/{repo_id}/resolve/{revision}/{filename}",
         "HF_HOME": str(home),
         "HF_HUB_CACHE": str(home / "hub"),
+        "HUGGINGFACE_HUB_CACHE": str(home / "hub"),
         "HF_XET_CACHE": str(home / "xet"),
         "HF_TOKEN_PATH": str(home / "token"),
         "HF_STORED_TOKENS_PATH": str(home / "stored_tokens"),
         "AGENT_HARNESSES_PATH": str(home / ".agent_harnesses.json"),
         "HF_HUB_OFFLINE": False,
-    }.items():
-        monkeypatch.setattr(hf, key, value)
+    })
     monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
     if token is None:
         monkeypatch.delenv("HF_TOKEN", raising=False)
     else:
         monkeypatch.setenv("HF_TOKEN", token)
+
+
+def set_hub_settings(monkeypatch, settings: dict) -> None:
+    """Set ``huggingface_hub.constants`` values for one test, and the copies of them that the client's modules took
+    at import (a copy: a module-level plain value of the same name equal to the constant's). Values the installed
+    client does not have are left out."""
+    import importlib
+    import sys
+
+    for name in ("constants", "file_download", "hf_api", "_commit_api", "utils"):
+        importlib.import_module(f"huggingface_hub.{name}")
+    from huggingface_hub import constants as hf
+
+    original = {key: getattr(hf, key) for key in settings if hasattr(hf, key)}
+    copies = [m for n, m in sorted(sys.modules.items()) if n.startswith("huggingface_hub.") and m is not hf]
+    for key, value in settings.items():
+        if key not in original:
+            continue
+        monkeypatch.setattr(hf, key, value)
+        for module in copies:
+            current = getattr(module, "__dict__", {}).get(key)
+            if isinstance(current, (str, bool, int)) and current == original[key]:
+                monkeypatch.setattr(module, key, value)

@@ -369,13 +369,14 @@ def fake_comfy(monkeypatch, tmp_path):
 
     class ProgressBar:
         def __init__(self, total, node_id=None):
-            self.total, self.current, self.history = total, 0, []
+            self.total, self.current, self.history, self.steps = total, 0, [], []
             state["bars"].append(self)
 
         def update_absolute(self, value, total=None, preview=None):
             self.total = total if total is not None else self.total
             self.current = value
             self.history.append(value)
+            self.steps.append((self.current, self.total))
 
         def update(self, value):
             self.update_absolute(self.current + value)
@@ -625,3 +626,37 @@ def test_loader_download_progress_reaches_comfy_bar(fake_comfy, net, tmp_path, m
     (m,) = run("ColorNetLoader", "colornet-compact-places39", "cpu", "float32")
     assert calls[0] == ("colornet-compact-places39", [str(fake_comfy.user_dir)])  # ComfyUI's folders searched
     assert bars[0].current == 100 and bars[0].total == 100 and m.class_names == CLASSES
+
+
+def test_loader_downloads_from_the_hub_and_comfy_bar_follows(fake_comfy, net, tmp_path, monkeypatch):
+    """A manifest name neither in ComfyUI's folders nor bundled: the Loader downloads it with the real
+    huggingface_hub client from a local Hub (a slow link), and ComfyUI's bar moves while the file arrives --
+    through ``tqdm_class`` (huggingface_hub >= 1.1) or by watching the partial file (0.x and 1.0; the host check
+    runs this test with both)."""
+    from hub_server import HubServer, point_huggingface_hub_at, set_hub_settings
+
+    from colornet import constants
+    from colornet.manifest import sha256_file
+
+    weights = save_checkpoint(net, tmp_path / "published")
+    files = {name: (weights.parent / name).read_bytes() for name in (weights.name, "config.json")}
+    size = len(files[weights.name])
+    with HubServer() as hub:
+        point_huggingface_hub_at(monkeypatch, hub.url, tmp_path / "hf")
+        revision = hub.commit_files("colornet-tests/hubbed", files)
+        entry = {"repo_id": "colornet-tests/hubbed", "revision": revision, "filename": weights.name,
+                 "config_filename": "config.json", "sha256": sha256_file(weights), "size": size, "config": "compact",
+                 "bundled": None, "description": "test", "license": "mit"}
+        manifest = tmp_path / "weights_manifest.json"
+        manifest.write_text(json.dumps({"default": "hubbed", "models": {"hubbed": entry}}))
+        monkeypatch.setattr(constants, "COLORNET_MANIFEST", manifest)
+        monkeypatch.setattr(constants, "COLORNET_MODELS_DIR", tmp_path / "no-models")
+        hub.throttle_bps, hub.throttle_chunk = size / 1.5, size // 24  # ~1.5 s
+        set_hub_settings(monkeypatch, {"DOWNLOAD_CHUNK_SIZE": size // 24})  # the client reads 10 MB at a time
+        (m,) = run("ColorNetLoader", "hubbed", "cpu", "float32")
+    assert Path(m.source).is_relative_to(tmp_path / "hf" / "hub") and m.class_names == CLASSES
+    steps = fake_comfy.state["bars"][0].steps
+    download = [(done, total) for done, total in steps if total == size]
+    assert download[-1] == (size, size) and [d for d, _ in download] == sorted(d for d, _ in download)
+    assert len({d for d, _ in download if 0 < d < size}) >= 2, steps  # moved while the file arrived
+    assert steps[-1] == (100, 100)

@@ -18,7 +18,7 @@ from colornet.errors import CheckpointError, ManifestError
 from colornet.model import ColorNet, ColorNetConfig
 from colornet.manifest import load_manifest, sha256_file
 from colornet.weights import load_model, resolve_weights
-from training.publish import PublishError, main, publish, update_manifest_entry
+from training.publish import PUBLISH_HUB_MIN, PublishError, main, publish, update_manifest_entry
 
 from hub_server import HubServer, point_huggingface_hub_at
 
@@ -44,8 +44,16 @@ def folder(tmp_path, model) -> Path:
     return out
 
 
+def _client_version() -> tuple[int, int]:
+    import huggingface_hub
+
+    return tuple(int(p) for p in huggingface_hub.__version__.split(".")[:2])
+
+
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
+    if _client_version() < PUBLISH_HUB_MIN:  # the host check's oldest-versions run has a download-only client
+        pytest.skip(f"publishing needs huggingface-hub>={PUBLISH_HUB_MIN} (the train extra)")
     with HubServer(token=TOKEN) as server:
         point_huggingface_hub_at(monkeypatch, server.url, tmp_path / "hf", token=TOKEN)
         monkeypatch.setattr(constants, "COLORNET_MODELS_DIR", tmp_path / "models")
@@ -121,7 +129,8 @@ def test_missing_token_is_an_actionable_error(hub, folder, monkeypatch):
 
 def test_hub_down_is_an_actionable_error(hub, folder, capsys):
     hub.stop()
-    with pytest.raises(PublishError, match="Could not upload .*ConnectError"):
+    # the connection error's class: httpx's ConnectError (huggingface_hub >= 1.0) or requests' ConnectionError (0.x)
+    with pytest.raises(PublishError, match="Could not upload .*Connect(ion)?Error"):
         publish(folder, REPO)
     assert main([str(folder), "--repo-id", REPO]) == 1
     assert "colornet-publish: error: Could not upload" in capsys.readouterr().err
@@ -164,3 +173,15 @@ def test_update_manifest_entry_bundles_and_validates(folder, manifest, tmp_path,
     with pytest.raises(ManifestError, match="40-hex"):
         update_manifest_entry("local-only", "me/local-only", "main", folder / WEIGHTS_NAME, manifest_path=manifest)
     assert manifest.read_bytes() == before, "an invalid update must not write anything"
+
+
+def test_a_client_too_old_to_publish_is_refused_with_what_to_install(tmp_path, folder, monkeypatch):
+    import huggingface_hub
+
+    if _client_version() >= PUBLISH_HUB_MIN:  # what a download-only 0.19-0.23 client reports
+        monkeypatch.setattr(huggingface_hub, "__version__", "0.23.5")
+    with HubServer(token=TOKEN) as server:
+        point_huggingface_hub_at(monkeypatch, server.url, tmp_path / "hf", token=TOKEN)
+        with pytest.raises(PublishError, match=r"needs huggingface-hub>=0\.24; this environment has 0\.\d+.*colornet\[train\]"):
+            publish(folder, REPO)
+        assert server.requests == []  # refused before anything is sent

@@ -17,7 +17,7 @@ from colornet.model import ColorNet, ColorNetConfig
 from colornet.manifest import load_manifest, sha256_file
 from colornet.weights import download_weights, list_weights, load_model, resolve_weights, verify_weights
 
-from hub_server import HubServer, point_huggingface_hub_at
+from hub_server import HubServer, point_huggingface_hub_at, set_hub_settings
 
 torch.set_num_threads(1)
 
@@ -121,6 +121,29 @@ def test_first_download_then_cached_load_with_server_stopped(hub, manifest, chec
     model, doc = load_model(NAME)
     assert doc["weights"]["source"] == "hub_cache" and model.config.name == "tiny"
     assert len(hub.requests) == seen, "a cached pinned commit must not touch the network"
+
+
+@pytest.mark.parametrize("reporter", ["tqdm_class", "watched_file"])
+def test_download_progress_is_reported_while_the_file_arrives(hub, manifest, checkpoint, monkeypatch, reporter):
+    """Progress comes from huggingface_hub's own bar (``tqdm_class``, 1.1 and later) or, for 0.x and 1.0, from
+    the growing ``.incomplete`` file: both report mid-file values, in order, ending at the full size."""
+    from colornet import hub as hub_module
+
+    if reporter == "tqdm_class" and not hub_module._takes_tqdm_class():
+        pytest.skip("this huggingface_hub's hf_hub_download has no tqdm_class")
+    if reporter == "watched_file":
+        monkeypatch.setattr(hub_module, "_takes_tqdm_class", lambda: False)  # what a 0.x client answers
+    size = (checkpoint / WEIGHTS_NAME).stat().st_size
+    hub.throttle_bps, hub.throttle_chunk = size / 1.5, size // 24  # ~1.5 s for the weights
+    set_hub_settings(monkeypatch, {"DOWNLOAD_CHUNK_SIZE": size // 24})  # the client reads 10 MB at a time
+    manifest(revision=seed(hub, checkpoint))
+    calls = []
+    found = resolve_weights(NAME, progress=lambda done, total: calls.append((done, total)))
+    assert found.source == "hub" and found.sha256 == sha256_file(checkpoint / WEIGHTS_NAME)
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and calls[-1] == (size, size)
+    assert {total for _, total in calls} == {size}
+    assert len({d for d in done if 0 < d < size}) >= 2, calls  # seen mid-file, not just start and end
 
 
 def test_checksum_mismatch_is_rejected_and_evicted(hub, manifest, checkpoint, tmp_path):

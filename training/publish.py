@@ -148,6 +148,24 @@ def _hub_error(err: Exception, repo_id: str, endpoint: str) -> PublishError:
     )
 
 
+PUBLISH_HUB_MIN = (0, 24)
+"""The oldest huggingface_hub colornet-publish works with (the ``train`` extra asks for it): older clients commit
+unchanged files again, so re-publishing would pin a new commit, and report a missing token without the HTTP 401."""
+
+
+def _require_publishing_client() -> None:
+    import huggingface_hub
+
+    found = huggingface_hub.__version__
+    parts = [int(p) if p.isdigit() else 0 for p in found.split(".")[:2]]
+    if tuple(parts) < PUBLISH_HUB_MIN:
+        wanted = ".".join(map(str, PUBLISH_HUB_MIN))
+        raise PublishError(
+            f"Publishing needs huggingface-hub>={wanted}; this environment has {found} (enough for downloading). "
+            f"Install the training extra: pip install 'colornet[train]' (or 'huggingface-hub>={wanted}')."
+        )
+
+
 def publish(
     folder: str | os.PathLike,
     repo_id: str,
@@ -178,6 +196,7 @@ def publish(
     """
     from huggingface_hub import CommitOperationAdd, HfApi
 
+    _require_publishing_client()
     folder = Path(folder)
     weights = folder / WEIGHTS_NAME
     if not (folder / CONFIG_NAME).is_file():
