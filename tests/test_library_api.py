@@ -215,3 +215,18 @@ def test_requirements_txt_matches_pyproject():
     wanted = sorted(d for d in deps if not d.startswith("torch"))  # ComfyUI brings its own torch
     lines = (root / "requirements.txt").read_text().splitlines()
     assert sorted(ln.strip() for ln in lines if ln.strip() and not re.match(r"\s*#", ln)) == wanted
+
+
+def test_requirements_have_lower_bounds_only():
+    """Installing the pack must never move a package the host already has: no upper bound, pin or exclusion that a
+    host's other packages could trip over (README "Supported versions"; tools/check_host_env.py tests the bounds)."""
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"]) + [r for extra in project["optional-dependencies"].values() for r in extra]
+    requirements += [ln.strip() for ln in (root / "requirements.txt").read_text().splitlines()
+                     if ln.strip() and not ln.lstrip().startswith("#")]
+    for requirement in requirements:
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+(\[[\w,-]+\])?>=[0-9][0-9.]*", requirement), requirement
