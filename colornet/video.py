@@ -104,7 +104,7 @@ def probe(path: str | os.PathLike, max_megapixels: float | None = None) -> Video
             if not (width and height):
                 width, height = first.width, first.height
                 check_size(width, height, max_megapixels, str(path), lean=False)
-            rotation = int(round(first.rotation or 0))
+            rotation = int(round(getattr(first, "rotation", 0) or 0))  # PyAV < 14 cannot read it: 0, as before
         if stream.duration and stream.time_base:  # the video's own length: audio may run longer than the picture
             duration = float(stream.duration * stream.time_base)
         elif container.duration and not container.streams.audio:
@@ -247,7 +247,7 @@ def _transcode(av, source: Path, tmp: Path, target: Path, colorize, codec: str, 
                                        f"{_even(width)}x{_even(height)} with the last row/column repeated")
             vout.width, vout.height = _even(width), _even(height)
             vout.time_base = vin.time_base
-            if info.rotation:
+            if info.rotation and hasattr(vout, "set_display_rotation"):
                 vout.set_display_rotation(info.rotation)  # shown upright by players, as the input was
             if codec == "libx264":
                 vout.options = {"crf": str(crf), "preset": "medium"}
