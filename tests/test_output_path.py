@@ -215,8 +215,11 @@ def test_sigterm_and_sighup_stop_like_ctrl_c(tmp_path, weights, sig, status):
         _grey(src / f"p{i:02d}.png", seed=i, size=(640, 480))
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # the child starts with SIGHUP at its default even when the test runner itself runs under nohup (an ignored
+    # SIGHUP is inherited, and colornet rightly keeps ignoring it then)
     proc = subprocess.Popen([sys.executable, "-m", "colornet", "colorize", str(src), "-o", str(out), "--weights",
-                             str(weights), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+                             str(weights), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())):
         time.sleep(0.05)
