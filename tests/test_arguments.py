@@ -18,6 +18,7 @@ from colornet.checkpoint import save_checkpoint
 from colornet.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, build_parser, main
 from colornet.model import compact_config
 from colornet.pipeline import Colorizer
+from cli_helpers import random_photo as _photo, run_err as _run_err, one_line as _one_line
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -210,29 +211,6 @@ def test_weights_list_help_describes_list_only(capsys):
 
 
 # --------------------------------------------------------- version, help, environment, weights list
-
-
-def _photo(path, size=(40, 30), seed=0):
-    arr = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    Image.fromarray(arr).save(path)
-    return path
-
-
-def _run_err(capsys, *argv):
-    """(exit status, stderr) of ``colornet argv``; a usage error from argparse counts as its exit status."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return code, err
-
-
-def _one_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def test_version(capsys):

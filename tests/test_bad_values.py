@@ -13,12 +13,13 @@ from PIL import Image
 
 from colornet import colorize
 from colornet.checkpoint import save_checkpoint
-from colornet.cli import EXIT_USAGE, main
+from colornet.cli import EXIT_USAGE
 from colornet.cli import main as cli_main
 from colornet.errors import ColorNetError, InputError
 from colornet.images import load_image
 from colornet.model import compact_config
 from colornet.pipeline import Colorizer, select_device
+from cli_helpers import random_photo as _photo, run_err as _run_err, one_line as _one_line
 
 # ----------------------------------------------------------------------------------------- fixtures
 
@@ -149,29 +150,6 @@ def test_cuda_without_cuda_says_so(weights):
 
 
 # ------------------------------------------------------------------------ the CLI: one line, exit 2
-
-
-def _photo(path, size=(40, 30), seed=0):
-    arr = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    Image.fromarray(arr).save(path)
-    return path
-
-
-def _run_err(capsys, *argv):
-    """(exit status, stderr) of ``colornet argv``; a usage error from argparse counts as its exit status."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return code, err
-
-
-def _one_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.mark.parametrize("argv", [["--strength", "-1"], ["--strength", "nan"], ["--png-compression", "12"],

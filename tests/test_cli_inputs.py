@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 from helpers import lively_model
-from PIL import Image
 
 from colornet.checkpoint import save_checkpoint
-from colornet.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, main
+from colornet.cli import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 from colornet.model import compact_config
+from cli_helpers import random_photo as _photo, run_err as _run_err
 
 # ------------------------------------------------------------------------------------------- inputs
 
@@ -20,29 +19,6 @@ from colornet.model import compact_config
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     return save_checkpoint(lively_model(compact_config(["a", "b"])), tmp_path_factory.mktemp("ckpt"))
-
-
-def _photo(path, size=(40, 30), seed=0):
-    arr = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    Image.fromarray(arr).save(path)
-    return path
-
-
-def _run_err(capsys, *argv):
-    """(exit status, stderr) of ``colornet argv``; a usage error from argparse counts as its exit status."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return code, err
-
-
-def _one_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def test_existing_file_name_is_literal_not_a_glob(tmp_path, weights, capsys):

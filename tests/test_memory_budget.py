@@ -16,12 +16,13 @@ from training_helpers import make_photo_folder
 
 from colornet import images
 from colornet.checkpoint import save_checkpoint
-from colornet.cli import EXIT_OK, EXIT_SOME_FAILED, main
+from colornet.cli import EXIT_OK, EXIT_SOME_FAILED
 from colornet.cli import main as cli_main
 from colornet.errors import ImageLoadError
 from colornet.images import load_image
 from colornet.model import compact_config
 from training.data import load_photos
+from cli_helpers import random_photo as _photo, run_err as _run_err
 
 # ---------------------------------------------------------------------------------- library and CLI
 
@@ -139,23 +140,6 @@ def test_a_container_limit_counts_not_only_the_hosts_free_memory(tmp_path, monke
 
 
 # -------------------------------------------------------------------------------- the CLI's message
-
-
-def _photo(path, size=(40, 30), seed=0):
-    arr = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    Image.fromarray(arr).save(path)
-    return path
-
-
-def _run_err(capsys, *argv):
-    """(exit status, stderr) of ``colornet argv``; a usage error from argparse counts as its exit status."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return code, err
 
 
 def test_size_limit_message_names_an_option_that_exists(tmp_path, weights, capsys):
