@@ -153,23 +153,28 @@ def vivid_levels(vividness: float, default: float) -> tuple[float, float] | None
     return None if asked == base else (asked, base)
 
 
-def chroma_sorted(centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(bin order by ascending chroma ``[Q]``, the sorted chromas ``[Q]``): the order the quantiles need."""
-    chroma = centres.float().norm(dim=1)
-    order = torch.argsort(chroma, stable=True)
-    return order, chroma[order]
+def chroma_groups(centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(each bin's chroma group ``[Q]``, the groups' chromas ``[G]``, ascending): bins of equal chroma (a point and
+    its mirror images on the lattice) are one step of the chroma distribution. Grid 10: 262 bins, 57 groups."""
+    chroma = centres.float().norm(dim=1).round(decimals=3)
+    levels, group = torch.unique(chroma, sorted=True, return_inverse=True)
+    return group, levels
 
 
-def chroma_shift(probs: torch.Tensor, chroma: torch.Tensor, levels: tuple[float, float]) -> torch.Tensor:
+def chroma_shift(probs: torch.Tensor, group: torch.Tensor, chroma: torch.Tensor,
+                 levels: tuple[float, float]) -> torch.Tensor:
     """Per column: quantile(levels[0]) - quantile(levels[1]) of the chroma distribution ``probs`` ``[Q, N]``
-    (columns sum to 1, rows in ascending ``chroma`` ``[Q]``), ``[N]``.
+    (unnormalised weights are fine; ``group``, ``chroma`` from ``chroma_groups``), ``[N]``.
 
-    The inverse CDF is interpolated linearly between neighbouring bins, so each quantile is continuous and
-    non-decreasing in its level: bin k+1's share of the CDF, ``(q - F_k) / p_{k+1}`` clamped to [0, 1], says how far
-    the quantile has climbed from chroma_k to chroma_{k+1}.
+    The bins' probabilities are summed per chroma group (57 rows instead of 262), and the inverse CDF is interpolated
+    linearly between neighbouring groups, so each quantile is continuous and non-decreasing in its level: group k+1's
+    share of the CDF, ``(q - F_k) / p_{k+1}`` clamped to [0, 1], says how far the quantile has climbed from
+    chroma_k to chroma_{k+1}.
     """
-    cdf = probs[:-1].cumsum(0)  # F_0 .. F_{Q-2}
-    inverse = probs[1:].clamp_min(1e-12).reciprocal_()
+    grouped = probs.new_zeros(chroma.shape[0], probs.shape[1]).index_add_(0, group, probs)
+    grouped = grouped / grouped.sum(0, keepdim=True)
+    cdf = grouped[:-1].cumsum(0)  # F_0 .. F_{G-2}
+    inverse = grouped[1:].clamp_min(1e-12).reciprocal_()
     step = chroma.diff().to(probs.dtype)[:, None]
     asked, base = levels
     climb = ((asked - cdf) * inverse).clamp_(0.0, 1.0)
@@ -205,23 +210,20 @@ def decode_annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperatur
             ab = torch.einsum("bqhw,qc->bchw", torch.softmax(logits.float() / temperature, dim=1), centres)
         if levels is None:
             return ab
-        order, chroma = chroma_sorted(centres)
+        group, chroma = chroma_groups(centres)
         b, q, h, w = logits.shape
-        probs = torch.softmax(logits.float(), dim=1)[:, order].transpose(0, 1).reshape(q, -1)  # (Q, B*H*W)
+        probs = torch.softmax(logits.float(), dim=1).transpose(0, 1).reshape(q, -1)  # (Q, B*H*W)
         columns = ab.transpose(0, 1).reshape(2, -1)
-        return apply_chroma_shift(columns, chroma_shift(probs, chroma, levels)).view(2, b, h, w).transpose(0, 1)
+        return apply_chroma_shift(columns, chroma_shift(probs, group, chroma, levels)).view(2, b, h, w).transpose(0, 1)
     if temperature <= 1e-3 and levels is None:
         return centres[logits.argmax(1)].permute(0, 3, 1, 2)
     b, q, h, w = logits.shape
     columns = logits.transpose(0, 1).reshape(q, -1)  # (Q, B*H*W), pixels as columns
-    chroma = None
-    if levels is not None:
-        order, chroma = chroma_sorted(centres)
-        columns, centres = columns[order], centres[order]
+    groups = chroma_groups(centres) if levels is not None else None
     temperature = max(temperature, 1e-3)
     scale = LOG2_E / temperature
     out = _decode_columns(lambda i, j: columns[:, i:j].float() * scale, columns.shape[1], centres,
-                          temperature, levels, chroma)
+                          temperature, levels, groups)
     return out.view(2, b, h, w).transpose(0, 1)
 
 
@@ -238,10 +240,9 @@ def decode_features(hidden: torch.Tensor, head: torch.nn.Conv2d, centres: torch.
     features = hidden.transpose(0, 1).reshape(c, -1).float()  # (C, B*H*W)
     weight = head.weight.reshape(head.out_channels, c).float()  # (Q, C)
     bias = head.bias.float() if head.bias is not None else torch.zeros(head.out_channels, device=hidden.device)
-    chroma = None
-    if levels is not None:  # the head's rows in ascending chroma: each chunk's logits come out sorted
-        order, chroma = chroma_sorted(centres)
-        weight, bias, centres = weight[order], bias[order], centres[order]
+    groups = None
+    if levels is not None:
+        groups = chroma_groups(centres)
         temperature = max(temperature, 1e-3)
     if temperature <= 1e-3:
         picks = [torch.addmm(bias[:, None], weight, features[:, i : i + DECODE_COLUMNS]).argmax(0)
@@ -250,32 +251,32 @@ def decode_features(hidden: torch.Tensor, head: torch.nn.Conv2d, centres: torch.
     scale = LOG2_E / temperature  # folded into the head: (x W + b) log2(e) / T, then 2^(.) is exp(logits / T)
     weight, bias = weight * scale, (bias * scale)[:, None]
     out = _decode_columns(lambda i, j: torch.addmm(bias, weight, features[:, i:j]), features.shape[1], centres,
-                          temperature, levels, chroma)
+                          temperature, levels, groups)
     return out.view(2, b, h, w).transpose(0, 1)
 
 
 def _decode_columns(scaled_logits, n: int, centres: torch.Tensor, temperature: float = 1.0,
-                    levels: tuple[float, float] | None = None, chroma: torch.Tensor | None = None) -> torch.Tensor:
+                    levels: tuple[float, float] | None = None,
+                    groups: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Annealed mean of ``n`` pixels; ``scaled_logits(i, j)`` gives a fresh ``[Q, j - i]`` block of logits x log2(e) / T.
 
     Per block: subtract each pixel's maximum (the largest term becomes 1: no overflow at any temperature), 2^x in
     place (exp2 is about twice as fast as exp on a CPU), then one [3, Q] x [Q, cols] product gives the weighted a, b
-    and the normaliser together. With ``levels`` (rows sorted by ``chroma``), the same block at T = 1 (x T) gives the
-    predicted distribution whose chroma quantiles move each pixel's chroma (``chroma_shift``).
+    and the normaliser together. With ``levels`` (and ``groups``: ``chroma_groups``), the same block at T = 1 (x T)
+    gives the predicted distribution whose chroma quantiles move each pixel's chroma (``chroma_shift``).
     """
     weights = torch.cat((centres, torch.ones_like(centres[:, :1])), dim=1).t().contiguous()  # (3, Q): a, b, 1
     out = torch.empty(2, n, device=centres.device, dtype=torch.float32)
     for start in range(0, n, DECODE_COLUMNS):
         block = scaled_logits(start, start + DECODE_COLUMNS)
         block.sub_(block.amax(0, keepdim=True))
-        probs = torch.exp2(block * temperature) if levels is not None else None  # T = 1, unnormalised
+        probs = block.mul(temperature).exp2_() if levels is not None else None  # T = 1, unnormalised
         block.exp2_()
         sums = weights @ block  # (3, cols)
         chunk = out[:, start : start + DECODE_COLUMNS]
         torch.div(sums[:2], sums[2:], out=chunk)
         if probs is not None:
-            probs.div_(probs.sum(0, keepdim=True))
-            chunk.copy_(apply_chroma_shift(chunk, chroma_shift(probs, chroma, levels)))
+            chunk.copy_(apply_chroma_shift(chunk, chroma_shift(probs, *groups, levels)))
     return out
 
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..colorbins import VIVID_QUANTILES, apply_chroma_shift, chroma_shift, chroma_sorted, vivid_quantile
+from ..colorbins import VIVID_QUANTILES, apply_chroma_shift, chroma_groups, chroma_shift, vivid_quantile
 from ..lab import normalize_l, unnormalize_ab
 from ..model import ColorNet
 
@@ -48,8 +48,8 @@ class LocalGraph(nn.Module):
         self.net = net
         self.distribution = net.has_distribution_head
         if self.distribution:
-            order, chroma = chroma_sorted(net.colorization.ab_centres)
-            self.register_buffer("chroma_order", order, persistent=False)
+            group, chroma = chroma_groups(net.colorization.ab_centres)
+            self.register_buffer("chroma_group", group, persistent=False)
             self.register_buffer("chroma", chroma, persistent=False)
 
     def forward(self, l_work: torch.Tensor, fusion: torch.Tensor, vividness: torch.Tensor | None = None) -> torch.Tensor:
@@ -69,7 +69,7 @@ class LocalGraph(nn.Module):
             ab = torch.einsum("bqhw,qc->bchw", torch.softmax(logits / temperature, dim=1), centres)
         low, high = VIVID_QUANTILES
         asked = low + (high - low) * vividness.reshape(1, 1)
-        probs = torch.softmax(logits, dim=1).index_select(1, self.chroma_order).flatten(2)[0]  # (Q, H/4*W/4)
-        shift = chroma_shift(probs, self.chroma, (asked, vivid_quantile(net.config.vividness)))
+        probs = torch.softmax(logits, dim=1).flatten(2)[0]  # (Q, H/4*W/4)
+        shift = chroma_shift(probs, self.chroma_group, self.chroma, (asked, vivid_quantile(net.config.vividness)))
         ab = apply_chroma_shift(ab.flatten(2)[0], shift).reshape(ab.shape)
         return F.interpolate(ab, size=hidden.shape[-2:], mode="bilinear", align_corners=False)
