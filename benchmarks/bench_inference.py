@@ -108,7 +108,7 @@ def run_row(args: argparse.Namespace) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
-        out = colorizer.colorize_rgb(rgb)
+        out = colorizer.colorize_rgb(rgb, vividness=args.vividness)
         if device.type == "cuda":
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - t
@@ -238,6 +238,9 @@ def main() -> None:
     parser.add_argument("--working-size", type=int, default=DEFAULT_WORKING_SIZE)
     parser.add_argument("--tile", type=int, default=DEFAULT_TILE, help="full mode: tile size (0: never tile)")
     parser.add_argument("--upsample", default="guided", choices=["guided", "bilinear"])
+    parser.add_argument("--vividness", type=float, default=None,
+                        help="distribution checkpoints: a vividness other than the checkpoint's default costs a "
+                             "chroma-quantile pass in the decode (default: the checkpoint's own)")
     parser.add_argument("--no-fold", action="store_true", help="run the model as loaded (no BN folding)")
     parser.add_argument("--timeout", type=float, default=900.0, help="per row, seconds")
     parser.add_argument("--out", default=None, help="also write the table (markdown) to this file")
@@ -277,6 +280,8 @@ def main() -> None:
                             argv += ["--checkpoint", checkpoints[config]]
                         if args.no_fold:
                             argv.append("--no-fold")
+                        if args.vividness is not None and config == "default":
+                            argv += ["--vividness", str(args.vividness)]
                         row = _child(argv, args.timeout)
                         row.setdefault("config", config)
                         row.setdefault("mode", mode)
@@ -287,6 +292,7 @@ def main() -> None:
                               file=sys.stderr, flush=True)
     settings = (
         f"working size {args.working_size}, tile {args.tile or 'off'}, upsample {args.upsample}, "
+        f"vividness {'default' if args.vividness is None else args.vividness}, "
         f"BN folding {'off' if args.no_fold else 'on'}, {args.repeats} runs after 1 warm-up (5 for rows under 2 s, 1 for very slow rows: column n)"
     )
     text = f"Machine: {_machine()}\nSettings: {settings}\n\n{_table(rows, len(devices) > 1)}\n"

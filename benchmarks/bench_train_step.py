@@ -3,7 +3,8 @@
     python benchmarks/bench_train_step.py [--steps 20] [--threads 2]
 
 Rows: the compact network with the paper's regression head (MSE), regression + chroma weight, the colour-distribution
-head (soft-encoded cross-entropy with rarity rebalancing); plus the per-photo cost of building a training item with
+head (soft-encoded cross-entropy with rarity rebalancing); the distribution head at half width (capacity, issue 17's
+efficiency question) and on 64 px crops (a low-resolution stage); plus the per-photo cost of building a training item with
 and without the ageing augmentation (``training/degrade.py``). Images/s = batch size / median step time (after
 warm-up), so the numbers compare the variants; a real run adds data loading and validation.
 """
@@ -24,10 +25,11 @@ from training.objective import ColourLoss, Objective
 from training.train import TrainingForward
 
 
-def step_time(head: str, chroma_weight: float, steps: int, batch: int = 32, crop: int = 112) -> float:
+def step_time(head: str, chroma_weight: float, steps: int, batch: int = 32, crop: int = 112,
+              width: float = 0.25) -> float:
     torch.manual_seed(0)
     config = compact_config([f"c{i}" for i in range(104)])
-    config.head = head
+    config.head, config.width = head, width
     model = ColorNet(config).train()
     forward = TrainingForward(model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
@@ -75,9 +77,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, batch 32, 112 px crops, 128 px global path\n")
     print("| variant | step (s) | network images/s |\n|---|---:|---:|")
-    for name, head, chroma in (("regression (MSE)", "regression", 0.0), ("regression + chroma weight", "regression", 1.0),
-                               ("distribution (soft CE, rebalanced)", "distribution", 0.0)):
-        t = step_time(head, chroma, args.steps)
+    rows = (("regression (MSE)", "regression", 0.0, {}), ("regression + chroma weight", "regression", 1.0, {}),
+            ("distribution (soft CE, rebalanced)", "distribution", 0.0, {}),
+            ("distribution, half width (0.5)", "distribution", 0.0, {"width": 0.5}),
+            ("distribution, 64 px crops", "distribution", 0.0, {"crop": 64}))
+    for name, head, chroma, options in rows:
+        t = step_time(head, chroma, args.steps, **options)
         print(f"| {name} | {t:.3f} | {32 / t:.0f} |")
     print("\n| training item (one photo) | ms |\n|---|---:|")
     for name, p in (("clean", 0.0), ("aged (p = 1)", 1.0)):

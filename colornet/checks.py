@@ -72,8 +72,8 @@ def check_strength(strength: float) -> float:
 
 
 def check_vividness(vividness: float | None) -> float | None:
-    """``vividness`` in [0, 1] (0 = the distribution's muted mean, 1 = its mode), or None for the checkpoint's own
-    default. Whether a checkpoint can use it at all is ``ColorNet.temperature``'s question."""
+    """``vividness`` in [0, 1] (0 = the muted end of each pixel's predicted chroma, 1 = the bold end), or None for the
+    checkpoint's own default. Whether a checkpoint can use it at all is ``ColorNet.temperature``'s question."""
     if vividness is None:
         return None
     try:
@@ -81,7 +81,7 @@ def check_vividness(vividness: float | None) -> float | None:
     except (TypeError, ValueError):
         raise VividnessError(f"vividness must be a number in [0, 1], got {vividness!r}") from None
     if not 0.0 <= value <= 1.0:  # also rejects NaN
-        raise VividnessError(f"vividness must be in [0, 1] (0 = muted mean, 1 = most vivid), got {vividness}")
+        raise VividnessError(f"vividness must be in [0, 1] (0 = muted, 1 = boldest), got {vividness}")
     return value
 
 

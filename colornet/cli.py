@@ -142,7 +142,7 @@ def load_colorizer(args: argparse.Namespace, device: str | None = None, max_mega
     colorizer = Colorizer.from_pretrained(args.weights, device=device or args.device, working_size=args.working_size,
                                           max_megapixels=max_megapixels)
     try:
-        colorizer.model.temperature(args.vividness)
+        colorizer.model.resolve_vividness(args.vividness)
     except VividnessError:
         name = args.weights or "the default checkpoint"
         raise UsageError(f"--vividness: {name} has the paper's regression head, which has no vividness; leave "
@@ -482,7 +482,8 @@ def _add_look_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strength", type=library_check(check_strength), default=DEFAULT_STRENGTH,
                    help="chroma scale: 0 grey, 1 as predicted, >1 stronger")
     p.add_argument("--vividness", type=library_check(check_vividness), default=None,
-                   help="colour-distribution checkpoints: 0 = the safest, muted colours, 1 = the boldest "
+                   help="colour-distribution checkpoints: how bold each pixel's colour is within what the network "
+                        "finds plausible there, 0 = muted .. 1 = boldest, hues unchanged "
                         f"(default: the checkpoint's own: {_default_vividness()})")
 
 

@@ -10,7 +10,14 @@ annealed mean picks a vivid, still-plausible colour.
   neighbours are found by *rounding* (the 3x3 lattice points around the nearest one), never with a pixel-by-bin
   distance matrix, and the loss gathers just those 9 log-probabilities per pixel (a training step still costs about
   1.6x the regression's: the 262-way softmax at half resolution; docs/VIVID.md).
-* Decoding: the annealed mean, softmax(logits / T) . centres, with T = 1 the mean and T -> 0 the mode.
+* Decoding: the annealed mean, softmax(logits / T) . centres, with T = 1 the mean and T -> 0 the mode. T is the
+  checkpoint's own (``1 - config.vividness``) and sets each pixel's hue.
+* Vividness (``vivid_levels``): how bold, not which hue. Each pixel's chroma moves by how far apart two quantiles of
+  its *predicted chroma distribution* (T = 1) are: the one the asked vividness picks and the one the checkpoint's
+  default picks. Chroma is therefore non-decreasing in vividness at every pixel (colourfulness rises), the
+  checkpoint's default is its prediction unchanged, and a pixel the net is sure about barely moves while an
+  uncertain one (grass or dry grass? a red or a grey coat?) swings between muted and bold. Temperature alone did not
+  do that: on old prints it changed which hues appeared, and colourfulness fell from 0 to 1 (issue 17).
 """
 
 from __future__ import annotations
@@ -130,65 +137,146 @@ class ABQuantizer:
         return self.nearest_bin[self._lattice_index(ab.float().permute(0, 2, 3, 1))]
 
 
+VIVID_QUANTILES = (0.25, 0.8)  # the chroma quantiles vividness 0 and 1 reach
+
+
+def vivid_quantile(vividness: float) -> float:
+    """The quantile of a pixel's predicted chroma distribution that ``vividness`` (0..1) stands for."""
+    low, high = VIVID_QUANTILES
+    return low + (high - low) * float(vividness)
+
+
+def vivid_levels(vividness: float, default: float) -> tuple[float, float] | None:
+    """(quantile asked, quantile of the checkpoint's default) for the decoders; None when they are the same (the
+    prediction as trained, decoded without the extra work)."""
+    asked, base = vivid_quantile(vividness), vivid_quantile(default)
+    return None if asked == base else (asked, base)
+
+
+def chroma_groups(centres: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(each bin's chroma group ``[Q]``, the groups' chromas ``[G]``, ascending): bins of equal chroma (a point and
+    its mirror images on the lattice) are one step of the chroma distribution. Grid 10: 262 bins, 57 groups."""
+    chroma = centres.float().norm(dim=1).round(decimals=3)
+    levels, group = torch.unique(chroma, sorted=True, return_inverse=True)
+    return group, levels
+
+
+def chroma_shift(probs: torch.Tensor, group: torch.Tensor, chroma: torch.Tensor,
+                 levels: tuple[float, float]) -> torch.Tensor:
+    """Per column: quantile(levels[0]) - quantile(levels[1]) of the chroma distribution ``probs`` ``[Q, N]``
+    (unnormalised weights are fine; ``group``, ``chroma`` from ``chroma_groups``), ``[N]``.
+
+    The bins' probabilities are summed per chroma group (57 rows instead of 262), and the inverse CDF is interpolated
+    linearly between neighbouring groups, so each quantile is continuous and non-decreasing in its level: group k+1's
+    share of the CDF, ``(q - F_k) / p_{k+1}`` clamped to [0, 1], says how far the quantile has climbed from
+    chroma_k to chroma_{k+1}.
+    """
+    grouped = probs.new_zeros(chroma.shape[0], probs.shape[1]).index_add_(0, group, probs)
+    grouped = grouped / grouped.sum(0, keepdim=True)
+    cdf = grouped[:-1].cumsum(0)  # F_0 .. F_{G-2}
+    inverse = grouped[1:].clamp_min(1e-12).reciprocal_()
+    step = chroma.diff().to(probs.dtype)[:, None]
+    asked, base = levels
+    climb = ((asked - cdf) * inverse).clamp_(0.0, 1.0)
+    climb.sub_(((base - cdf) * inverse).clamp_(0.0, 1.0))
+    return (climb * step).sum(0)
+
+
+def apply_chroma_shift(ab: torch.Tensor, shift: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """ab (a and b along ``dim``) with its chroma moved by ``shift`` (same shape minus ``dim``), hue kept; never
+    below 0. Below chroma 1 the move fades with the chroma (no hue to move along, and no jump)."""
+    chroma = ab.norm(dim=dim, keepdim=True)
+    target = (chroma + shift.unsqueeze(dim)).clamp_min(0.0)
+    return ab * (target / chroma.clamp_min(1.0))
+
+
 DECODE_COLUMNS = 2048  # pixels per chunk of the inference decode: a [Q, 2048] block stays in the CPU's cache
 LOG2_E = 1.4426950408889634
 
 
-def decode_annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Logits ``[B,Q,H,W]`` -> ab ``[B,2,H,W]``: softmax(logits / T) . centres (T = 1 mean, T -> 0 mode).
+def decode_annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float,
+                         levels: tuple[float, float] | None = None) -> torch.Tensor:
+    """Logits ``[B,Q,H,W]`` -> ab ``[B,2,H,W]``: softmax(logits / T) . centres (T = 1 mean, T -> 0 mode), with the
+    chroma moved for a vividness other than the checkpoint's when ``levels`` (``vivid_levels``) is given.
 
     With gradients (training) this is the textbook softmax + weighted sum. Without (inference) it runs chunk by
     chunk of pixels (``_decode_columns``), about 3x faster on a CPU; the two agree to float round-off (tested).
     """
     centres = centres.to(device=logits.device, dtype=torch.float32)
-    if temperature <= 1e-3:
+    if torch.is_grad_enabled() and logits.requires_grad:  # the textbook decode, differentiable
+        if temperature <= 1e-3:
+            ab = centres[logits.argmax(1)].permute(0, 3, 1, 2)
+        else:
+            ab = torch.einsum("bqhw,qc->bchw", torch.softmax(logits.float() / temperature, dim=1), centres)
+        if levels is None:
+            return ab
+        group, chroma = chroma_groups(centres)
+        b, q, h, w = logits.shape
+        probs = torch.softmax(logits.float(), dim=1).transpose(0, 1).reshape(q, -1)  # (Q, B*H*W)
+        columns = ab.transpose(0, 1).reshape(2, -1)
+        return apply_chroma_shift(columns, chroma_shift(probs, group, chroma, levels)).view(2, b, h, w).transpose(0, 1)
+    if temperature <= 1e-3 and levels is None:
         return centres[logits.argmax(1)].permute(0, 3, 1, 2)
-    if torch.is_grad_enabled() and logits.requires_grad:
-        probs = torch.softmax(logits.float() / temperature, dim=1)
-        return torch.einsum("bqhw,qc->bchw", probs, centres)
     b, q, h, w = logits.shape
     columns = logits.transpose(0, 1).reshape(q, -1)  # (Q, B*H*W), pixels as columns
+    groups = chroma_groups(centres) if levels is not None else None
+    temperature = max(temperature, 1e-3)
     scale = LOG2_E / temperature
-    out = _decode_columns(lambda i, j: columns[:, i:j].float() * scale, columns.shape[1], centres)
+    out = _decode_columns(lambda i, j: columns[:, i:j].float() * scale, columns.shape[1], centres,
+                          temperature, levels, groups)
     return out.view(2, b, h, w).transpose(0, 1)
 
 
 def decode_features(hidden: torch.Tensor, head: torch.nn.Conv2d, centres: torch.Tensor,
-                    temperature: float) -> torch.Tensor:
+                    temperature: float, levels: tuple[float, float] | None = None) -> torch.Tensor:
     """Inference: the 1x1 distribution head and the annealed-mean decode fused, chunk by chunk of pixels.
 
     ``hidden`` ``[B,C,H,W]`` is the layer before the head. The [B, Q, H, W] logits are never stored: each chunk's
     logits are one small matrix product (with 1/T folded into the head's weights), decoded while in the cache.
+    ``levels``: see ``decode_annealed_mean``.
     """
     centres = centres.to(device=hidden.device, dtype=torch.float32)
     b, c, h, w = hidden.shape
     features = hidden.transpose(0, 1).reshape(c, -1).float()  # (C, B*H*W)
     weight = head.weight.reshape(head.out_channels, c).float()  # (Q, C)
     bias = head.bias.float() if head.bias is not None else torch.zeros(head.out_channels, device=hidden.device)
+    groups = None
+    if levels is not None:
+        groups = chroma_groups(centres)
+        temperature = max(temperature, 1e-3)
     if temperature <= 1e-3:
         picks = [torch.addmm(bias[:, None], weight, features[:, i : i + DECODE_COLUMNS]).argmax(0)
                  for i in range(0, features.shape[1], DECODE_COLUMNS)]
         return centres[torch.cat(picks)].t().reshape(2, b, h, w).transpose(0, 1)
     scale = LOG2_E / temperature  # folded into the head: (x W + b) log2(e) / T, then 2^(.) is exp(logits / T)
     weight, bias = weight * scale, (bias * scale)[:, None]
-    out = _decode_columns(lambda i, j: torch.addmm(bias, weight, features[:, i:j]), features.shape[1], centres)
+    out = _decode_columns(lambda i, j: torch.addmm(bias, weight, features[:, i:j]), features.shape[1], centres,
+                          temperature, levels, groups)
     return out.view(2, b, h, w).transpose(0, 1)
 
 
-def _decode_columns(scaled_logits, n: int, centres: torch.Tensor) -> torch.Tensor:
+def _decode_columns(scaled_logits, n: int, centres: torch.Tensor, temperature: float = 1.0,
+                    levels: tuple[float, float] | None = None,
+                    groups: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Annealed mean of ``n`` pixels; ``scaled_logits(i, j)`` gives a fresh ``[Q, j - i]`` block of logits x log2(e) / T.
 
     Per block: subtract each pixel's maximum (the largest term becomes 1: no overflow at any temperature), 2^x in
     place (exp2 is about twice as fast as exp on a CPU), then one [3, Q] x [Q, cols] product gives the weighted a, b
-    and the normaliser together.
+    and the normaliser together. With ``levels`` (and ``groups``: ``chroma_groups``), the same block at T = 1 (x T)
+    gives the predicted distribution whose chroma quantiles move each pixel's chroma (``chroma_shift``).
     """
     weights = torch.cat((centres, torch.ones_like(centres[:, :1])), dim=1).t().contiguous()  # (3, Q): a, b, 1
     out = torch.empty(2, n, device=centres.device, dtype=torch.float32)
     for start in range(0, n, DECODE_COLUMNS):
         block = scaled_logits(start, start + DECODE_COLUMNS)
-        block.sub_(block.amax(0, keepdim=True)).exp2_()
+        block.sub_(block.amax(0, keepdim=True))
+        probs = block.mul(temperature).exp2_() if levels is not None else None  # T = 1, unnormalised
+        block.exp2_()
         sums = weights @ block  # (3, cols)
-        torch.div(sums[:2], sums[2:], out=out[:, start : start + DECODE_COLUMNS])
+        chunk = out[:, start : start + DECODE_COLUMNS]
+        torch.div(sums[:2], sums[2:], out=chunk)
+        if probs is not None:
+            chunk.copy_(apply_chroma_shift(chunk, chroma_shift(probs, *groups, levels)))
     return out
 
 

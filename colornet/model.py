@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .colorbins import decode_annealed_mean, decode_features, gamut_bins
+from .colorbins import decode_annealed_mean, decode_features, gamut_bins, vivid_levels
 from .checks import check_vividness
 from .errors import VividnessError
 from .lab import normalize_l, unnormalize_ab
@@ -288,38 +288,48 @@ class ColorNet(nn.Module):
     def has_distribution_head(self) -> bool:
         return self.config.head == "distribution"
 
-    def temperature(self, vividness: float | None = None) -> float:
-        """Decoding temperature for a ``vividness`` in [0, 1] (None: the checkpoint's default).
+    @property
+    def decode_temperature(self) -> float:
+        """The checkpoint's own decoding temperature, ``1 - config.vividness``: it sets every pixel's hue (T -> 0
+        picks the distribution's mode, T = 1 its mean); ``vividness`` then moves only the chroma."""
+        return 1.0 - float(self.config.vividness) if self.has_distribution_head else 1.0
 
-        vividness 0 decodes the distribution's mean (temperature 1: the most cautious, muted colours), 1 its mode
-        (temperature -> 0: the most vivid); the scale runs that way round so that more vividness means more colour.
+    def resolve_vividness(self, vividness: float | None = None) -> float | None:
+        """The vividness a run takes effect with: the value checked against [0, 1] and this head, or the checkpoint's
+        default for None; None for the paper's regression head (nothing to set).
+
+        vividness picks a quantile of each pixel's predicted chroma distribution (``colorbins.vivid_levels``): 0 the
+        low end (muted), 1 the high end (bold); the default leaves the prediction as trained. Hue stays the
+        checkpoint's at every setting, and colourfulness rises with the knob.
         """
         if vividness is None:
-            vividness = self.config.vividness if self.has_distribution_head else 0.0
-        elif not self.has_distribution_head:
+            return float(self.config.vividness) if self.has_distribution_head else None
+        if not self.has_distribution_head:
             raise VividnessError(
                 f"vividness only applies to checkpoints with a colour-distribution head; {self.config.name!r} has "
                 "the paper's regression head. Leave vividness unset (or use strength), or load a distribution "
                 "checkpoint such as the default"
             )
-        return 1.0 - check_vividness(vividness)
+        return check_vividness(vividness)
 
     def predict_ab_half(self, lightness: torch.Tensor, prior: GlobalPrior,
                         vividness: float | None = None) -> torch.Tensor:
         """Local path: ab in [-110, 110] at about half the input size, ``[B, 2, ~H/2, ~W/2]``."""
-        temperature = self.temperature(vividness)
-        if self.has_distribution_head and not torch.is_grad_enabled():
+        vividness = self.resolve_vividness(vividness)
+        if not self.has_distribution_head:
+            return unnormalize_ab(self.predict_head_half(lightness, prior))
+        temperature = self.decode_temperature
+        levels = vivid_levels(vividness, float(self.config.vividness))
+        if not torch.is_grad_enabled():
             # inference: the 1x1 head and the decode fused, chunk by chunk (the full logits are never stored), on
             # the features averaged over 2x2 (= the logits averaged: the head is linear), then ab brought back to
             # half size: 4x less decoding at no loss of PSNR (the guided upsampler restores the edges)
             hidden = self.colorization.hidden(self.fuse_local(lightness, prior))  # (B, 32w, H/2, W/2)
             ab = decode_features(F.avg_pool2d(hidden, 2, ceil_mode=True), self.colorization.distribution,
-                                 self.colorization.ab_centres, temperature)  # (B, 2, H/4, W/4)
+                                 self.colorization.ab_centres, temperature, levels)  # (B, 2, H/4, W/4)
             return F.interpolate(ab, size=hidden.shape[-2:], mode="bilinear", align_corners=False)
         out = self.predict_head_half(lightness, prior)
-        if self.has_distribution_head:
-            return decode_annealed_mean(out, self.colorization.ab_centres, temperature)
-        return unnormalize_ab(out)
+        return decode_annealed_mean(out, self.colorization.ab_centres, temperature, levels)
 
     def colorize(self, lightness: torch.Tensor, prior: GlobalPrior, vividness: float | None = None) -> torch.Tensor:
         """ab at the input's size (bilinear upsampling of the half-size prediction), ``[B, 2, H, W]``."""

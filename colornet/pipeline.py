@@ -169,7 +169,7 @@ class Colorizer:
         input's device: float32 in [0, 1], or uint8 with ``out_dtype=torch.uint8`` (a quarter of the memory).
 
         ``vividness`` (checkpoints with a colour-distribution head only; None = the checkpoint's default) picks how
-        boldly the predicted colour distribution is decoded: 0 its mean (muted, safest), 1 its mode (most vivid).
+        bold each pixel's colour is within its predicted distribution: 0 muted, 1 bold, hues unchanged.
         ``strength`` then scales the chroma of whatever was decoded (any checkpoint).
         ``hints``: colour hints propagated along L (``colornet.hints``; ``strength`` scales the prediction, not the
         hints). ``mask`` ``[B or 1,1,H,W]`` in [0, 1]: 1 = colorize, 0 = keep the input pixel exactly
@@ -224,7 +224,7 @@ class Colorizer:
             raise InputError(f"colorize_rgb expects RGB shaped [B, 3, H, W], got {tuple(rgb.shape)}")
         if rgb.shape[0] == 0:
             raise InputError("colorize_rgb got an empty batch")
-        self.model.temperature(vividness)  # checks vividness before any work (raises VividnessError)
+        self.model.resolve_vividness(vividness)  # checks vividness before any work (raises VividnessError)
         if prior is not None:
             prior.fusion_for_batch(rgb.shape[0])  # one prior, or one per image: else an InputError before any work
             finite(prior.fusion, "The global prior")

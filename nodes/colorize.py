@@ -85,9 +85,10 @@ class ColorNetFuseColorize:
                 "vividness": ("FLOAT", {
                     "default": VIVIDNESS_SLIDER_DEFAULT, "min": 0.0, "max": 1.0, "step": 0.01,
                     "tooltip": "Used when 'vividness_from' is 'this slider'. Checkpoints with a colour-distribution "
-                               "head (the default): how boldly the predicted colours are chosen, 0 = the safest "
-                               "muted average, 1 = the most likely colour, full strength. Paper (regression) "
-                               "checkpoints have no such choice: use strength.",
+                               "head (the default): how bold each pixel's colour is, within what the network finds "
+                               "plausible for that pixel: 0 = the muted end, 1 = the bold end; the hues stay the "
+                               "same. (strength scales every colour alike.) Paper (regression) checkpoints have no "
+                               "such choice: use strength.",
                 }),
                 "global_prior": (PRIOR_TYPE, {
                     "tooltip": "Optional global prior (ColorNet Global Prior / ColorNet Prior Mix) replacing each image's own: one prior "
@@ -141,7 +142,7 @@ class ColorNetFuseColorize:
         strength = DEFAULT_STRENGTH if strength is None else strength
         vivid = chosen_vividness(vividness, vividness_from)
         try:
-            colorizer.model.temperature(vivid)
+            colorizer.model.resolve_vividness(vivid)
         except ValueError as exc:
             raise ColorNetInputError(f"vividness: {exc}") from exc
         batch = rgb.shape[0]

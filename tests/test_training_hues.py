@@ -119,3 +119,52 @@ def test_one_gpu_recipes_run_a_few_steps_on_cpu(recipe, photos, tmp_path):
     assert document["architecture"]["head"] == "distribution"
     assert document["training"]["config"]["num_workers"] == 2
     assert "green_recall" in _records(run, "eval")[-1]["model"]
+
+
+def _wider(config, width):
+    import copy
+
+    wide = copy.deepcopy(config)
+    wide.width = width
+    return wide
+
+
+def test_widening_keeps_what_the_narrow_network_computes():
+    """Net2WiderNet on the shipped weights: the half-width network built from them computes the same colours and
+    scene logits (no noise: to float round-off; with the symmetry-breaking noise: within an a*b* unit), and every
+    tensor is carried over."""
+    import torch
+
+    from colornet.checkpoint import load_checkpoint
+    from colornet.model import ColorNet
+    from training.widen import widen_state
+
+    bundled = Path(__file__).parents[1] / "colornet" / "weights" / "colornet-compact-vivid104" / "model.safetensors"
+    narrow, _ = load_checkpoint(bundled)
+    wide = ColorNet(_wider(narrow.config, 0.5)).eval()
+    torch.manual_seed(0)
+    lightness = torch.nn.functional.interpolate(torch.rand(1, 1, 8, 12), size=(128, 192), mode="bilinear") * 100
+    with torch.no_grad():
+        ab, logits = narrow(lightness)
+        for noise, tolerance in ((0.0, 1e-3), (0.01, 2.0)):  # in a*b* units (of +-110)
+            state = widen_state(narrow.state_dict(), wide.state_dict(), narrow.config.global_dim, noise=noise)
+            assert set(state) == set(wide.state_dict())
+            wide.load_state_dict(state)
+            ab_wide, logits_wide = wide(lightness)
+            assert (ab_wide - ab).abs().max() < tolerance, (noise, (ab_wide - ab).abs().max())
+            assert (logits_wide - logits).abs().max() < tolerance
+        assert (ab_wide - ab).abs().max() > 1e-2  # the noise is there: the copies can now grow apart
+
+
+def test_init_from_a_narrower_checkpoint_widens_it(photos, tmp_path, capsys):
+    """A run with --width above the init_from checkpoint's starts from the widened weights, not from scratch."""
+    narrow_run = tmp_path / "narrow"
+    assert main([*TINY_ARGS, f"--data_dir={photos}", f"--out_dir={narrow_run}", "--max_iters=2"]) == 0
+    weights = sorted(narrow_run.glob("ckpt-*"))[-1] / "model.safetensors"
+    narrow_width = read_document(weights)["architecture"]["width"]
+    capsys.readouterr()
+    assert main([*TINY_ARGS, f"--data_dir={photos}", f"--out_dir={tmp_path / 'wide'}", "--max_iters=1",
+                 f"--init_from={weights}", f"--width={2 * narrow_width}"]) == 0
+    out = capsys.readouterr()
+    line = next(l for l in (out.out + out.err).splitlines() if "init_from:" in l)
+    assert "widened from width" in line and "fresh" not in line, line

@@ -59,8 +59,9 @@ def _head_lines(arch: dict, config: dict) -> str:
              f"{config.get('balance_classes', 'n/a')})")
     if arch.get("head") == "distribution":
         return (f"- Output head: a colour distribution over {arch.get('ab_bins')} in-gamut a*b* bins (grid "
-                f"{arch.get('ab_grid')}), decoded by an annealed mean; `vividness` (0 = the mean, muted; 1 = the mode, "
-                f"boldest) defaults to {arch.get('vividness')}, i.e. temperature {1 - float(arch.get('vividness', 0)):.2f}.\n"
+                f"{arch.get('ab_grid')}), decoded by an annealed mean at temperature "
+                f"{1 - float(arch.get('vividness', 0)):.2f} (the hues); `vividness` (0 = muted, 1 = boldest: the "
+                f"chroma quantile each pixel reaches) defaults to {arch.get('vividness')}, the prediction as trained.\n"
                 f"- Loss: soft-encoded cross-entropy over the bins, weighted by colour rarity (rebalancing mix "
                 f"{config.get('rebalance', 'n/a')}) + {scene}.")
     return f"- Output head: a*b* regression (sigmoid, ±110), the paper's.\n- Loss: MSE on ab + {scene}."

@@ -148,17 +148,26 @@ def init_distribution_head(model: ColorNet, counts: torch.Tensor) -> None:
 def init_matching(model: ColorNet, weights: str) -> tuple[str, set[str]]:
     """Start from another checkpoint: copy every tensor whose name and shape match (fine-tuning, a new head).
 
-    Layers that differ (a new output head, another number of scene classes) keep their fresh initialisation;
-    the returned line names them, so a run never silently starts from less than it seems.
+    A config wider than the checkpoint (``width``) starts from the checkpoint widened with its function kept
+    (``training.widen``). Layers that differ otherwise (a new output head, another number of scene classes) keep
+    their fresh initialisation; the returned line names them, so a run never silently starts from less than it seems.
     """
-    from colornet.checkpoint import load_state_dict
+    from colornet.checkpoint import load_state_dict, read_document
+
+    from .widen import widen_state
 
     source = load_state_dict(weights)
     own = model.state_dict()
     taken = {k: v.to(own[k].dtype) for k, v in source.items() if k in own and own[k].shape == v.shape}
-    model.load_state_dict(taken, strict=False)
-    fresh = sorted(set(own) - set(taken))
+    widened: dict[str, torch.Tensor] = {}
+    source_width = float(read_document(weights).get("architecture", {}).get("width", model.config.width))
+    if source_width < model.config.width:
+        rest = {k: own[k] for k in own if k not in taken}
+        widened = widen_state(source, rest, model.config.global_dim)
+    model.load_state_dict({**taken, **widened}, strict=False)
+    fresh = sorted(set(own) - set(taken) - set(widened))
     line = f"init_from: {weights}: {len(taken)}/{len(own)} tensors copied" + (
+        f", {len(widened)} widened from width {source_width:g} to {model.config.width:g}" if widened else "") + (
         f"; fresh: {', '.join(fresh)}" if fresh else "")
     return line, set(fresh)
 

@@ -97,7 +97,7 @@ def evaluate(model: ColorNet, val: ValidationSet, device: torch.device, ctx, obj
         labelled = bool((labels >= 0).all())  # photos of other collections have no scene label: colour term only
         loss = objective(out, prior.logits if labelled else None, ab, labels)
         if model.has_distribution_head:
-            ab_half = decode_annealed_mean(out, model.colorization.ab_centres, model.temperature())
+            ab_half = decode_annealed_mean(out, model.colorization.ab_centres, model.decode_temperature)
         else:
             ab_half = unnormalize_ab(out.float())
         ab_full = F.interpolate(ab_half.float(), size=lightness.shape[-2:], mode="bilinear", align_corners=False)

@@ -89,7 +89,7 @@ def run_provenance(
     model = getattr(colorizer, "model", None)
     effective = None
     if model is not None and getattr(model, "has_distribution_head", False):
-        effective = round(1.0 - model.temperature(vividness), 6)
+        effective = round(model.resolve_vividness(vividness), 6)
     settings: dict[str, object] = {
         "vividness": effective,
         "strength": float(strength),

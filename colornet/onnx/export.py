@@ -143,7 +143,9 @@ def model_document(model: ColorNet, *, name: str = "", sha256: str | None = None
                 "inputs": {"l_work": "L* (0..100) [1,1,h,w]: the full-resolution L area-averaged (adaptive average "
                                      "pooling) so the longer side is at most working_size",
                            "fusion": "[1,global_dim] the photo's own fusion vector, or a mix",
-                           **({"vividness": "[1] 0 (mean, muted) .. 1 (mode, vivid)"} if distribution else {})},
+                           **({"vividness": "[1] 0 (muted) .. 1 (bold): how far up its predicted chroma "
+                                            "distribution each pixel goes; defaults.vividness = as trained"}
+                              if distribution else {})},
                 "outputs": {"ab": "a*b* [1,2,4*ceil(h/8),4*ceil(w/8)]; bring it to full size guided by L "
                                   "(colornet.upsample.ABUpsampler), scale by strength, Lab -> sRGB"},
             },

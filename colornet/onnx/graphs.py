@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..colorbins import VIVID_QUANTILES, apply_chroma_shift, chroma_groups, chroma_shift, vivid_quantile
 from ..lab import normalize_l, unnormalize_ab
 from ..model import ColorNet
 
@@ -37,14 +38,19 @@ class LocalGraph(nn.Module):
     distribution head, vividness ``[1]`` (0..1) -> a*b* ``[1,2,4*ceil(H/8),4*ceil(W/8)]`` in [-110, 110].
 
     The distribution head decodes as ``ColorNet.predict_ab_half`` does at inference: features averaged over 2x2,
-    the 1x1 head, softmax(logits / T) . centres with T = 1 - vividness (argmax at T <= 1e-3), then bilinear back to
-    half size. (The 2x2 average never meets an edge: half size is a multiple of 4.)
+    the 1x1 head, softmax(logits / T) . centres with the checkpoint's own T (argmax at T <= 1e-3), each pixel's
+    chroma moved by the vividness's chroma quantile (``colornet.colorbins.chroma_shift``; none at the checkpoint's
+    default), then bilinear back to half size. (The 2x2 average never meets an edge: half size is a multiple of 4.)
     """
 
     def __init__(self, net: ColorNet):
         super().__init__()
         self.net = net
         self.distribution = net.has_distribution_head
+        if self.distribution:
+            group, chroma = chroma_groups(net.colorization.ab_centres)
+            self.register_buffer("chroma_group", group, persistent=False)
+            self.register_buffer("chroma", chroma, persistent=False)
 
     def forward(self, l_work: torch.Tensor, fusion: torch.Tensor, vividness: torch.Tensor | None = None) -> torch.Tensor:
         net = self.net
@@ -55,10 +61,15 @@ class LocalGraph(nn.Module):
             return unnormalize_ab(torch.sigmoid(head.output(hidden)))
         assert vividness is not None
         logits = head.distribution(F.avg_pool2d(hidden, 2, ceil_mode=True))  # (1, Q, H/4, W/4)
-        temperature = 1.0 - vividness.reshape(1, 1, 1, 1)
-        probs = torch.softmax(logits / temperature.clamp_min(MODE_TEMPERATURE), dim=1)
         centres = head.ab_centres  # (Q, 2)
-        mean = torch.einsum("bqhw,qc->bchw", probs, centres)
-        mode = centres[logits.argmax(1)].permute(0, 3, 1, 2)  # (1, 2, H/4, W/4)
-        ab = torch.where(temperature <= MODE_TEMPERATURE, mode, mean)
+        temperature = net.decode_temperature
+        if temperature <= MODE_TEMPERATURE:
+            ab = centres[logits.argmax(1)].permute(0, 3, 1, 2)  # (1, 2, H/4, W/4)
+        else:
+            ab = torch.einsum("bqhw,qc->bchw", torch.softmax(logits / temperature, dim=1), centres)
+        low, high = VIVID_QUANTILES
+        asked = low + (high - low) * vividness.reshape(1, 1)
+        probs = torch.softmax(logits, dim=1).flatten(2)[0]  # (Q, H/4*W/4)
+        shift = chroma_shift(probs, self.chroma_group, self.chroma, (asked, vivid_quantile(net.config.vividness)))
+        ab = apply_chroma_shift(ab.flatten(2)[0], shift).reshape(ab.shape)
         return F.interpolate(ab, size=hidden.shape[-2:], mode="bilinear", align_corners=False)

@@ -36,7 +36,7 @@ class ColorizeBatch:
         self.colorizer = Colorizer.from_pretrained(
             weights, device=device, working_size=working_size, max_megapixels=max_megapixels
         )
-        self.colorizer.model.temperature(vividness)  # a wrong vividness fails the actor at once, not every row
+        self.colorizer.model.resolve_vividness(vividness)  # a wrong vividness fails the actor at once, not every row
         # ``output``: OutputOptions' fields (format, bit depth, metadata, output profile ...); the provenance is ours
         provenance = run_provenance(self.colorizer, strength=strength, vividness=vividness)
         self.options = OutputOptions(**{**(output or {}), "provenance": provenance})
