@@ -244,7 +244,7 @@ def decode_features(hidden: torch.Tensor, head: torch.nn.Conv2d, centres: torch.
     if levels is not None:
         groups = chroma_groups(centres)
         temperature = max(temperature, 1e-3)
-    if temperature <= 1e-3:
+    if temperature <= 1e-3 and levels is None:
         picks = [torch.addmm(bias[:, None], weight, features[:, i : i + DECODE_COLUMNS]).argmax(0)
                  for i in range(0, features.shape[1], DECODE_COLUMNS)]
         return centres[torch.cat(picks)].t().reshape(2, b, h, w).transpose(0, 1)

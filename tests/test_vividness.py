@@ -212,3 +212,26 @@ def test_fused_inference_decode_equals_the_reference(dist_model):
         # quantile by a few hundredths of a chroma unit
         error = (fused - reference).abs()
         assert error.max() < 0.1 and error.mean() < 1e-3, (vividness, error.max())
+
+
+@torch.no_grad()
+def test_a_checkpoint_whose_default_is_the_mode_still_has_a_vividness_knob(dist_model):
+    """Default vividness 1 (temperature 0: the mode decides the hue): other settings still move the chroma, in the
+    fused decode as in the reference, and the default is the plain mode."""
+    import copy
+
+    import torch.nn.functional as F
+
+    model = copy.deepcopy(dist_model)
+    model.config.vividness = 1.0
+    model.colorization.distribution.weight.mul_(0.05)
+    lightness = torch.rand(1, 1, 64, 80) * 100
+    prior = model.encode_global(lightness)
+    logits = F.avg_pool2d(model.predict_head_half(lightness, prior), 2, ceil_mode=True)
+    centres = model.colorization.ab_centres
+    mode = F.interpolate(centres[logits.argmax(1)].permute(0, 3, 1, 2), scale_factor=2, mode="bilinear")
+    assert torch.allclose(model.predict_ab_half(lightness, prior), mode, atol=1e-4)
+    muted = model.predict_ab_half(lightness, prior, vividness=0.0)
+    reference = F.interpolate(reference_vivid(logits, centres, 1e-3, 0.0, 1.0), scale_factor=2, mode="bilinear")
+    assert (muted - reference).abs().mean() < 0.05
+    assert muted.norm(dim=1).mean() < mode.norm(dim=1).mean() - 5
