@@ -235,3 +235,27 @@ def test_a_checkpoint_whose_default_is_the_mode_still_has_a_vividness_knob(dist_
     reference = F.interpolate(reference_vivid(logits, centres, 1e-3, 0.0, 1.0), scale_factor=2, mode="bilinear")
     assert (muted - reference).abs().mean() < 0.05
     assert muted.norm(dim=1).mean() < mode.norm(dim=1).mean() - 5
+
+
+@torch.no_grad()
+def test_decode_runs_in_float32_under_half_precision_autocast(dist_model):
+    """The ComfyUI loader's float16/bfloat16 choice runs the network under autocast; the decode (head product, chroma
+    quantiles) must still be float32, or the quantiles' divisions by small probabilities throw chroma off by tens of
+    units. Checked with bfloat16 autocast on the CPU (the same autocast mechanism as CUDA's) against the reference."""
+    from colornet.colorbins import decode_annealed_mean, decode_features, vivid_levels
+
+    head = dist_model.colorization.distribution
+    centres = dist_model.colorization.ab_centres
+    torch.manual_seed(0)
+    hidden = torch.randn(2, head.in_channels, 12, 9) * 3
+    logits = torch.nn.functional.conv2d(hidden.double(), head.weight.double(), head.bias.double())
+    temperature, default = dist_model.decode_temperature, dist_model.config.vividness
+    for vividness in (0.0, 1.0):
+        reference = reference_vivid(logits, centres, temperature, vividness, default)
+        levels = vivid_levels(vividness, default)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fused = decode_features(hidden, head, centres, temperature, levels)
+            plain = decode_annealed_mean(logits.float(), centres, temperature, levels)
+        for out in (fused, plain):
+            error = (out.float() - reference).abs()
+            assert error.max() < 0.1 and error.mean() < 1e-3, (vividness, error.max())
