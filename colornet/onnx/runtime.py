@@ -18,7 +18,7 @@ import torch
 from ..errors import InputError
 from ..model import resize_for_global
 from ..prior import GlobalPrior
-from .export import FORMAT, MODEL_JSON
+from .export import FORMAT, FORMAT_VERSION, MODEL_JSON
 
 
 class OnnxNetwork:
@@ -36,6 +36,9 @@ class OnnxNetwork:
             raise InputError(f"{folder / MODEL_JSON}: not a readable export ({err}); run colornet export-onnx") from None
         if self.document.get("format") != FORMAT:
             raise InputError(f"{folder / MODEL_JSON} is not a {FORMAT} document")
+        if self.document.get("format_version") != FORMAT_VERSION:  # e.g. 1: vividness was a temperature then
+            raise InputError(f"{folder} was exported in format version {self.document.get('format_version')!r}; "
+                             f"this colornet runs version {FORMAT_VERSION}: export it again (colornet export-onnx)")
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
