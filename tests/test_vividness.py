@@ -259,3 +259,26 @@ def test_decode_runs_in_float32_under_half_precision_autocast(dist_model):
         for out in (fused, plain):
             error = (out.float() - reference).abs()
             assert error.max() < 0.1 and error.mean() < 1e-3, (vividness, error.max())
+
+
+def test_user_facing_texts_describe_vividness_as_boldness_not_mean_or_mode(capsys):
+    """Vividness no longer picks between the distribution's mean and mode (or a temperature): every place a user
+    reads what the knob does -- CLI help, the node's tooltip, docs/NODES.md, the GIMP dialog -- says so."""
+    import re
+
+    from helpers import ROOT, load_pack
+
+    texts = {}
+    with pytest.raises(SystemExit):
+        main(["colorize", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    texts["cli"] = help_text[help_text.rindex("--vividness VIVIDNESS"):][:300]  # the option, not the usage line
+    node = load_pack("colornet_pack_for_vividness_texts").NODE_CLASS_MAPPINGS["ColorNetFuseColorize"]
+    texts["node"] = node.INPUT_TYPES()["optional"]["vividness"][1]["tooltip"]
+    nodes_md = (ROOT / "docs" / "NODES.md").read_text()
+    texts["NODES.md"] = next(line for line in nodes_md.splitlines() if line.startswith("| `vividness`"))
+    gimp = (ROOT / "colornet" / "gimp" / "colornet-gimp.py").read_text()
+    texts["gimp"] = re.search(r'add_double_argument\("vividness".*?\)', gimp, re.S).group(0)
+    stale = re.compile(r"\b(mean|mode|most likely|safest|temperature)\b", re.I)
+    for where, text in texts.items():
+        assert "bold" in text and not stale.search(text), (where, text)
