@@ -154,3 +154,15 @@ def test_exports_from_before_the_vividness_change_are_refused_and_the_web_cache_
     assert exported_model(name, echo=messages.append) == cached
     assert messages and model_json(cached)["format_version"] == FORMAT_VERSION > 1
     OnnxNetwork(cached)  # the fresh export runs
+
+
+@pytest.mark.parametrize("vividness", [1.5, -0.1, float("nan")])
+def test_onnx_host_checks_vividness_like_the_library(vividness):
+    """The graph takes any float: outside [0, 1] the chroma quantile runs off the distribution (every pixel at the
+    extreme chroma, or NaN). The Python host refuses it as ``Colorizer`` does."""
+    from colornet.errors import VividnessError
+
+    net = OnnxNetwork(exported(_distribution_name()))
+    lightness = torch.rand(1, 1, 32, 32) * 100
+    with pytest.raises(VividnessError, match=r"\[0, 1\]"):
+        net.predict_ab_half(lightness, net.encode_global(lightness), vividness)

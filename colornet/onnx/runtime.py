@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..checks import check_vividness
 from ..errors import InputError
 from ..model import resize_for_global
 from ..prior import GlobalPrior
@@ -63,7 +64,7 @@ class OnnxNetwork:
         """L ``[1,1,h,w]`` at the working size + a one-row prior -> ab ``[1,2,~h/2,~w/2]``."""
         feeds = {"l_work": lightness.float().cpu().numpy(), "fusion": prior.fusion.float().cpu().numpy()}
         if self.has_distribution_head:
-            value = self.document["defaults"]["vividness"] if vividness is None else vividness
+            value = self.document["defaults"]["vividness"] if vividness is None else check_vividness(vividness)
             feeds["vividness"] = np.array([value], dtype=np.float32)
         elif vividness is not None:
             raise InputError("vividness only applies to checkpoints with a colour-distribution head")
