@@ -199,9 +199,12 @@ def _full_precision(device: torch.device):
     """Autocast off for the decode: under fp16/bf16 autocast (the nodes' GPU precision) its matrix products would run
     in half precision, and the chroma quantiles divide by small probabilities (a bf16 decode was off by up to 36 a*b*
     units at vividness 1; fp16 flushes the 1e-12 guard to 0). The decode is a small share of the work."""
-    if torch.amp.is_autocast_available(device.type) and torch.is_autocast_enabled(device.type):
-        return torch.autocast(device.type, enabled=False)
-    return contextlib.nullcontext()
+    available = getattr(torch.amp, "is_autocast_available", None)  # torch >= 2.4; before it, CPU and CUDA only
+    if available is None:
+        active = device.type in ("cpu", "cuda")
+    else:
+        active = available(device.type) and torch.is_autocast_enabled(device.type)
+    return torch.autocast(device.type, enabled=False) if active else contextlib.nullcontext()
 
 
 def decode_annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float,
