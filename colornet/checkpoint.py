@@ -126,7 +126,10 @@ def config_from_document(document: dict[str, Any], source: str) -> ColorNetConfi
         if key in arch and (isinstance(value, bool) or not isinstance(value, kinds) or not lo <= value <= hi):
             raise bad(key, f"{'a whole number' if whole else 'a number'} from {lo} to {hi}")
 
-    checks = {"width": (1 / 64, 16.0, False), "global_size": (32, 4096, True), "global_dim": (1, 65536, True)}
+    # vividness: the default decode (1 - vividness is the temperature; NaN or >1 would decode every pixel to NaN
+    # or silently to the mode)
+    checks = {"width": (1 / 64, 16.0, False), "global_size": (32, 4096, True), "global_dim": (1, 65536, True),
+              "vividness": (0.0, 1.0, False)}
     for key, (lo, hi, whole) in checks.items():
         if key in arch:
             number(key, lo, hi, whole)

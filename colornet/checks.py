@@ -73,7 +73,7 @@ def check_strength(strength: float) -> float:
 
 def check_vividness(vividness: float | None) -> float | None:
     """``vividness`` in [0, 1] (0 = the muted end of each pixel's predicted chroma, 1 = the bold end), or None for the
-    checkpoint's own default. Whether a checkpoint can use it at all is ``ColorNet.temperature``'s question."""
+    checkpoint's own default. Whether a checkpoint can use it at all is ``ColorNet.resolve_vividness``'s question."""
     if vividness is None:
         return None
     try:

@@ -22,6 +22,7 @@ annealed mean picks a vivid, still-plausible colour.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
@@ -194,6 +195,18 @@ DECODE_COLUMNS = 2048  # pixels per chunk of the inference decode: a [Q, 2048] b
 LOG2_E = 1.4426950408889634
 
 
+def _full_precision(device: torch.device):
+    """Autocast off for the decode: under fp16/bf16 autocast (the nodes' GPU precision) its matrix products would run
+    in half precision, and the chroma quantiles divide by small probabilities (a bf16 decode was off by up to 36 a*b*
+    units at vividness 1; fp16 flushes the 1e-12 guard to 0). The decode is a small share of the work."""
+    available = getattr(torch.amp, "is_autocast_available", None)  # torch >= 2.4; before it, CPU and CUDA only
+    if available is None:
+        active = device.type in ("cpu", "cuda")
+    else:
+        active = available(device.type) and torch.is_autocast_enabled(device.type)
+    return torch.autocast(device.type, enabled=False) if active else contextlib.nullcontext()
+
+
 def decode_annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float,
                          levels: tuple[float, float] | None = None) -> torch.Tensor:
     """Logits ``[B,Q,H,W]`` -> ab ``[B,2,H,W]``: softmax(logits / T) . centres (T = 1 mean, T -> 0 mode), with the
@@ -202,6 +215,12 @@ def decode_annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperatur
     With gradients (training) this is the textbook softmax + weighted sum. Without (inference) it runs chunk by
     chunk of pixels (``_decode_columns``), about 3x faster on a CPU; the two agree to float round-off (tested).
     """
+    with _full_precision(logits.device):
+        return _decode_annealed_mean(logits, centres, temperature, levels)
+
+
+def _decode_annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float,
+                          levels: tuple[float, float] | None) -> torch.Tensor:
     centres = centres.to(device=logits.device, dtype=torch.float32)
     if torch.is_grad_enabled() and logits.requires_grad:  # the textbook decode, differentiable
         if temperature <= 1e-3:
@@ -235,6 +254,12 @@ def decode_features(hidden: torch.Tensor, head: torch.nn.Conv2d, centres: torch.
     logits are one small matrix product (with 1/T folded into the head's weights), decoded while in the cache.
     ``levels``: see ``decode_annealed_mean``.
     """
+    with _full_precision(hidden.device):
+        return _decode_features(hidden, head, centres, temperature, levels)
+
+
+def _decode_features(hidden: torch.Tensor, head: torch.nn.Conv2d, centres: torch.Tensor, temperature: float,
+                     levels: tuple[float, float] | None) -> torch.Tensor:
     centres = centres.to(device=hidden.device, dtype=torch.float32)
     b, c, h, w = hidden.shape
     features = hidden.transpose(0, 1).reshape(c, -1).float()  # (C, B*H*W)

@@ -80,6 +80,9 @@ def test_parameter_budget_is_checked_before_building(tmp_path, monkeypatch):
         (_document(global_size=-3), "'global_size' is -3"),
         (_document(global_dim=2.5), "'global_dim' is 2.5"),
         (_document(class_names="abc"), "'class_names' must be a list"),
+        (_document(head="distribution", vividness=1.5), "'vividness' is 1.5"),
+        (_document(head="distribution", vividness=float("nan")), "'vividness' is nan"),
+        (_document(head="distribution", vividness=None), "'vividness' is None"),
         ('{"architecture": 7}', "no 'architecture' object"),
     ],
 )

@@ -117,3 +117,52 @@ def test_export_onnx_command(tmp_path, capsys):
     assert main(["export-onnx", "no-such-checkpoint", "-o", str(tmp_path / "x")]) == 1
     assert "no-such-checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def _distribution_name() -> str:
+    return next(n for n in NAMES if Colorizer.from_pretrained(n, device="cpu").model.has_distribution_head)
+
+
+def _as_format_1(src, dst):
+    """A copy of an export that says it was made before vividness moved chroma quantiles (format_version 1: its
+    local graph's vividness input was 1 - the decoding temperature)."""
+    import json
+    import shutil
+
+    shutil.copytree(src, dst)
+    doc = model_json(dst)
+    doc["format_version"] = 1
+    (dst / "model.json").write_text(json.dumps(doc))
+    return dst
+
+
+def test_exports_from_before_the_vividness_change_are_refused_and_the_web_cache_re_exports(tmp_path, monkeypatch):
+    """A format-1 export would take the slider's vividness as a temperature: the runtime says to export again, and
+    ``colornet web``'s cache exports again instead of serving it."""
+    from colornet.errors import InputError
+    from colornet.onnx.export import FORMAT_VERSION, load_for_export
+    from colornet.web.assets import exported_model
+
+    name = _distribution_name()
+    stale = _as_format_1(exported(name), tmp_path / "stale")
+    with pytest.raises(InputError, match="export-onnx"):
+        OnnxNetwork(stale)
+    monkeypatch.setenv("COLORNET_CACHE", str(tmp_path / "cache"))
+    sha256 = load_for_export(name)[2]
+    cached = _as_format_1(exported(name), tmp_path / "cache" / "onnx" / sha256[:16])
+    messages = []
+    assert exported_model(name, echo=messages.append) == cached
+    assert messages and model_json(cached)["format_version"] == FORMAT_VERSION > 1
+    OnnxNetwork(cached)  # the fresh export runs
+
+
+@pytest.mark.parametrize("vividness", [1.5, -0.1, float("nan")])
+def test_onnx_host_checks_vividness_like_the_library(vividness):
+    """The graph takes any float: outside [0, 1] the chroma quantile runs off the distribution (every pixel at the
+    extreme chroma, or NaN). The Python host refuses it as ``Colorizer`` does."""
+    from colornet.errors import VividnessError
+
+    net = OnnxNetwork(exported(_distribution_name()))
+    lightness = torch.rand(1, 1, 32, 32) * 100
+    with pytest.raises(VividnessError, match=r"\[0, 1\]"):
+        net.predict_ab_half(lightness, net.encode_global(lightness), vividness)

@@ -168,3 +168,27 @@ def test_init_from_a_narrower_checkpoint_widens_it(photos, tmp_path, capsys):
     out = capsys.readouterr()
     line = next(l for l in (out.out + out.err).splitlines() if "init_from:" in l)
     assert "widened from width" in line and "fresh" not in line, line
+
+
+def test_widening_never_copies_layers_sized_by_something_else(tmp_path):
+    """Only width may grow channels: a wider config with twice the scene classes (or another global_dim) must not get
+    the classifier's rows duplicated into classes they never were; those layers start fresh and the line says so,
+    while the width-scaled trunk is still widened."""
+    import torch
+
+    from colornet.checkpoint import save_checkpoint
+    from colornet.model import ColorNet, compact_config
+    from training.train import init_matching
+
+    torch.manual_seed(0)
+    narrow = ColorNet(compact_config(["beach", "forest"]))
+    weights = save_checkpoint(narrow, tmp_path / "narrow")
+    wide_config = _wider(compact_config(["beach", "forest", "street", "harbour"]), 2 * narrow.config.width)
+    wide_config.global_dim = 2 * narrow.config.global_dim
+    wide = ColorNet(wide_config)
+    fresh_fc2 = wide.classifier.fc2.weight.detach().clone()
+    line, fresh = init_matching(wide, str(weights))
+    assert "widened from width" in line, line
+    assert {"classifier.fc2.weight", "classifier.fc2.bias", "fusion.fuse.0.weight"} <= fresh, line
+    assert torch.equal(wide.classifier.fc2.weight, fresh_fc2)  # left as initialised, not copies of 2 classes
+    assert "low_level.conv2.0.weight" not in fresh and "mid_level.conv1.0.weight" not in fresh  # trunk widened

@@ -235,3 +235,50 @@ def test_a_checkpoint_whose_default_is_the_mode_still_has_a_vividness_knob(dist_
     reference = F.interpolate(reference_vivid(logits, centres, 1e-3, 0.0, 1.0), scale_factor=2, mode="bilinear")
     assert (muted - reference).abs().mean() < 0.05
     assert muted.norm(dim=1).mean() < mode.norm(dim=1).mean() - 5
+
+
+@torch.no_grad()
+def test_decode_runs_in_float32_under_half_precision_autocast(dist_model):
+    """The ComfyUI loader's float16/bfloat16 choice runs the network under autocast; the decode (head product, chroma
+    quantiles) must still be float32, or the quantiles' divisions by small probabilities throw chroma off by tens of
+    units. Checked with bfloat16 autocast on the CPU (the same autocast mechanism as CUDA's) against the reference."""
+    from colornet.colorbins import decode_annealed_mean, decode_features, vivid_levels
+
+    head = dist_model.colorization.distribution
+    centres = dist_model.colorization.ab_centres
+    torch.manual_seed(0)
+    hidden = torch.randn(2, head.in_channels, 12, 9) * 3
+    logits = torch.nn.functional.conv2d(hidden.double(), head.weight.double(), head.bias.double())
+    temperature, default = dist_model.decode_temperature, dist_model.config.vividness
+    for vividness in (0.0, 1.0):
+        reference = reference_vivid(logits, centres, temperature, vividness, default)
+        levels = vivid_levels(vividness, default)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fused = decode_features(hidden, head, centres, temperature, levels)
+            plain = decode_annealed_mean(logits.float(), centres, temperature, levels)
+        for out in (fused, plain):
+            error = (out.float() - reference).abs()
+            assert error.max() < 0.1 and error.mean() < 1e-3, (vividness, error.max())
+
+
+def test_user_facing_texts_describe_vividness_as_boldness_not_mean_or_mode(capsys):
+    """Vividness no longer picks between the distribution's mean and mode (or a temperature): every place a user
+    reads what the knob does -- CLI help, the node's tooltip, docs/NODES.md, the GIMP dialog -- says so."""
+    import re
+
+    from helpers import ROOT, load_pack
+
+    texts = {}
+    with pytest.raises(SystemExit):
+        main(["colorize", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    texts["cli"] = help_text[help_text.rindex("--vividness VIVIDNESS"):][:300]  # the option, not the usage line
+    node = load_pack("colornet_pack_for_vividness_texts").NODE_CLASS_MAPPINGS["ColorNetFuseColorize"]
+    texts["node"] = node.INPUT_TYPES()["optional"]["vividness"][1]["tooltip"]
+    nodes_md = (ROOT / "docs" / "NODES.md").read_text()
+    texts["NODES.md"] = next(line for line in nodes_md.splitlines() if line.startswith("| `vividness`"))
+    gimp = (ROOT / "colornet" / "gimp" / "colornet-gimp.py").read_text()
+    texts["gimp"] = re.search(r'add_double_argument\("vividness".*?\)', gimp, re.S).group(0)
+    stale = re.compile(r"\b(mean|mode|most likely|safest|temperature)\b", re.I)
+    for where, text in texts.items():
+        assert "bold" in text and not stale.search(text), (where, text)

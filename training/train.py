@@ -160,10 +160,16 @@ def init_matching(model: ColorNet, weights: str) -> tuple[str, set[str]]:
     own = model.state_dict()
     taken = {k: v.to(own[k].dtype) for k, v in source.items() if k in own and own[k].shape == v.shape}
     widened: dict[str, torch.Tensor] = {}
-    source_width = float(read_document(weights).get("architecture", {}).get("width", model.config.width))
+    architecture = read_document(weights).get("architecture", {})
+    source_width = float(architecture.get("width", model.config.width))
     if source_width < model.config.width:
-        rest = {k: own[k] for k in own if k not in taken}
-        widened = widen_state(source, rest, model.config.global_dim)
+        # widen into the *checkpoint's* architecture at the new width, then take what matches like any other tensor:
+        # only width may grow channels; a layer whose size comes from elsewhere (scene classes, global_dim, bins)
+        # stays fresh even when the new size happens to be a multiple of the old (never copies of other classes)
+        source_config = ColorNetConfig.from_dict({**architecture, "width": model.config.width})
+        bridge = ColorNet(source_config).state_dict()
+        grown = widen_state(source, bridge, source_config.global_dim)
+        widened = {k: v for k, v in grown.items() if k in own and k not in taken and own[k].shape == v.shape}
     model.load_state_dict({**taken, **widened}, strict=False)
     fresh = sorted(set(own) - set(taken) - set(widened))
     line = f"init_from: {weights}: {len(taken)}/{len(own)} tensors copied" + (

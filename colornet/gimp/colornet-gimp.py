@@ -433,7 +433,8 @@ class ColorNetPlugIn(Gimp.PlugIn):
                                       "is stronger", 0.0, 3.0, 1.0, rw)
         procedure.add_boolean_argument("default-vividness", "Checkpoint's default _vividness",
                                        "Use the vividness the checkpoint was tuned for", True, rw)
-        procedure.add_double_argument("vividness", "V_ividness", "0 = the safest, muted colours; 1 = the boldest "
+        procedure.add_double_argument("vividness", "V_ividness", "How bold each pixel's colour is within what the "
+                                      "network finds plausible there: 0 = muted, 1 = boldest; hues unchanged "
                                       "(colour-distribution checkpoints)", 0.0, 1.0, 0.75, rw)
         procedure.add_int_argument("working-size", "_Working size", "Longer side in pixels the network sees; "
                                    "0 = the layer's full size (slower)", 0, 16384, 512, rw)

@@ -28,7 +28,7 @@ from .graphs import MODE_TEMPERATURE, GlobalGraph, LocalGraph
 
 OPSET = 18
 FORMAT = "colornet-onnx"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the local graph's vividness input moves chroma quantiles (1: it was 1 - temperature)
 GLOBAL_FILE, LOCAL_FILE, MODEL_JSON = "global.onnx", "local.onnx", "model.json"
 UPSAMPLE = {"mode": "guided", "radius": 1, "eps": 1e-2}  # colornet.upsample.ABUpsampler's defaults
 

@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..checks import check_vividness
 from ..errors import InputError
 from ..model import resize_for_global
 from ..prior import GlobalPrior
-from .export import FORMAT, MODEL_JSON
+from .export import FORMAT, FORMAT_VERSION, MODEL_JSON
 
 
 class OnnxNetwork:
@@ -36,6 +37,9 @@ class OnnxNetwork:
             raise InputError(f"{folder / MODEL_JSON}: not a readable export ({err}); run colornet export-onnx") from None
         if self.document.get("format") != FORMAT:
             raise InputError(f"{folder / MODEL_JSON} is not a {FORMAT} document")
+        if self.document.get("format_version") != FORMAT_VERSION:  # e.g. 1: vividness was a temperature then
+            raise InputError(f"{folder} was exported in format version {self.document.get('format_version')!r}; "
+                             f"this colornet runs version {FORMAT_VERSION}: export it again (colornet export-onnx)")
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -60,7 +64,7 @@ class OnnxNetwork:
         """L ``[1,1,h,w]`` at the working size + a one-row prior -> ab ``[1,2,~h/2,~w/2]``."""
         feeds = {"l_work": lightness.float().cpu().numpy(), "fusion": prior.fusion.float().cpu().numpy()}
         if self.has_distribution_head:
-            value = self.document["defaults"]["vividness"] if vividness is None else vividness
+            value = self.document["defaults"]["vividness"] if vividness is None else check_vividness(vividness)
             feeds["vividness"] = np.array([value], dtype=np.float32)
         elif vividness is not None:
             raise InputError("vividness only applies to checkpoints with a colour-distribution head")
