@@ -192,3 +192,40 @@ def test_widening_never_copies_layers_sized_by_something_else(tmp_path):
     assert {"classifier.fc2.weight", "classifier.fc2.bias", "fusion.fuse.0.weight"} <= fresh, line
     assert torch.equal(wide.classifier.fc2.weight, fresh_fc2)  # left as initialised, not copies of 2 classes
     assert "low_level.conv2.0.weight" not in fresh and "mid_level.conv1.0.weight" not in fresh  # trunk widened
+
+
+def test_prior_adjustment_moves_only_the_head_bias_by_the_log_prior(tmp_path):
+    """training.prior_adjust: the adjusted checkpoint differs from the original only in the distribution head's bias,
+    by -strength * log p(bin) of the counts (recomputed here with numpy); hue_only's prior sums to 1 in every chroma
+    ring; the result loads and colorizes like any checkpoint."""
+    import numpy as np
+    import torch
+
+    from colornet.checkpoint import load_checkpoint, load_state_dict
+    from colornet.pipeline import Colorizer
+    from training.prior_adjust import CHROMA_BAND, colour_log_prior, main as adjust_main
+
+    bundled = Path(__file__).parents[1] / "colornet" / "weights" / "colornet-compact-vivid104" / "model.safetensors"
+    model, _ = load_checkpoint(bundled)
+    centres = model.colorization.ab_centres.double().numpy()
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 1000, len(centres)).astype(float)
+    (tmp_path / "counts.json").write_text(json.dumps({"grid": 10, "counts": counts.tolist()}))
+    assert adjust_main([str(bundled), "--counts", str(tmp_path / "counts.json"), "--strength", "0.3",
+                        "--out", str(tmp_path / "adj")]) == 0
+    before, after = load_state_dict(bundled), load_state_dict(tmp_path / "adj" / "model.safetensors")
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed == ["colorization.distribution.bias"]
+    p = (counts + 1) / (counts.sum() + len(counts))
+    d2 = ((centres[:, None] - centres[None]) ** 2).sum(-1)
+    smooth = np.exp(-d2 / 50.0) @ p
+    expected = -0.3 * np.log(smooth / smooth.sum())
+    delta = (after["colorization.distribution.bias"] - before["colorization.distribution.bias"]).double().numpy()
+    assert np.allclose(delta, expected, atol=1e-4)
+    hue = colour_log_prior(torch.tensor(counts), model.colorization.ab_centres, hue_only=True).double().exp()
+    ring = np.floor(np.hypot(centres[:, 0], centres[:, 1]) / CHROMA_BAND).astype(int)
+    assert np.allclose(np.bincount(ring, weights=hue.numpy()), 1.0, atol=1e-6)
+    out = Colorizer.from_pretrained(str(tmp_path / "adj" / "model.safetensors")).colorize_rgb(torch.rand(1, 3, 32, 32))
+    assert torch.isfinite(out).all()
+    assert adjust_main([str(bundled), "--counts", str(tmp_path / "counts.json"), "--strength", "2",
+                        "--out", str(tmp_path / "bad")]) == 2

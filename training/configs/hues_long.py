@@ -9,6 +9,9 @@ The learning rate is constant (the run has no planned end; decay it when a candi
 Why 1e-4: in the equal-CPU ablation (docs/VIVID.md) a fresh Adam at 5e-4 (the shipped recipe) and at 2e-3 both made
 the bundled default worse on every metric within 7 CPU-minutes (2e-3 the most): the trained weights sit where large
 steps only add noise. The first validation lands at 216 steps, the ablation's budget, so this run is its variant G.
+Why quarter width: widened to half width (variant H, ``training/widen.py``) it was level with G after 28 CPU-minutes
+each, at twice the cost per step and twice the inference time. Why 112 px crops: 64 px crops at this rate (variant I)
+saw 2.2x the samples and ended worse on hue.
 """
 out_dir = "runs/long-hues"
 init_from = "colornet/weights/colornet-compact-vivid104/model.safetensors"
