@@ -9,7 +9,6 @@ L (``colornet.upsample``). Memory therefore grows only with the per-pixel Lab ar
 from __future__ import annotations
 
 import copy
-import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from .defaults import DEFAULT_STRENGTH, DEFAULT_TILE, DEFAULT_WORKING_SIZE
 from .checks import check_strength, check_working_size, select_device

@@ -229,3 +229,16 @@ def test_prior_adjustment_moves_only_the_head_bias_by_the_log_prior(tmp_path):
     assert torch.isfinite(out).all()
     assert adjust_main([str(bundled), "--counts", str(tmp_path / "counts.json"), "--strength", "2",
                         "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_polish_recipe_decays_to_its_floor_by_its_last_step():
+    """hues_polish.py turns long-run weights into a candidate by a cosine decay: full rate after the warm-up, the
+    floor at the end (what the bundled default had, and the constant-rate long run lacks)."""
+    from training.train import get_lr
+
+    config = parse_args([str(REPO / "training" / "configs" / "hues_polish.py")])
+    assert config.decay_lr and config.min_lr < config.learning_rate / 10
+    assert get_lr(config.warmup_iters, config) == pytest.approx(config.learning_rate, rel=1e-3)
+    assert get_lr(config.max_iters, config) == pytest.approx(config.min_lr)
+    lrs = [get_lr(i, config) for i in range(config.warmup_iters, config.max_iters + 1)]
+    assert all(b <= a for a, b in zip(lrs, lrs[1:]))

@@ -4,7 +4,7 @@
 #   tools/long_run.sh start DATA_DIR [OTHER_PHOTOS]   # niced, in the background; continues from training/long_run/
 #                                         # OTHER_PHOTOS: a flat folder of photos of other collections, validated too
 #   tools/long_run.sh snapshot            # newest weights + log into training/long_run/ (then commit those two files)
-#   tools/long_run.sh stop                # ends the run after saving (SIGINT); then snapshot
+#   tools/long_run.sh stop                # ends the run after saving (SIGTERM; waits for it); then snapshot
 #
 # The run's local state (checkpoints with the optimiser, the decoded-photo cache) lives in runs/long-hues/, which is
 # not committed. training/long_run/model.safetensors (weights + training state: step, samples, CPU-hours) and
@@ -37,7 +37,14 @@ case "${1:-}" in
     echo "snapshot of $newest in $KEEP"
     ;;
   stop)
-    pkill -INT -f "training.train training/configs/hues_long.py" && echo "asked the run to save and stop" || echo "not running"
+    # SIGTERM, not SIGINT: a job started in the background by a script has SIGINT ignored from birth, and training
+    # keeps an ignored signal ignored (as with nohup), so Ctrl-C's signal would never reach it. SIGTERM finishes the
+    # step in flight, checkpoints it and exits; wait for that, so that a snapshot right after takes the newest.
+    pkill -TERM -f "training.train training/configs/hues_long.py" || { echo "not running"; exit 0; }
+    echo "asked the run to save and stop; waiting for it to checkpoint"
+    for _ in $(seq 600); do pgrep -f "training.train training/configs/hues_long.py" >/dev/null || break; sleep 1; done
+    pgrep -f "training.train training/configs/hues_long.py" >/dev/null && { echo "still running after 10 min" >&2; exit 1; }
+    tail -n 1 "$OUT/train.out"
     ;;
   *) echo "usage: tools/long_run.sh start DATA_DIR | snapshot | stop" >&2; exit 2 ;;
 esac

@@ -1,6 +1,6 @@
 """The README's old-print figure: each print in greyscale, then through checkpoints at chosen vividness settings.
 
-    python tools/old_prints_figure.py PRINTS_DIR -o docs/old_photos.png \
+    python tools/old_prints_figure.py PRINTS_DIR -o docs/old_photos.jpg \
         --column "default, vividness 0=default@0" --column "default (0.75)=default" --column "vividness 1=default@1" \
         --column "long run=training/long_run/model.safetensors"
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             y = header + pad + i * (cell_h + pad) + (cell_h - cell.shape[0]) // 2
             sheet.paste(Image.fromarray(cell), (x, y))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(args.out, optimize=True)
+    sheet.save(args.out, optimize=True, **({"quality": 90} if args.out.suffix.lower() in (".jpg", ".jpeg") else {}))
     print("| print | " + " | ".join(titles[1:]) + " |")
     print("|---|" + "---:|" * (len(titles) - 1))
     for stem, cfs in table:
