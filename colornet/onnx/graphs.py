@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..colorbins import VIVID_QUANTILES, apply_chroma_shift, chroma_groups, chroma_shift, vivid_quantile
+from ..colorbins import apply_chroma_shift, chroma_groups, chroma_shift, vivid_quantile
 from ..lab import normalize_l, unnormalize_ab
 from ..model import ColorNet
 
@@ -67,8 +67,7 @@ class LocalGraph(nn.Module):
             ab = centres[logits.argmax(1)].permute(0, 3, 1, 2)  # (1, 2, H/4, W/4)
         else:
             ab = torch.einsum("bqhw,qc->bchw", torch.softmax(logits / temperature, dim=1), centres)
-        low, high = VIVID_QUANTILES
-        asked = low + (high - low) * vividness.reshape(1, 1)
+        asked = vivid_quantile(vividness.reshape(1, 1))
         probs = torch.softmax(logits, dim=1).flatten(2)[0]  # (Q, H/4*W/4)
         shift = chroma_shift(probs, self.chroma_group, self.chroma, (asked, vivid_quantile(net.config.vividness)))
         ab = apply_chroma_shift(ab.flatten(2)[0], shift).reshape(ab.shape)
