@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .archive.deep import decode_deep, decoder_available, deep_colour, upright
 from .archive.icc import ProfileError, convert_with_littlecms, is_srgb, parse_profile, to_srgb
 from .archive.metadata import ImageMetadata, read_metadata
 from .errors import ImageLoadError
@@ -135,6 +136,22 @@ def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBI
     return image
 
 
+def _deep_to_rgb(img: Image.Image, path: Path) -> RGBImage | None:
+    """A 16-bit-a-channel colour file at full depth (``colornet.archive.deep``), with the same metadata, orientation
+    and colour management as ``_pil_to_rgb``; None where its profile needs LittleCMS (8-bit only): read it at 8."""
+    metadata = read_metadata(img)
+    plan, profile = _colour_plan(metadata.icc, img.mode)
+    if plan == "littlecms":
+        return None
+    rgb, alpha = decode_deep(path, has_alpha=img.mode in ("RGBA", "LA"))
+    orientation = int(img.getexif().get(0x0112, 1) or 1)
+    rgb, alpha = upright(rgb, orientation), upright(alpha, orientation)
+    if plan == "matrix":
+        rgb = to_srgb(rgb, profile)
+        plan = "converted"
+    return RGBImage(np.ascontiguousarray(rgb, dtype=np.float32), alpha, 16, str(path), metadata.with_colour(plan))
+
+
 def _decode_pixels(img: Image.Image, source: str, keep_uint8: bool) -> RGBImage:
     mode = img.mode
     alpha = None
@@ -194,8 +211,13 @@ def load_image(
             Image.MAX_IMAGE_PIXELS = None  # the size is judged by check_size below, with a message naming the option
             try:
                 with Image.open(path) as img:
-                    lean = keep_uint8 and img.mode not in _WIDE_MODES
+                    deep = deep_colour(img)  # 48/64-bit colour: Pillow would read 8 of its 16 bits
+                    lean = keep_uint8 and img.mode not in _WIDE_MODES and not deep
                     check_size(img.width, img.height, max_megapixels, str(path), lean=lean)
+                    if deep and decoder_available():
+                        image = _deep_to_rgb(img, path)
+                        if image is not None:
+                            return image
                     img.load()
                     return _pil_to_rgb(img, str(path), keep_uint8)
             finally:

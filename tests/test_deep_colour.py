@@ -1,0 +1,135 @@
+"""48-bit RGB / 64-bit RGBA PNG and TIFF scans are read at all 16 bits and come back 16-bit (colornet.archive.deep).
+
+The files are written by the project's own PNG and TIFF encoders and read back through FFmpeg's decoders (PyAV), two
+independent implementations; orientation is checked against Pillow's ``ImageOps.exif_transpose`` and colour
+management against LittleCMS.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageCms, ImageOps
+
+from colornet.archive import deep
+from colornet.archive.tiff import write_tiff
+from colornet.errors import ImageLoadError
+from colornet.images import load_image
+from colornet.lab import rgb_to_lab
+from colornet.pngwrite import write_png
+from icc_profiles import adobe_rgb
+
+pytest.importorskip("av", reason="16-bit colour decoding needs PyAV: pip install -e \".[test]\"")
+
+
+def _words(h: int, w: int, channels: int, seed: int = 0) -> np.ndarray:
+    """Random 16-bit samples: almost none of them survives a round trip through 8 bits."""
+    return np.random.default_rng(seed).integers(0, 65536, (h, w, channels), dtype=np.uint16)
+
+
+def _write(path, words: np.ndarray, chunks=()) -> None:
+    with open(path, "wb") as fh:
+        if path.suffix == ".png":
+            write_png(fh, words, chunks=chunks)
+        else:
+            write_tiff(fh, words)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_every_16_bit_sample_is_kept(tmp_path, suffix, channels):
+    words = _words(23, 37, channels)
+    path = tmp_path / f"scan{suffix}"
+    _write(path, words)
+    with Image.open(path) as img:
+        assert deep.deep_colour(img)  # what Pillow would read at 8 bits
+    image = load_image(path)
+    assert image.bit_depth == 16 and image.rgb.dtype == np.float32 and image.rgb.shape == (23, 37, 3)
+    assert np.abs(image.rgb * 65535 - words[..., :3]).max() < 0.02
+    if channels == 4:
+        assert np.abs(image.alpha * 65535 - words[..., 3]).max() < 0.02
+    else:
+        assert image.alpha is None
+
+
+def test_8_bit_and_16_bit_grey_files_are_not_sent_to_ffmpeg(tmp_path):
+    Image.fromarray(_words(5, 6, 3).astype(np.uint8)).save(tmp_path / "rgb8.png")
+    Image.fromarray(_words(5, 6, 1)[..., 0]).save(tmp_path / "grey16.png")
+    for name in ("rgb8.png", "grey16.png"):
+        with Image.open(tmp_path / name) as img:
+            assert not deep.deep_colour(img)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_upright_turns_pixels_as_pillow_does(orientation):
+    pixels = _words(5, 7, 3).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    img = Image.fromarray(pixels)
+    img.info["exif"] = exif.tobytes()
+    img.getexif()[0x0112] = orientation
+    assert np.array_equal(deep.upright(pixels, orientation), np.asarray(ImageOps.exif_transpose(img)))
+
+
+def test_orientation_and_profile_of_a_deep_png(tmp_path):
+    """A sideways 48-bit Adobe RGB scan: turned upright, converted to sRGB (as LittleCMS does), still 16 bits."""
+    words = _words(12, 20, 3, seed=1)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    icc = adobe_rgb()
+    chunks = [(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc)), (b"eXIf", exif.tobytes()[6:])]
+    _write(tmp_path / "scan.png", words, chunks)
+    image = load_image(tmp_path / "scan.png")
+    assert image.bit_depth == 16 and image.rgb.shape == (20, 12, 3)
+    upright = np.rot90(words, k=-1)
+    # LittleCMS on the 8-bit version is the reference for the colour; the 16-bit result must sit within its rounding
+    srgb = ImageCms.createProfile("sRGB")
+    reference = ImageCms.profileToProfile(Image.fromarray((upright / 257).round().astype(np.uint8)),
+                                          ImageCms.ImageCmsProfile(io.BytesIO(icc)), srgb)
+    assert np.abs(image.rgb * 255 - np.asarray(reference, dtype=np.float32)).mean() < 1.0
+    assert np.abs(image.rgb * 65535 - np.round(image.rgb * 255) * 257).max() > 100  # not 8-bit values
+
+
+def test_colorized_scan_keeps_its_16_bit_lightness(tmp_path):
+    """The product's promise for a 48-bit scan: a 16-bit result whose L is the scan's, not an 8-bit copy's."""
+    from colornet.cli import main
+
+    y, x = np.mgrid[0:64, 0:96]
+    grey = (20000 + 25000 * (0.6 * x / 95 + 0.4 * y / 63)).astype(np.uint16)  # a smooth mid-grey 16-bit ramp
+    words = np.repeat(grey[..., None], 3, axis=2)
+    _write(tmp_path / "scan.png", words)
+    assert main(["colorize", str(tmp_path / "scan.png"), "-o", str(tmp_path / "out"), "-q"]) == 0
+    result = load_image(tmp_path / "out" / "scan.png")
+    assert result.bit_depth == 16
+
+    def lightness(rgb: np.ndarray) -> torch.Tensor:
+        return rgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None])[0, 0]
+
+    truth = lightness(words / 65535)
+    eight_bit = lightness(np.round(words / 257) / 255)
+    assert float((eight_bit - truth).abs().median()) > 0.05  # what reading at 8 bits would cost
+    assert float((lightness(result.rgb) - truth).abs().median()) < 0.01
+
+
+def test_a_truncated_deep_file_is_a_clear_error(tmp_path):
+    _write(tmp_path / "whole.png", _words(40, 50, 3))
+    data = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(ImageLoadError, match="truncated or corrupt"):
+        load_image(tmp_path / "cut.png")
+
+
+def test_without_pyav_the_scan_is_read_at_8_bits_and_the_warning_says_what_to_install(tmp_path, monkeypatch):
+    words = _words(6, 8, 3)
+    _write(tmp_path / "scan.tif", words)
+    monkeypatch.setitem(sys.modules, "av", None)  # as if PyAV were not installed
+    monkeypatch.setattr(deep, "_warned_missing", False)
+    with pytest.warns(UserWarning, match=r"colornet\[video\]"):
+        image = load_image(tmp_path / "scan.tif")
+    assert image.bit_depth == 8
+    assert np.abs(image.rgb * 255 - np.round(words / 257)).max() < 1.001  # Pillow's 8-bit reading, as before
