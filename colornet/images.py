@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .archive.deep import decode_deep, decoder_available, deep_colour, upright
+from .archive.deep import agrees_with_pillow, decode_words, decoder_available, deep_colour, to_float, upright
 from .archive.icc import ProfileError, convert_with_littlecms, is_srgb, parse_profile, to_srgb
 from .archive.metadata import ImageMetadata, read_metadata
 from .errors import ImageLoadError
@@ -138,12 +138,25 @@ def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBI
 
 def _deep_to_rgb(img: Image.Image, path: Path) -> RGBImage | None:
     """A 16-bit-a-channel colour file at full depth (``colornet.archive.deep``), with the same metadata, orientation
-    and colour management as ``_pil_to_rgb``; None where its profile needs LittleCMS (8-bit only): read it at 8."""
+    and colour management as ``_pil_to_rgb``. ``img`` is loaded (Pillow's 8 bits, the check of FFmpeg's 16). None
+    where the file is to be read at 8 bits: its profile needs LittleCMS (8-bit only), or FFmpeg failed or disagreed
+    with Pillow (then a warning says why)."""
     metadata = read_metadata(img)
     plan, profile = _colour_plan(metadata.icc, img.mode)
     if plan == "littlecms":
         return None
-    rgb, alpha = decode_deep(path, has_alpha=img.mode in ("RGBA", "LA"))
+    try:
+        words = decode_words(path, has_alpha=img.mode in ("RGBA", "LA"))
+        agree = agrees_with_pillow(words, np.asarray(img))
+    except ValueError as err:
+        warnings.warn(f"{path}: read at 8 bits: FFmpeg could not decode its 16 ({err})", stacklevel=3)
+        return None
+    if not agree:
+        warnings.warn(f"{path}: read at 8 bits: FFmpeg's 16-bit decoding does not match Pillow's 8-bit one "
+                      "(a TIFF layout FFmpeg reads wrongly, such as tiles)", stacklevel=3)
+        return None
+    rgb, alpha = to_float(words)
+    del words
     orientation = int(img.getexif().get(0x0112, 1) or 1)
     rgb, alpha = upright(rgb, orientation), upright(alpha, orientation)
     if plan == "matrix":
@@ -214,11 +227,11 @@ def load_image(
                     deep = deep_colour(img)  # 48/64-bit colour: Pillow would read 8 of its 16 bits
                     lean = keep_uint8 and img.mode not in _WIDE_MODES and not deep
                     check_size(img.width, img.height, max_megapixels, str(path), lean=lean)
+                    img.load()  # Pillow decodes every file: its truncation and corruption checks hold for all
                     if deep and decoder_available():
                         image = _deep_to_rgb(img, path)
                         if image is not None:
                             return image
-                    img.load()
                     return _pil_to_rgb(img, str(path), keep_uint8)
             finally:
                 Image.MAX_IMAGE_PIXELS = old_limit

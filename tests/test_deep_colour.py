@@ -133,3 +133,16 @@ def test_without_pyav_the_scan_is_read_at_8_bits_and_the_warning_says_what_to_in
         image = load_image(tmp_path / "scan.tif")
     assert image.bit_depth == 8
     assert np.abs(image.rgb * 255 - np.round(words / 257)).max() < 1.001  # Pillow's 8-bit reading, as before
+
+
+def test_where_ffmpeg_decodes_wrongly_the_scan_is_read_at_8_bits_with_a_warning(tmp_path):
+    """FFmpeg returns wrong pixels, without an error, for a tiled TIFF: the check against Pillow's 8 bits catches it."""
+    tifffile = pytest.importorskip("tifffile")
+    words = _words(37, 53, 3)
+    tifffile.imwrite(tmp_path / "tiled.tif", words, photometric="rgb", tile=(16, 16))
+    assert not deep.agrees_with_pillow(deep.decode_words(tmp_path / "tiled.tif", False),
+                                       np.asarray(Image.open(tmp_path / "tiled.tif")))
+    with pytest.warns(UserWarning, match="read at 8 bits"):
+        image = load_image(tmp_path / "tiled.tif")
+    assert image.bit_depth == 8
+    assert np.abs(image.rgb * 255 - (words >> 8)).max() < 1.001

@@ -5,8 +5,9 @@ before L is taken from it, and the result would be written back at 8 bits. FFmpe
 16, and PyAV (the ``video`` extra, ``pip install "colornet[video]"``) ships them. Without PyAV the loader reads the
 file at 8 bits, as before, and says so once per process.
 
-Only the pixels come from here. The file is still opened by Pillow first, for its size check, metadata, ICC profile
-and EXIF orientation, so everything else about loading stays one implementation (``colornet.images``).
+Only the pixels come from here. The file is still opened and decoded by Pillow first (its size check, metadata, ICC
+profile, EXIF orientation, and the truncation and corruption checks every file gets), so everything else about loading
+stays one implementation (``colornet.images``); FFmpeg's 16 bits are used only where their high byte is Pillow's 8.
 """
 
 from __future__ import annotations
@@ -48,10 +49,9 @@ def decoder_available() -> bool:
     return True
 
 
-def decode_deep(path: str | Path, has_alpha: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """The file's pixels as float32 RGB ``[H, W, 3]`` in [0, 1] (and alpha ``[H, W]`` or None), from all 16 bits.
-
-    Raises whatever PyAV raises on a corrupt file; the loader turns it into an ``ImageLoadError``."""
+def decode_words(path: str | Path, has_alpha: bool) -> np.ndarray:
+    """The file's 16-bit samples, uint16 ``[H, W, 4 if has_alpha else 3]`` (grey is spread to RGB), as stored
+    (before EXIF orientation). Raises ``ValueError`` where FFmpeg cannot decode the file."""
     import av
     from av.error import FFmpegError
 
@@ -60,12 +60,33 @@ def decode_deep(path: str | Path, has_alpha: bool) -> tuple[np.ndarray, np.ndarr
             frame = next(container.decode(video=0), None)
             if frame is None:
                 raise ValueError("the file holds no picture")
-            words = frame.to_ndarray(format="rgba64le" if has_alpha else "rgb48le")  # uint16, [H, W, 4|3]
+            return frame.to_ndarray(format="rgba64le" if has_alpha else "rgb48le")
     except FFmpegError as err:  # e.g. "Invalid data found when processing input" for a truncated file
         raise ValueError(f"FFmpeg: {err.strerror or err}") from err
+
+
+def agrees_with_pillow(words: np.ndarray, eight_bit: np.ndarray) -> bool:
+    """Whether FFmpeg's samples are Pillow's 8-bit reading of the same file with the low byte added (Pillow keeps the
+    high byte). FFmpeg is lenient: on a tiled TIFF, for one, it returns wrong pixels without an error, so its result
+    is used only where the two decoders agree. ``eight_bit``: Pillow's RGB, RGBA or LA array of the file."""
+    if eight_bit.ndim != 3 or words.shape[:2] != eight_bit.shape[:2]:
+        return False
+    if eight_bit.shape[2] == 2:  # grey + alpha: FFmpeg spread the grey to RGB
+        words = words[..., [0, 3]]
+    elif eight_bit.shape[2] != words.shape[2]:
+        return False
+    for top in range(0, words.shape[0], 256):  # in strips: no full-size temporaries on a large scan
+        high = (words[top:top + 256] >> 8).astype(np.int16)
+        if np.abs(high - eight_bit[top:top + 256]).max(initial=0) > 1:
+            return False
+    return True
+
+
+def to_float(words: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """uint16 RGB(A) -> float32 RGB ``[H, W, 3]`` in [0, 1] and alpha ``[H, W]`` (or None)."""
     scaled = np.empty(words.shape, np.float32)
     np.multiply(words, np.float32(1.0 / 65535.0), out=scaled)
-    if has_alpha:
+    if words.shape[2] == 4:
         return np.ascontiguousarray(scaled[..., :3]), np.ascontiguousarray(scaled[..., 3])
     return scaled, None
 
