@@ -167,6 +167,30 @@ def test_exports_from_before_the_vividness_change_are_refused_and_the_web_cache_
     OnnxNetwork(cached)  # the fresh export runs
 
 
+def test_the_web_cache_re_exports_what_an_older_colornet_exported_and_hosts_still_run_it(tmp_path, monkeypatch):
+    """Same format, older exporter: the maths is the same (a host runs it), but a newer release may export faster
+    graphs (0.2.1: the local graph's softmax moved to the bins' own axis), so ``colornet web``'s cache exports again."""
+    import json
+    import shutil
+
+    from colornet.onnx.export import exporter, load_for_export
+    from colornet.web.assets import exported_model
+
+    name = _distribution_name()
+    monkeypatch.setenv("COLORNET_CACHE", str(tmp_path / "cache"))
+    cached = tmp_path / "cache" / "onnx" / load_for_export(name)[2][:16]
+    shutil.copytree(exported(name), cached)
+    doc = model_json(cached)
+    assert doc["exported_by"] == exporter()
+    assert exported_model(name, echo=pytest.fail) == cached  # current: served as it is
+    doc["exported_by"] = "colornet 0.2.0"
+    (cached / "model.json").write_text(json.dumps(doc))
+    OnnxNetwork(cached)  # an older exporter's files are still a valid export
+    messages = []
+    assert exported_model(name, echo=messages.append) == cached
+    assert messages and model_json(cached)["exported_by"] == exporter()
+
+
 @pytest.mark.parametrize("vividness", [1.5, -0.1, float("nan")])
 def test_onnx_host_checks_vividness_like_the_library(vividness):
     """The graph takes any float: outside [0, 1] the chroma quantile runs off the distribution (every pixel at the
