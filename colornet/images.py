@@ -16,12 +16,15 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .archive.deep import agrees_with_pillow, decode_words, decoder_available, deep_colour, to_float, upright
+from .archive.deep import (
+    agrees_with_pillow, decode_words, decoder_available, deep_colour, orientation, to_float, upright,
+)
 from .archive.icc import ProfileError, convert_with_littlecms, is_srgb, parse_profile, to_srgb
 from .archive.metadata import ImageMetadata, read_metadata
 from .errors import ImageLoadError
@@ -136,29 +139,27 @@ def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBI
     return image
 
 
-def _deep_to_rgb(img: Image.Image, path: Path) -> RGBImage | None:
+def _deep_to_rgb(img: Image.Image, fh: BinaryIO, stored: int, path: Path) -> RGBImage | None:
     """A 16-bit-a-channel colour file at full depth (``colornet.archive.deep``), with the same metadata, orientation
-    and colour management as ``_pil_to_rgb``. ``img`` is loaded (Pillow's 8 bits, the check of FFmpeg's 16). None
-    where the file is to be read at 8 bits: its profile needs LittleCMS (8-bit only), or FFmpeg failed or disagreed
-    with Pillow (then a warning says why)."""
+    and colour management as ``_pil_to_rgb``. ``img`` is loaded (Pillow's 8 bits, the check of FFmpeg's 16) from
+    ``fh``; ``stored``: its EXIF orientation read before loading. None where the file is to be read at 8 bits: its
+    profile needs LittleCMS (8-bit only), or FFmpeg failed or disagreed with Pillow (then a warning says why)."""
     metadata = read_metadata(img)
     plan, profile = _colour_plan(metadata.icc, img.mode)
     if plan == "littlecms":
         return None
     try:
-        words = decode_words(path, has_alpha=img.mode in ("RGBA", "LA"))
-        agree = agrees_with_pillow(words, np.asarray(img))
+        words = decode_words(fh, img.format, has_alpha=img.mode in ("RGBA", "LA"))
     except ValueError as err:
         warnings.warn(f"{path}: read at 8 bits: FFmpeg could not decode its 16 ({err})", stacklevel=3)
         return None
-    if not agree:
+    words = upright(words, stored)  # FFmpeg's pixels are as stored; Pillow turns a TIFF upright as it loads it
+    if not agrees_with_pillow(words, upright(np.asarray(img), orientation(img))):
         warnings.warn(f"{path}: read at 8 bits: FFmpeg's 16-bit decoding does not match Pillow's 8-bit one "
                       "(a TIFF layout FFmpeg reads wrongly, such as tiles)", stacklevel=3)
         return None
     rgb, alpha = to_float(words)
     del words
-    orientation = int(img.getexif().get(0x0112, 1) or 1)
-    rgb, alpha = upright(rgb, orientation), upright(alpha, orientation)
     if plan == "matrix":
         rgb = to_srgb(rgb, profile)
         plan = "converted"
@@ -223,13 +224,14 @@ def load_image(
             old_limit = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = None  # the size is judged by check_size below, with a message naming the option
             try:
-                with Image.open(path) as img:
+                with open(path, "rb") as fh, Image.open(fh) as img:
                     deep = deep_colour(img)  # 48/64-bit colour: Pillow would read 8 of its 16 bits
                     lean = keep_uint8 and img.mode not in _WIDE_MODES and not deep
                     check_size(img.width, img.height, max_megapixels, str(path), lean=lean)
+                    stored = orientation(img) if deep else 1  # before loading: Pillow turns a TIFF as it loads it
                     img.load()  # Pillow decodes every file: its truncation and corruption checks hold for all
                     if deep and decoder_available():
-                        image = _deep_to_rgb(img, path)
+                        image = _deep_to_rgb(img, fh, stored, path)
                         if image is not None:
                             return image
                     return _pil_to_rgb(img, str(path), keep_uint8)

@@ -8,7 +8,9 @@ management against LittleCMS.
 from __future__ import annotations
 
 import io
+import struct
 import sys
+import warnings
 import zlib
 
 import numpy as np
@@ -140,9 +142,104 @@ def test_where_ffmpeg_decodes_wrongly_the_scan_is_read_at_8_bits_with_a_warning(
     tifffile = pytest.importorskip("tifffile")
     words = _words(37, 53, 3)
     tifffile.imwrite(tmp_path / "tiled.tif", words, photometric="rgb", tile=(16, 16))
-    assert not deep.agrees_with_pillow(deep.decode_words(tmp_path / "tiled.tif", False),
-                                       np.asarray(Image.open(tmp_path / "tiled.tif")))
+    with open(tmp_path / "tiled.tif", "rb") as fh, Image.open(fh) as img:
+        assert not deep.agrees_with_pillow(deep.decode_words(fh, "TIFF", False), np.asarray(img))
     with pytest.warns(UserWarning, match="read at 8 bits"):
         image = load_image(tmp_path / "tiled.tif")
     assert image.bit_depth == 8
     assert np.abs(image.rgb * 255 - (words >> 8)).max() < 1.001
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_a_sideways_deep_tiff_keeps_its_16_bits(tmp_path, orientation):
+    """Pillow turns a TIFF upright as it loads it (and drops the tag); FFmpeg gives the pixels as stored. Compared
+    without knowing that, every sideways 48-bit TIFF fell back to 8 bits."""
+    tifffile = pytest.importorskip("tifffile")  # the project's encoder writes results, always upright
+    words = _words(9, 14, 3, seed=orientation)
+    tifffile.imwrite(tmp_path / "scan.tif", words, photometric="rgb", extratags=[(0x0112, "H", 1, orientation, True)])
+    with Image.open(tmp_path / "scan.tif") as img:
+        assert img.getexif().get(0x0112) == orientation
+        reference = np.asarray(ImageOps.exif_transpose(img))  # Pillow's 8-bit reading, upright
+    image = load_image(tmp_path / "scan.tif")
+    assert image.bit_depth == 16 and image.rgb.shape == reference.shape
+    assert np.abs(image.rgb * 65535 - deep.upright(words, orientation)).max() < 0.02
+    assert np.abs(np.round(image.rgb * 65535).astype(np.int32) // 256 - reference).max() <= 1
+
+
+def test_a_relative_name_ffmpeg_would_take_for_a_url_is_read_at_16_bits(tmp_path, monkeypatch):
+    """FFmpeg reads the file Pillow opened, not its name: "scan:1.png" in the working folder is no protocol."""
+    words = _words(6, 8, 3)
+    _write(tmp_path / "scan:1.png", words)
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = load_image("scan:1.png")
+    assert image.bit_depth == 16
+    assert np.abs(image.rgb * 65535 - words).max() < 0.02
+
+
+def _apng(path, default: np.ndarray, frame: np.ndarray) -> None:
+    """An APNG whose default image (IDAT) is not part of the animation: its one frame (fdAT) is another picture."""
+    h, w, _ = default.shape
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    def idat(words: np.ndarray) -> bytes:
+        rows = np.ascontiguousarray(words.astype(">u2")).view(np.uint8).reshape(h, -1)
+        return zlib.compress(b"".join(b"\0" + row.tobytes() for row in rows))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+                     + chunk(b"acTL", struct.pack(">II", 1, 0)) + chunk(b"IDAT", idat(default))
+                     + chunk(b"fcTL", struct.pack(">IIIIIHHBB", 0, w, h, 0, 0, 1, 10, 0, 0))
+                     + chunk(b"fdAT", struct.pack(">I", 1) + idat(frame)) + chunk(b"IEND", b""))
+
+
+def test_an_apng_is_read_as_pillow_reads_it_at_16_bits(tmp_path):
+    """FFmpeg's APNG demuxer starts at the animation (skipping a default image that is not part of it); Pillow reads
+    the default image. FFmpeg is now told to read the file as one PNG, so the two agree."""
+    default, frame = _words(7, 9, 3, seed=1), _words(7, 9, 3, seed=2)
+    _apng(tmp_path / "anim.png", default, frame)
+    with Image.open(tmp_path / "anim.png") as img:
+        assert np.abs(np.asarray(img).astype(int) - (default >> 8)).max() <= 1  # Pillow: the default image
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = load_image(tmp_path / "anim.png")
+    assert image.bit_depth == 16
+    assert np.abs(image.rgb * 65535 - default).max() < 0.02
+
+
+def _adam7_png(path, words: np.ndarray) -> None:
+    """A 16-bit PNG, Adam7-interlaced (the project's encoder writes only non-interlaced files)."""
+    h, w, c = words.shape
+    scanlines = b""
+    for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+                           (0, 1, 1, 2)):
+        sub = np.ascontiguousarray(words[y0::dy, x0::dx].astype(">u2"))
+        if sub.size:
+            scanlines += b"".join(b"\0" + row.tobytes() for row in sub.view(np.uint8).reshape(sub.shape[0], -1))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    colour_type = {2: 4, 3: 2, 4: 6}[c]
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 1))
+                     + chunk(b"IDAT", zlib.compress(scanlines)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("channels", [2, 3, 4])
+def test_an_interlaced_deep_png_keeps_its_16_bits(tmp_path, channels):
+    """PyAV's pixel-format conversion takes an Adam7 PNG for interlaced video and returns rows of zeros; the samples
+    are now read from FFmpeg's frame as decoded."""
+    words = _words(37, 53, channels, seed=channels)
+    _adam7_png(tmp_path / "adam7.png", words)
+    with Image.open(tmp_path / "adam7.png") as img:
+        assert img.info.get("interlace") and deep.deep_colour(img)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = load_image(tmp_path / "adam7.png")
+    assert image.bit_depth == 16
+    colour = words[..., :1] if channels == 2 else words[..., :3]
+    assert np.abs(image.rgb * 65535 - colour).max() < 0.02
+    if channels != 3:
+        assert np.abs(image.alpha * 65535 - words[..., -1]).max() < 0.02

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
-from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -49,46 +49,79 @@ def decoder_available() -> bool:
     return True
 
 
-def decode_words(path: str | Path, has_alpha: bool) -> np.ndarray:
-    """The file's 16-bit samples, uint16 ``[H, W, 4 if has_alpha else 3]`` (grey is spread to RGB), as stored
-    (before EXIF orientation). Raises ``ValueError`` where FFmpeg cannot decode the file."""
+_DEMUXERS = {"PNG": "png_pipe", "TIFF": "tiff_pipe"}  # FFmpeg's single-image readers, by Pillow's format name
+# FFmpeg's packed 16-bit pixel formats (byte order, samples a pixel): read straight from the decoded frame. Not
+# through PyAV's ``to_ndarray(format=...)``: that converts with swscale, which takes an Adam7-interlaced PNG for
+# field-interlaced video and returns rows of zeros, and it costs a copy of the picture.
+_PACKED = {
+    "rgb48be": (">u2", 3), "rgb48le": ("<u2", 3), "rgba64be": (">u2", 4), "rgba64le": ("<u2", 4),
+    "ya16be": (">u2", 2), "ya16le": ("<u2", 2),
+}
+
+
+def decode_words(fh: BinaryIO, image_format: str, has_alpha: bool) -> np.ndarray:
+    """The file's 16-bit samples, uint16 ``[H, W, C]`` in either byte order, as stored (before EXIF orientation):
+    C is 3 (RGB), 4 (RGBA) or 2 (grey + alpha), and the array is usually a view of FFmpeg's frame (which it keeps
+    alive). ``fh``: the open file Pillow read, so FFmpeg reads the same bytes (not a name it could take for a URL, an
+    image-sequence pattern or, by then, another file), with the demuxer of Pillow's ``image_format`` (of an APNG, the
+    image Pillow reads, not the animation's first frame). Raises ``ValueError`` where FFmpeg cannot decode it."""
     import av
     from av.error import FFmpegError
 
+    fh.seek(0)
     try:
-        with av.open(str(path)) as container:
+        with av.open(fh, format=_DEMUXERS[image_format]) as container:
             frame = next(container.decode(video=0), None)
-            if frame is None:
-                raise ValueError("the file holds no picture")
-            return frame.to_ndarray(format="rgba64le" if has_alpha else "rgb48le")
     except FFmpegError as err:  # e.g. "Invalid data found when processing input" for a truncated file
         raise ValueError(f"FFmpeg: {err.strerror or err}") from err
+    if frame is None:
+        raise ValueError("the file holds no picture")
+    dtype, packed = _PACKED.get(frame.format.name, (None, 0))
+    if packed == 0 or (packed in (2, 4)) != has_alpha:  # planar (TIFF), grey, ...: FFmpeg converts it
+        return frame.to_ndarray(format="rgba64le" if has_alpha else "rgb48le")
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)  # rows may be padded
+    return rows[:, : frame.width * packed * 2].view(dtype).reshape(frame.height, frame.width, packed)
+
+
+def _as_channels(words: np.ndarray, channels: int) -> np.ndarray:
+    """``words`` (RGB, RGBA or grey + alpha) as ``channels`` samples a pixel (2: grey + alpha, 3, 4), a small
+    copy: used on strips."""
+    have = words.shape[2]
+    if have == channels:
+        return words
+    if have == 2:
+        return words[..., [0, 0, 0, 1] if channels == 4 else [0, 0, 0]]
+    return words[..., [0, 3] if channels == 2 else [0, 1, 2]]
 
 
 def agrees_with_pillow(words: np.ndarray, eight_bit: np.ndarray) -> bool:
     """Whether FFmpeg's samples are Pillow's 8-bit reading of the same file with the low byte added (Pillow keeps the
     high byte). FFmpeg is lenient: on a tiled TIFF, for one, it returns wrong pixels without an error, so its result
-    is used only where the two decoders agree. ``eight_bit``: Pillow's RGB, RGBA or LA array of the file."""
+    is used only where the two decoders agree. ``eight_bit``: Pillow's RGB, RGBA or LA array of the file, turned the
+    same way as ``words``."""
     if eight_bit.ndim != 3 or words.shape[:2] != eight_bit.shape[:2]:
         return False
-    if eight_bit.shape[2] == 2:  # grey + alpha: FFmpeg spread the grey to RGB
-        words = words[..., [0, 3]]
-    elif eight_bit.shape[2] != words.shape[2]:
+    if (words.shape[2] in (2, 4)) != (eight_bit.shape[2] in (2, 4)):  # alpha on one side only
         return False
     for top in range(0, words.shape[0], 256):  # in strips: no full-size temporaries on a large scan
-        high = (words[top:top + 256] >> 8).astype(np.int16)
+        high = (_as_channels(words[top:top + 256], eight_bit.shape[2]) >> 8).astype(np.int16)
         if np.abs(high - eight_bit[top:top + 256]).max(initial=0) > 1:
             return False
     return True
 
 
 def to_float(words: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """uint16 RGB(A) -> float32 RGB ``[H, W, 3]`` in [0, 1] and alpha ``[H, W]`` (or None)."""
-    scaled = np.empty(words.shape, np.float32)
-    np.multiply(words, np.float32(1.0 / 65535.0), out=scaled)
-    if words.shape[2] == 4:
-        return np.ascontiguousarray(scaled[..., :3]), np.ascontiguousarray(scaled[..., 3])
-    return scaled, None
+    """uint16 RGB, RGBA or grey + alpha (any byte order, any strides) -> float32 RGB ``[H, W, 3]`` in [0, 1] and
+    alpha ``[H, W]`` (or None), contiguous and written in place: no temporaries the size of the picture."""
+    scale = np.float32(1.0 / 65535.0)
+    rgb = np.empty(words.shape[:2] + (3,), np.float32)
+    np.multiply(words[..., :1] if words.shape[2] == 2 else words[..., :3], scale, out=rgb)  # grey: to R, G and B
+    if words.shape[2] == 3:
+        return rgb, None
+    alpha = np.empty(words.shape[:2], np.float32)
+    np.multiply(words[..., -1], scale, out=alpha)
+    return rgb, alpha
 
 
 # EXIF orientation -> how to turn stored pixels upright, as Pillow's ImageOps.exif_transpose does
@@ -110,6 +143,13 @@ def _upright(arr: np.ndarray, orientation: int) -> np.ndarray:
     return arr
 
 
-def upright(arr: np.ndarray | None, orientation: int) -> np.ndarray | None:
-    """``arr`` (``[H, W, ...]``) turned as the EXIF orientation tag (1..8) says, contiguous."""
-    return None if arr is None else np.ascontiguousarray(_upright(arr, orientation))
+def upright(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """``arr`` (``[H, W, ...]``) turned as the EXIF orientation tag (1..8) says: a view, no copy."""
+    return _upright(arr, orientation)
+
+
+def orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1..8) Pillow reports for ``img`` now (1 where none, or one it has already applied:
+    Pillow turns a single-image TIFF upright itself when it loads it, and drops the tag)."""
+    value = img.getexif().get(0x0112, 1)
+    return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else 1  # what ImageOps.exif_transpose acts on
