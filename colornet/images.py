@@ -23,7 +23,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .archive.deep import (
-    agrees_with_pillow, decode_words, decoder_available, deep_colour, orientation, to_float, upright,
+    agrees_with_pillow, decode_words, decoder_available, deep_colour, open_with_libtiff, orientation,
+    pillow_misreads_planes, to_float, upright,
 )
 from .archive.icc import ProfileError, convert_with_littlecms, is_srgb, parse_profile, to_srgb
 from .archive.metadata import ImageMetadata, read_metadata
@@ -224,7 +225,7 @@ def load_image(
             old_limit = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = None  # the size is judged by check_size below, with a message naming the option
             try:
-                with open(path, "rb") as fh, Image.open(fh) as img:
+                with open(path, "rb") as fh, _open(fh) as img:
                     deep = deep_colour(img)  # 48/64-bit colour: Pillow would read 8 of its 16 bits
                     lean = keep_uint8 and img.mode not in _WIDE_MODES and not deep
                     check_size(img.width, img.height, max_megapixels, str(path), lean=lean)
@@ -256,6 +257,14 @@ def load_image(
             f"{path}: could not decode the image ({type(err).__name__}: {err}); the file is probably corrupt - "
             "re-export it."
         ) from err
+
+
+def _open(fh: BinaryIO) -> Image.Image:
+    """Pillow's image of an open file (header only), by the reader that decodes it right."""
+    img = Image.open(fh)
+    if pillow_misreads_planes(img):  # a 16-bit "per channel" TIFF: Pillow's own reader returns noise
+        img = open_with_libtiff(fh)  # (not img.close(): that would close fh)
+    return img
 
 
 _WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # decoded to float32, not kept uint8

@@ -243,3 +243,23 @@ def test_an_interlaced_deep_png_keeps_its_16_bits(tmp_path, channels):
     assert np.abs(image.rgb * 65535 - colour).max() < 0.02
     if channels != 3:
         assert np.abs(image.alpha * 65535 - words[..., -1]).max() < 0.02
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("pyav", [True, False])
+def test_a_per_channel_16_bit_tiff_is_read_right(tmp_path, monkeypatch, channels, pyav):
+    """Uncompressed planes one after another (Photoshop's "Per Channel" order): Pillow's own TIFF reader took them
+    for 8-bit planes and returned noise, with or without PyAV; its libtiff reader is used for them now."""
+    tifffile = pytest.importorskip("tifffile")
+    words = _words(21, 30, channels, seed=channels)
+    tifffile.imwrite(tmp_path / "planes.tif", np.moveaxis(words, 2, 0), photometric="rgb", planarconfig="separate",
+                     extrasamples=["unassalpha"] if channels == 4 else None)
+    if not pyav:
+        monkeypatch.setitem(sys.modules, "av", None)
+        monkeypatch.setattr(deep, "_warned_missing", True)
+    image = load_image(tmp_path / "planes.tif")
+    assert image.bit_depth == (16 if pyav else 8)
+    tolerance = 0.02 if pyav else 257  # at 8 bits: Pillow's high byte
+    assert np.abs(image.rgb * 65535 - words[..., :3]).max() < tolerance
+    if channels == 4:
+        assert np.abs(image.alpha * 65535 - words[..., 3]).max() < tolerance

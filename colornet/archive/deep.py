@@ -13,6 +13,7 @@ stays one implementation (``colornet.images``); FFmpeg's 16 bits are used only w
 from __future__ import annotations
 
 import importlib.util
+import threading
 import warnings
 from typing import BinaryIO
 
@@ -32,6 +33,37 @@ def deep_colour(img: Image.Image) -> bool:
     rawmode = args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else "")
     kind, _, bits = rawmode.partition(";")
     return kind in _DEEP_RAWMODES and bits.startswith("16")
+
+
+def pillow_misreads_planes(img: Image.Image) -> bool:
+    """True for an uncompressed TIFF with its colour planes one after another (PlanarConfiguration 2, e.g.
+    Photoshop's "Per Channel" order) and more than 8 bits a sample: Pillow's own TIFF reader takes each plane for
+    8-bit samples and returns noise, without an error. Its libtiff reader (``open_with_libtiff``) reads it right."""
+    if img.format != "TIFF" or not img.tile or img.tile[0].codec_name != "raw":
+        return False
+    tags = getattr(img, "tag_v2", {})
+    bits = tags.get(258, (8,))
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    return tags.get(284, 1) == 2 and tags.get(277, 1) > 1 and max(bits, default=8) > 8
+
+
+_libtiff_switch = threading.Lock()
+
+
+def open_with_libtiff(fh: BinaryIO) -> Image.Image:
+    """``fh`` opened by Pillow with its libtiff TIFF reader (the one it uses for compressed files anyway). The switch
+    is Pillow's module setting, consulted as a file is opened; another thread opening a TIFF meanwhile gets libtiff
+    too, which reads every layout right."""
+    from PIL import TiffImagePlugin
+
+    fh.seek(0)
+    with _libtiff_switch:
+        before = TiffImagePlugin.READ_LIBTIFF
+        TiffImagePlugin.READ_LIBTIFF = True
+        try:
+            return Image.open(fh)
+        finally:
+            TiffImagePlugin.READ_LIBTIFF = before
 
 
 def decoder_available() -> bool:
