@@ -140,24 +140,39 @@ def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBI
     return image
 
 
+def _eight_bits(path: Path, why: str, remedy: str) -> None:
+    warnings.warn(f"{path}: read at 8 bits of its 16 ({why}); {remedy}", stacklevel=4)
+
+
 def _deep_to_rgb(img: Image.Image, fh: BinaryIO, stored: int, path: Path) -> RGBImage | None:
     """A 16-bit-a-channel colour file at full depth (``colornet.archive.deep``), with the same metadata, orientation
     and colour management as ``_pil_to_rgb``. ``img`` is loaded (Pillow's 8 bits, the check of FFmpeg's 16) from
-    ``fh``; ``stored``: its EXIF orientation read before loading. None where the file is to be read at 8 bits: its
-    profile needs LittleCMS (8-bit only), or FFmpeg failed or disagreed with Pillow (then a warning says why)."""
+    ``fh``; ``stored``: its EXIF orientation read before loading. None, with a warning that says why and what to
+    do, where the file is to be read at 8 bits: its profile needs LittleCMS (8-bit only), or FFmpeg failed or
+    disagreed with Pillow."""
     metadata = read_metadata(img)
     plan, profile = _colour_plan(metadata.icc, img.mode)
     if plan == "littlecms":
-        return None
+        try:  # one LittleCMS cannot use either is ignored by the 8-bit path too: then keep the 16 bits
+            convert_with_littlecms(Image.new("L" if img.mode == "LA" else "RGB", (1, 1)), metadata.icc)
+        except ProfileError as err:
+            plan = f"ignored: {err}"
+        else:
+            _eight_bits(path, "its ICC profile is not a matrix/TRC one, and only LittleCMS converts such a profile, "
+                        "at 8 bits", "to keep 16 bits, convert the file to a matrix profile (Adobe RGB, ProPhoto, "
+                        "sRGB, ...) in an image editor first")
+            return None
     try:
         words = decode_words(fh, img.format, has_alpha=img.mode in ("RGBA", "LA"))
     except ValueError as err:
-        warnings.warn(f"{path}: read at 8 bits: FFmpeg could not decode its 16 ({err})", stacklevel=3)
+        _eight_bits(path, f"FFmpeg could not decode them: {err}", "to keep 16 bits, re-save it as a PNG or an "
+                    "uncompressed or deflate TIFF (not BigTIFF)")
         return None
     words = upright(words, stored)  # FFmpeg's pixels are as stored; Pillow turns a TIFF upright as it loads it
     if not agrees_with_pillow(words, upright(np.asarray(img), orientation(img))):
-        warnings.warn(f"{path}: read at 8 bits: FFmpeg's 16-bit decoding does not match Pillow's 8-bit one "
-                      "(a TIFF layout FFmpeg reads wrongly, such as tiles)", stacklevel=3)
+        _eight_bits(path, "FFmpeg's 16-bit decoding of it does not match Pillow's 8-bit one; FFmpeg misreads some "
+                    "TIFF layouts, such as tiles", "to keep 16 bits, re-save it as a PNG or as a TIFF in strips "
+                    "(e.g. tiffcp -s in.tif out.tif)")
         return None
     rgb, alpha = to_float(words)
     del words
@@ -231,7 +246,7 @@ def load_image(
                     check_size(img.width, img.height, max_megapixels, str(path), lean=lean)
                     stored = orientation(img) if deep else 1  # before loading: Pillow turns a TIFF as it loads it
                     img.load()  # Pillow decodes every file: its truncation and corruption checks hold for all
-                    if deep and decoder_available():
+                    if deep and decoder_available(str(path)):
                         image = _deep_to_rgb(img, fh, stored, path)
                         if image is not None:
                             return image

@@ -263,3 +263,54 @@ def test_a_per_channel_16_bit_tiff_is_read_right(tmp_path, monkeypatch, channels
     assert np.abs(image.rgb * 65535 - words[..., :3]).max() < tolerance
     if channels == 4:
         assert np.abs(image.alpha * 65535 - words[..., 3]).max() < tolerance
+
+
+def _lut_profile() -> bytes:
+    """An RGB profile LittleCMS uses but colornet's matrix code cannot: a colour lookup table (AToB0, lut16)
+    that maps RGB to XYZ with an identity matrix, no curves and a 2-point grid."""
+    from icc_profiles import D50, _desc, _text, _xyz, build_profile
+
+    def s15(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    table = [0, 65535]
+    grid = [(r, g, b) for r in (0, 1) for g in (0, 1) for b in (0, 1)]
+    srgb_to_xyz = np.array([[0.4361, 0.3851, 0.1431], [0.2225, 0.7169, 0.0606], [0.0139, 0.0971, 0.7141]])
+    clut = b"".join(struct.pack(">3H", *(np.clip(srgb_to_xyz @ np.array(p, float) / (1 + 32767 / 32768), 0, 1)
+                                         * 65535).round().astype(int)) for p in grid)
+    lut16 = (b"mft2" + b"\0" * 4 + bytes([3, 3, 2, 0]) + b"".join(s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+             + struct.pack(">HH", 2, 2) + b"".join(struct.pack(">2H", *table) for _ in range(3)) + clut
+             + b"".join(struct.pack(">2H", *table) for _ in range(3)))
+    return build_profile(b"RGB ", [(b"desc", _desc("Test LUT RGB")), (b"cprt", _text("public domain")),
+                                   (b"wtpt", _xyz(D50)), (b"A2B0", lut16)])
+
+
+def test_a_profile_only_littlecms_converts_is_read_at_8_bits_with_a_warning_that_says_so(tmp_path):
+    from colornet.images import _colour_plan
+
+    icc = _lut_profile()
+    assert _colour_plan(icc, "RGB") == ("littlecms", None)
+    ImageCms.ImageCmsProfile(io.BytesIO(icc))  # LittleCMS opens it
+    _write(tmp_path / "scan.png", _words(6, 8, 3), [(b"iCCP", b"LUT\0\0" + zlib.compress(icc))])
+    with pytest.warns(UserWarning, match=r"scan\.png: read at 8 bits .*ICC profile.*matrix profile"):
+        image = load_image(tmp_path / "scan.png")
+    assert image.bit_depth == 8 and image.metadata.colour == "converted (LittleCMS)"
+
+
+def test_a_profile_nothing_can_use_is_ignored_and_the_16_bits_kept(tmp_path):
+    """The 8-bit path ignores a profile LittleCMS cannot use either; the deep path did not need to give up 8 bits."""
+    words = _words(6, 8, 3)
+    _write(tmp_path / "scan.png", words, [(b"iCCP", b"junk\0\0" + zlib.compress(b"not a profile" * 20))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = load_image(tmp_path / "scan.png")
+    assert image.bit_depth == 16 and np.abs(image.rgb * 65535 - words).max() < 0.02
+    assert image.metadata.colour.startswith("ignored")
+
+
+def test_without_pyav_the_warning_names_the_file(tmp_path, monkeypatch):
+    _write(tmp_path / "scan one.tif", _words(6, 8, 3))
+    monkeypatch.setitem(sys.modules, "av", None)
+    monkeypatch.setattr(deep, "_warned_missing", False)
+    with pytest.warns(UserWarning, match=r"scan one\.tif: read at 8 bits.*pip install \"colornet\[video\]\""):
+        load_image(tmp_path / "scan one.tif")

@@ -66,15 +66,16 @@ def open_with_libtiff(fh: BinaryIO) -> Image.Image:
             TiffImagePlugin.READ_LIBTIFF = before
 
 
-def decoder_available() -> bool:
-    """Whether PyAV is installed; warns once (naming the extra) when it is not."""
+def decoder_available(source: str) -> bool:
+    """Whether PyAV is installed; warns once (naming ``source``, the first such file, and the extra) when not."""
     global _warned_missing
     if importlib.util.find_spec("av") is None:
         if not _warned_missing:
             _warned_missing = True
             warnings.warn(
-                "a 16-bit-per-channel colour image is read at 8 bits (Pillow cannot do more); install PyAV "
-                "(pip install \"colornet[video]\") to read such files at full depth and write 16-bit results",
+                f"{source}: read at 8 bits of its 16 (Pillow cannot read more), and so are other 48/64-bit PNG and "
+                "TIFF files (said once); install PyAV (pip install \"colornet[video]\") to read them at full depth "
+                "and write 16-bit results",
                 stacklevel=3,
             )
         return False
