@@ -314,3 +314,18 @@ def test_without_pyav_the_warning_names_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(deep, "_warned_missing", False)
     with pytest.warns(UserWarning, match=r"scan one\.tif: read at 8 bits.*pip install \"colornet\[video\]\""):
         load_image(tmp_path / "scan one.tif")
+
+
+def test_a_fourth_sample_that_is_not_alpha_is_dropped_and_the_16_bits_kept(tmp_path):
+    """64-bit RGB + an unspecified extra sample (TIFF ExtraSamples 0; a film scanner's infrared channel, say): Pillow
+    reads it as RGB ("RGBX;16"), so it was read at 8 bits without a word."""
+    tifffile = pytest.importorskip("tifffile")
+    words = _words(11, 13, 4, seed=5)
+    tifffile.imwrite(tmp_path / "rgbi.tif", words, photometric="rgb", extrasamples=["unspecified"])
+    with Image.open(tmp_path / "rgbi.tif") as img:
+        assert img.mode == "RGB" and deep.deep_colour(img)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = load_image(tmp_path / "rgbi.tif")
+    assert image.bit_depth == 16 and image.alpha is None
+    assert np.abs(image.rgb * 65535 - words[..., :3]).max() < 0.02

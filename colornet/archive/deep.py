@@ -20,7 +20,9 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
-_DEEP_RAWMODES = ("RGB", "RGBA", "LA")  # Pillow's rawmode before ";16..." for the colour (and grey+alpha) kinds
+# Pillow's rawmode before ";16..." for the colour (and grey + alpha) kinds. RGBX: a fourth sample that is not alpha
+# (TIFF ExtraSamples 0, e.g. a film scanner's infrared channel), which Pillow drops, and so does the loader.
+_DEEP_RAWMODES = ("RGB", "RGBA", "LA", "RGBX")
 _warned_missing = False
 
 
@@ -110,11 +112,12 @@ def decode_words(fh: BinaryIO, image_format: str, has_alpha: bool) -> np.ndarray
     if frame is None:
         raise ValueError("the file holds no picture")
     dtype, packed = _PACKED.get(frame.format.name, (None, 0))
-    if packed == 0 or (packed in (2, 4)) != has_alpha:  # planar (TIFF), grey, ...: FFmpeg converts it
-        return frame.to_ndarray(format="rgba64le" if has_alpha else "rgb48le")
+    if packed == 0 or (has_alpha and packed == 3) or (not has_alpha and packed == 2):  # planar, grey, ...
+        return frame.to_ndarray(format="rgba64le" if has_alpha else "rgb48le")  # FFmpeg converts it
     plane = frame.planes[0]
     rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)  # rows may be padded
-    return rows[:, : frame.width * packed * 2].view(dtype).reshape(frame.height, frame.width, packed)
+    words = rows[:, : frame.width * packed * 2].view(dtype).reshape(frame.height, frame.width, packed)
+    return words if has_alpha else words[..., :3]  # RGB + a sample that is not alpha (RGBX): RGB
 
 
 def _as_channels(words: np.ndarray, channels: int) -> np.ndarray:
