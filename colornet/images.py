@@ -23,7 +23,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .archive.deep import (
-    agrees_with_pillow, decode_words, decoder_available, deep_colour, open_with_libtiff, orientation,
+    agrees_with_pillow, decode_words, decoder_available, deep_kind, open_with_libtiff, orientation,
     pillow_misreads_planes, to_float, upright,
 )
 from .archive.icc import ProfileError, convert_with_littlecms, is_srgb, parse_profile, to_srgb
@@ -114,9 +114,11 @@ def _colour_plan(icc: bytes | None, mode: str) -> tuple[str, object]:
     return "matrix", profile
 
 
-def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBImage:
+def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False, grey: bool = False) -> RGBImage:
+    """``grey``: a 16-bit grey + alpha file, which Pillow presents as RGBA; its colour is managed as grey."""
     metadata = read_metadata(img)
-    plan, profile = _colour_plan(metadata.icc, img.mode)
+    mode = "LA" if grey else img.mode
+    plan, profile = _colour_plan(metadata.icc, mode)
     img = ImageOps.exif_transpose(img)  # photos from phones are stored sideways with an orientation tag
     if plan == "littlecms":
         alpha_band = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
@@ -124,7 +126,7 @@ def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBI
             img = img.convert("RGBA" if "transparency" in img.info else "RGB")
             alpha_band = img.getchannel("A") if img.mode == "RGBA" else None
         try:
-            img = convert_with_littlecms(img.convert("L") if img.mode == "LA" else img, metadata.icc)
+            img = convert_with_littlecms(img.convert("L") if mode == "LA" else img, metadata.icc)
             if alpha_band is not None:
                 img.putalpha(alpha_band)
             plan = "converted (LittleCMS)"
@@ -144,17 +146,17 @@ def _eight_bits(path: Path, why: str, remedy: str) -> None:
     warnings.warn(f"{path}: read at 8 bits of its 16 ({why}); {remedy}", stacklevel=4)
 
 
-def _deep_to_rgb(img: Image.Image, fh: BinaryIO, stored: int, path: Path) -> RGBImage | None:
+def _deep_to_rgb(img: Image.Image, fh: BinaryIO, stored: int, path: Path, grey: bool) -> RGBImage | None:
     """A 16-bit-a-channel colour file at full depth (``colornet.archive.deep``), with the same metadata, orientation
     and colour management as ``_pil_to_rgb``. ``img`` is loaded (Pillow's 8 bits, the check of FFmpeg's 16) from
-    ``fh``; ``stored``: its EXIF orientation read before loading. None, with a warning that says why and what to
+    ``fh``; ``stored``: its EXIF orientation read before loading; ``grey``: grey + alpha. None, with a warning that says why and what to
     do, where the file is to be read at 8 bits: its profile needs LittleCMS (8-bit only), or FFmpeg failed or
     disagreed with Pillow."""
     metadata = read_metadata(img)
-    plan, profile = _colour_plan(metadata.icc, img.mode)
+    plan, profile = _colour_plan(metadata.icc, "LA" if grey else img.mode)
     if plan == "littlecms":
         try:  # one LittleCMS cannot use either is ignored by the 8-bit path too: then keep the 16 bits
-            convert_with_littlecms(Image.new("L" if img.mode == "LA" else "RGB", (1, 1)), metadata.icc)
+            convert_with_littlecms(Image.new("L" if grey or img.mode == "LA" else "RGB", (1, 1)), metadata.icc)
         except ProfileError as err:
             plan = f"ignored: {err}"
         else:
@@ -241,16 +243,17 @@ def load_image(
             Image.MAX_IMAGE_PIXELS = None  # the size is judged by check_size below, with a message naming the option
             try:
                 with open(path, "rb") as fh, _open(fh) as img:
-                    deep = deep_colour(img)  # 48/64-bit colour: Pillow would read 8 of its 16 bits
+                    kind = deep_kind(img)  # 48/64-bit colour: Pillow would read 8 of its 16 bits
+                    deep, grey = kind is not None, kind == "LA"
                     lean = keep_uint8 and img.mode not in _WIDE_MODES and not deep
                     check_size(img.width, img.height, max_megapixels, str(path), lean=lean)
                     stored = orientation(img) if deep else 1  # before loading: Pillow turns a TIFF as it loads it
                     img.load()  # Pillow decodes every file: its truncation and corruption checks hold for all
                     if deep and decoder_available(str(path)):
-                        image = _deep_to_rgb(img, fh, stored, path)
+                        image = _deep_to_rgb(img, fh, stored, path, grey)
                         if image is not None:
                             return image
-                    return _pil_to_rgb(img, str(path), keep_uint8)
+                    return _pil_to_rgb(img, str(path), keep_uint8, grey)
             finally:
                 Image.MAX_IMAGE_PIXELS = old_limit
     except ImageLoadError:

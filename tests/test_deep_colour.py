@@ -329,3 +329,24 @@ def test_a_fourth_sample_that_is_not_alpha_is_dropped_and_the_16_bits_kept(tmp_p
         image = load_image(tmp_path / "rgbi.tif")
     assert image.bit_depth == 16 and image.alpha is None
     assert np.abs(image.rgb * 65535 - words[..., :3]).max() < 0.02
+
+
+@pytest.mark.parametrize("pyav", [True, False])
+def test_a_16_bit_grey_alpha_png_has_its_grey_profile_applied(tmp_path, monkeypatch, pyav):
+    """Pillow presents 16-bit grey + alpha as RGBA, so a grey ("Gray Gamma 1.8") profile looked misplaced and was
+    ignored, at 16 bits and at 8: the scan came out lighter or darker than it is. LittleCMS is the reference."""
+    from icc_profiles import grey_gamma
+
+    icc = grey_gamma(1.8)
+    words = _words(6, 8, 2, seed=3)
+    _write(tmp_path / "scan.png", words, [(b"iCCP", b"Gray\0\0" + zlib.compress(icc))])
+    if not pyav:
+        monkeypatch.setitem(sys.modules, "av", None)
+        monkeypatch.setattr(deep, "_warned_missing", True)
+    image = load_image(tmp_path / "scan.png")
+    assert image.bit_depth == (16 if pyav else 8) and image.metadata.colour == "converted"
+    grey = Image.fromarray((words[..., 0] / 257).round().astype(np.uint8), "L")
+    reference = ImageCms.profileToProfile(grey, ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                                          ImageCms.createProfile("sRGB"), outputMode="RGB")
+    assert np.abs(image.rgb * 255 - np.asarray(reference, dtype=np.float32)).mean() < 1.0
+    assert np.abs(image.alpha * 65535 - words[..., 1]).max() < (0.02 if pyav else 257)

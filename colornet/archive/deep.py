@@ -26,15 +26,21 @@ _DEEP_RAWMODES = ("RGB", "RGBA", "LA", "RGBX")
 _warned_missing = False
 
 
-def deep_colour(img: Image.Image) -> bool:
-    """True for a PNG or TIFF that stores 16 bits per colour channel (Pillow would decode it at 8). Call before
-    ``img.load()``: the answer comes from the tile Pillow planned from the header."""
+def deep_kind(img: Image.Image) -> str | None:
+    """"RGB", "RGBA", "RGBX" or "LA" for a PNG or TIFF that stores 16 bits per colour channel (Pillow would decode
+    it at 8), else None. Call before ``img.load()``: the answer comes from the tile Pillow planned from the header.
+    "LA": grey + alpha, which Pillow presents as RGBA (so its grey ICC profile would look misplaced)."""
     if img.format not in ("PNG", "TIFF") or not img.tile:
-        return False
+        return None
     args = img.tile[0].args
     rawmode = args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else "")
     kind, _, bits = rawmode.partition(";")
-    return kind in _DEEP_RAWMODES and bits.startswith("16")
+    return kind if kind in _DEEP_RAWMODES and bits.startswith("16") else None
+
+
+def deep_colour(img: Image.Image) -> bool:
+    """True for a PNG or TIFF that stores 16 bits per colour channel (``deep_kind``). Call before ``img.load()``."""
+    return deep_kind(img) is not None
 
 
 def pillow_misreads_planes(img: Image.Image) -> bool:
