@@ -247,10 +247,11 @@ def load_image(
                     deep, grey = kind is not None, kind == "LA"
                     lean = keep_uint8 and img.mode not in _WIDE_MODES and not deep
                     check_size(img.width, img.height, max_megapixels, str(path), lean=lean)
-                    stored = orientation(img) if deep else 1  # before loading: Pillow turns a TIFF as it loads it
+                    turns = deep and img.format == "TIFF"  # Pillow turns a TIFF upright as it loads it
+                    stored = orientation(img) if turns else 1  # so read it before (a PNG's: after, not to load it)
                     img.load()  # Pillow decodes every file: its truncation and corruption checks hold for all
                     if deep and decoder_available(str(path)):
-                        image = _deep_to_rgb(img, fh, stored, path, grey)
+                        image = _deep_to_rgb(img, fh, stored if turns else orientation(img), path, grey)
                         if image is not None:
                             return image
                     return _pil_to_rgb(img, str(path), keep_uint8, grey)

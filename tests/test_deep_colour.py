@@ -350,3 +350,12 @@ def test_a_16_bit_grey_alpha_png_has_its_grey_profile_applied(tmp_path, monkeypa
                                           ImageCms.createProfile("sRGB"), outputMode="RGB")
     assert np.abs(image.rgb * 255 - np.asarray(reference, dtype=np.float32)).mean() < 1.0
     assert np.abs(image.alpha * 65535 - words[..., 1]).max() < (0.02 if pyav else 257)
+
+
+def test_a_corrupt_exif_block_does_not_refuse_a_deep_png(tmp_path):
+    """The 8-bit reading of the same file drops the corrupt block and goes on; reading the orientation for the deep
+    path must not turn it into an ImageLoadError."""
+    words = _words(6, 8, 3)
+    _write(tmp_path / "scan.png", words, [(b"eXIf", b"garbage-not-tiff")])
+    image = load_image(tmp_path / "scan.png")
+    assert image.rgb.shape == (6, 8, 3) and image.metadata.exif is None

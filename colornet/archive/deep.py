@@ -13,6 +13,7 @@ stays one implementation (``colornet.images``); FFmpeg's 16 bits are used only w
 from __future__ import annotations
 
 import importlib.util
+import struct
 import threading
 import warnings
 from typing import BinaryIO
@@ -192,6 +193,11 @@ def upright(arr: np.ndarray, orientation: int) -> np.ndarray:
 
 def orientation(img: Image.Image) -> int:
     """The EXIF orientation (1..8) Pillow reports for ``img`` now (1 where none, or one it has already applied:
-    Pillow turns a single-image TIFF upright itself when it loads it, and drops the tag)."""
-    value = img.getexif().get(0x0112, 1)
+    Pillow turns a single-image TIFF upright itself when it loads it, and drops the tag). Call it on a loaded image,
+    or on a TIFF's header (which it does not load): a corrupt EXIF block counts as none, as it does for the
+    metadata and for ``ImageOps.exif_transpose`` after them, not as a reason to refuse the photo."""
+    try:
+        value = img.getexif().get(0x0112, 1)
+    except (OSError, ValueError, SyntaxError, struct.error, TypeError, KeyError):
+        return 1
     return int(value) if value in (2, 3, 4, 5, 6, 7, 8) else 1  # what ImageOps.exif_transpose acts on
