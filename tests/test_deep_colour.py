@@ -359,3 +359,20 @@ def test_a_corrupt_exif_block_does_not_refuse_a_deep_png(tmp_path):
     _write(tmp_path / "scan.png", words, [(b"eXIf", b"garbage-not-tiff")])
     image = load_image(tmp_path / "scan.png")
     assert image.rgb.shape == (6, 8, 3) and image.metadata.exif is None
+
+
+def test_a_pyav_that_cannot_be_imported_means_8_bits_not_a_load_error(tmp_path, monkeypatch):
+    """Found but broken (its FFmpeg libraries missing, say): the file was refused as 'probably corrupt'; now it is
+    read at 8 bits, and the warning says what is wrong with PyAV."""
+    (tmp_path / "site" / "av").mkdir(parents=True)
+    (tmp_path / "site" / "av" / "__init__.py").write_text(
+        'raise ImportError("libavformat.so.61: cannot open shared object file")\n')
+    for name in [n for n in sys.modules if n == "av" or n.startswith("av.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setattr(deep, "_warned_missing", False)
+    words = _words(6, 8, 3)
+    _write(tmp_path / "scan.png", words)
+    with pytest.warns(UserWarning, match=r"scan\.png: read at 8 bits.*cannot be imported \(libavformat"):
+        image = load_image(tmp_path / "scan.png")
+    assert image.bit_depth == 8 and np.abs(image.rgb * 255 - np.round(words / 257)).max() < 1.001

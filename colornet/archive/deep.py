@@ -12,7 +12,6 @@ stays one implementation (``colornet.images``); FFmpeg's 16 bits are used only w
 
 from __future__ import annotations
 
-import importlib.util
 import struct
 import threading
 import warnings
@@ -76,15 +75,23 @@ def open_with_libtiff(fh: BinaryIO) -> Image.Image:
 
 
 def decoder_available(source: str) -> bool:
-    """Whether PyAV is installed; warns once (naming ``source``, the first such file, and the extra) when not."""
+    """Whether PyAV can be imported; warns once (naming ``source``, the first such file, and what to do) when not.
+    Imported, not just looked up: a PyAV whose FFmpeg libraries are missing, or a folder named ``av`` on the path,
+    is found but fails to import, and must not turn every 48-bit file into a load error."""
     global _warned_missing
-    if importlib.util.find_spec("av") is None:
+    try:
+        import av  # noqa: F401
+        from av.error import FFmpegError  # noqa: F401
+    except ImportError as err:  # ModuleNotFoundError included
         if not _warned_missing:
             _warned_missing = True
+            missing = isinstance(err, ModuleNotFoundError) and err.name == "av"
+            remedy = ("install PyAV (pip install \"colornet[video]\")" if missing or "halted" in str(err) else
+                      f"PyAV is there but cannot be imported ({err}); reinstall it (pip install --force-reinstall "
+                      "av)")
             warnings.warn(
                 f"{source}: read at 8 bits of its 16 (Pillow cannot read more), and so are other 48/64-bit PNG and "
-                "TIFF files (said once); install PyAV (pip install \"colornet[video]\") to read them at full depth "
-                "and write 16-bit results",
+                f"TIFF files (said once); {remedy} to read them at full depth and write 16-bit results",
                 stacklevel=3,
             )
         return False
