@@ -52,7 +52,8 @@ def make_photo(path: Path, kind: str, megapixels: float) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megapixels", default="16,64", help="comma-separated sizes")
-    parser.add_argument("--kinds", default="rgb8,grey16", help="rgb8 (8-bit RGB PNG), grey16 (16-bit grey PNG), rgb16 (48-bit RGB PNG)")
+    parser.add_argument("--kinds", default="rgb8,grey16",
+                        help="rgb8 (8-bit RGB PNG), grey16 (16-bit grey PNG), rgb16 (48-bit RGB PNG, needs PyAV)")
     args = parser.parse_args()
     lines = ["| file | size | peak RSS (GB) | above the loaded model (GB) | bytes / pixel | time (s) |",
              "|---|---|---:|---:|---:|---:|"]

@@ -149,9 +149,9 @@ def _eight_bits(path: Path, why: str, remedy: str) -> None:
 def _deep_to_rgb(img: Image.Image, fh: BinaryIO, stored: int, path: Path, grey: bool) -> RGBImage | None:
     """A 16-bit-a-channel colour file at full depth (``colornet.archive.deep``), with the same metadata, orientation
     and colour management as ``_pil_to_rgb``. ``img`` is loaded (Pillow's 8 bits, the check of FFmpeg's 16) from
-    ``fh``; ``stored``: its EXIF orientation read before loading; ``grey``: grey + alpha. None, with a warning that says why and what to
-    do, where the file is to be read at 8 bits: its profile needs LittleCMS (8-bit only), or FFmpeg failed or
-    disagreed with Pillow."""
+    ``fh``; ``stored``: the EXIF orientation of the pixels as stored; ``grey``: grey + alpha. None, with a warning
+    that says why and what to do, where the file is to be read at 8 bits: its profile needs LittleCMS (8-bit only),
+    or FFmpeg failed or disagreed with Pillow."""
     metadata = read_metadata(img)
     plan, profile = _colour_plan(metadata.icc, "LA" if grey else img.mode)
     if plan == "littlecms":
