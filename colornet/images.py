@@ -167,8 +167,10 @@ def _deep_to_rgb(img: Image.Image, fh: BinaryIO, stored: int, path: Path, grey: 
     try:
         words = decode_words(fh, img.format, has_alpha=img.mode in ("RGBA", "LA"))
     except ValueError as err:
-        _eight_bits(path, f"FFmpeg could not decode them: {err}", "to keep 16 bits, re-save it as a PNG or an "
-                    "uncompressed or deflate TIFF (not BigTIFF)")
+        remedy = ("re-save it with an image editor (FFmpeg rejects some damaged chunks Pillow skips, such as a "
+                  "corrupt EXIF block)" if img.format == "PNG" else
+                  "re-save it as a PNG or as an uncompressed or deflate TIFF (not BigTIFF)")
+        _eight_bits(path, f"FFmpeg could not decode them: {err}", f"to keep 16 bits, {remedy}")
         return None
     words = upright(words, stored)  # FFmpeg's pixels are as stored; Pillow turns a TIFF upright as it loads it
     if not agrees_with_pillow(words, upright(np.asarray(img), orientation(img))):
