@@ -24,7 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .archive.deep import (
     agrees_with_pillow, decode_words, decoder_available, deep_kind, open_with_libtiff, orientation,
-    pillow_misreads_planes, to_float, upright,
+    pillow_misreads_planes, read_at_8_bits_only, to_float, upright,
 )
 from .archive.icc import ProfileError, convert_with_littlecms, is_srgb, parse_profile, to_srgb
 from .archive.metadata import ImageMetadata, read_metadata
@@ -249,6 +249,10 @@ def load_image(
                     deep, grey = kind is not None, kind == "LA"
                     lean = keep_uint8 and img.mode not in _WIDE_MODES and not deep
                     check_size(img.width, img.height, max_megapixels, str(path), lean=lean)
+                    if (what := None if deep else read_at_8_bits_only(img)) is not None:
+                        warnings.warn(f"{path}: read at 8 bits of its 16 (colornet reads {what} at 8 bits only); to "
+                                      "keep 16 bits, convert it to 16-bit RGB (with unassociated alpha, if any) in an "
+                                      "image editor first", stacklevel=2)
                     turns = deep and img.format == "TIFF"  # Pillow turns a TIFF upright as it loads it
                     stored = orientation(img) if turns else 1  # so read it before (a PNG's: after, not to load it)
                     img.load()  # Pillow decodes every file: its truncation and corruption checks hold for all

@@ -380,3 +380,15 @@ def test_a_pyav_that_cannot_be_imported_means_8_bits_not_a_load_error(tmp_path, 
     with pytest.warns(UserWarning, match=r"scan\.png: read at 8 bits.*cannot be imported \(libavformat"):
         image = load_image(tmp_path / "scan.png")
     assert image.bit_depth == 8 and np.abs(image.rgb * 255 - np.round(words / 257)).max() < 1.001
+
+
+@pytest.mark.parametrize("kind", ["cmyk", "premultiplied"])
+def test_a_16_bit_kind_read_at_8_bits_only_says_so(tmp_path, kind):
+    """16-bit CMYK and 16-bit RGB with associated alpha have no 16-bit path; they lost 8 bits without a word."""
+    tifffile = pytest.importorskip("tifffile")
+    words = _words(5, 7, 4, seed=9)
+    options = {"photometric": "separated"} if kind == "cmyk" else {"photometric": "rgb", "extrasamples": ["assocalpha"]}
+    tifffile.imwrite(tmp_path / "scan.tif", words, **options)
+    with pytest.warns(UserWarning, match=r"scan\.tif: read at 8 bits of its 16 .*(CMYK|premultiplied)"):
+        image = load_image(tmp_path / "scan.tif")
+    assert image.bit_depth == 8

@@ -38,6 +38,21 @@ def deep_kind(img: Image.Image) -> str | None:
     return kind if kind in _DEEP_RAWMODES and bits.startswith("16") else None
 
 
+# 16-bit kinds Pillow decodes (at 8 bits) that the 16-bit path does not take
+_EIGHT_BIT_ONLY = {"CMYK": "16-bit CMYK", "RGBa": "16-bit colour with premultiplied (associated) alpha"}
+
+
+def read_at_8_bits_only(img: Image.Image) -> str | None:
+    """What a file is that stores 16 bits a channel but is read at 8 all the same ("16-bit CMYK", ...), or None.
+    Call before ``img.load()``, as ``deep_kind``: the loader says so rather than drop 8 bits silently."""
+    if img.format != "TIFF" or not img.tile:
+        return None
+    args = img.tile[0].args
+    rawmode = args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else "")
+    kind, _, bits = rawmode.partition(";")
+    return _EIGHT_BIT_ONLY.get(kind) if bits.startswith("16") else None
+
+
 def deep_colour(img: Image.Image) -> bool:
     """True for a PNG or TIFF that stores 16 bits per colour channel (``deep_kind``). Call before ``img.load()``."""
     return deep_kind(img) is not None
