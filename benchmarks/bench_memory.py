@@ -2,6 +2,7 @@
 
     python benchmarks/bench_memory.py                      # 16 and 64 MP, 8-bit RGB and 16-bit grey PNGs
     python benchmarks/bench_memory.py --megapixels 100 --kinds rgb8
+    python benchmarks/bench_memory.py --megapixels 12 --kinds rgb16,grey16   # a 48-bit scan (needs PyAV)
 
 Each row runs in a fresh child process: peak RSS (``ru_maxrss``) after the whole photo, minus the RSS with the
 model loaded, divided by the pixel count, is the bytes per pixel that the memory budget
@@ -38,6 +39,11 @@ def make_photo(path: Path, kind: str, megapixels: float) -> tuple[int, int]:
     side = int(round((megapixels * 1e6) ** 0.5))
     if kind == "rgb8":
         Image.new("RGB", (side, side), (90, 140, 200)).save(path)
+    elif kind == "rgb16":  # 48-bit RGB, read at 16 bits through PyAV (colornet.archive.deep)
+        from colornet.pngwrite import write_png
+
+        with open(path, "wb") as fh:
+            write_png(fh, np.broadcast_to(np.array([23000, 36000, 51000], np.uint16), (side, side, 3)))
     else:  # 16-bit greyscale
         Image.fromarray(np.full((side, side), 30000, np.uint16)).save(path)
     return side, side
@@ -46,7 +52,8 @@ def make_photo(path: Path, kind: str, megapixels: float) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megapixels", default="16,64", help="comma-separated sizes")
-    parser.add_argument("--kinds", default="rgb8,grey16", help="rgb8 (8-bit RGB PNG), grey16 (16-bit grey PNG)")
+    parser.add_argument("--kinds", default="rgb8,grey16",
+                        help="rgb8 (8-bit RGB PNG), grey16 (16-bit grey PNG), rgb16 (48-bit RGB PNG, needs PyAV)")
     args = parser.parse_args()
     lines = ["| file | size | peak RSS (GB) | above the loaded model (GB) | bytes / pixel | time (s) |",
              "|---|---|---:|---:|---:|---:|"]

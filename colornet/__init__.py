@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import *  # noqa: F403 -- every error class, exported
 from .errors import __all__ as _ERRORS
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 _LAZY = {
     "RGBImage": ".images",

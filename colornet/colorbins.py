@@ -141,10 +141,10 @@ class ABQuantizer:
 VIVID_QUANTILES = (0.25, 0.8)  # the chroma quantiles vividness 0 and 1 reach
 
 
-def vivid_quantile(vividness: float) -> float:
+def vivid_quantile(vividness: float | torch.Tensor) -> float | torch.Tensor:
     """The quantile of a pixel's predicted chroma distribution that ``vividness`` (0..1) stands for."""
     low, high = VIVID_QUANTILES
-    return low + (high - low) * float(vividness)
+    return low + (high - low) * vividness  # a float, or a tensor (the ONNX graph's vividness input)
 
 
 def vivid_levels(vividness: float, default: float) -> tuple[float, float] | None:
@@ -305,6 +305,14 @@ def _decode_columns(scaled_logits, n: int, centres: torch.Tensor, temperature: f
     return out
 
 
+def smooth_over_ab(p: torch.Tensor, centres: torch.Tensor, sigma: float = SOFT_SIGMA) -> torch.Tensor:
+    """A distribution over the bins ``[Q]`` blurred with a Gaussian over ab and renormalised (float64): bin counts of
+    a few thousand photos are noisy, and neighbouring colours should weigh alike."""
+    d2 = torch.cdist(centres.double(), centres.double()) ** 2
+    smooth = torch.exp(-d2 / (2 * sigma * sigma)) @ p.double()
+    return smooth / smooth.sum()
+
+
 def smoothed_rebalance_weights(counts: torch.Tensor, centres: torch.Tensor, mix: float = 0.5,
                                sigma: float = SOFT_SIGMA) -> torch.Tensor:
     """Per-bin loss weights from the training split's bin counts (Zhang et al.'s class rebalancing).
@@ -314,10 +322,7 @@ def smoothed_rebalance_weights(counts: torch.Tensor, centres: torch.Tensor, mix:
     weigh more, so the net does not settle on the common desaturated ones.
     """
     p = counts.double() / counts.sum().clamp_min(1)
-    d2 = torch.cdist(centres.double(), centres.double()) ** 2
-    kernel = torch.exp(-d2 / (2 * sigma * sigma))
-    smooth = kernel @ p
-    smooth = smooth / smooth.sum()
+    smooth = smooth_over_ab(p, centres, sigma)
     weight = 1.0 / ((1.0 - mix) * smooth + mix / p.numel())
     weight = weight / (smooth * weight).sum()
     return weight.float()

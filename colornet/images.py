@@ -16,11 +16,16 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .archive.deep import (
+    agrees_with_pillow, decode_words, decoder_available, deep_kind, open_with_libtiff, orientation,
+    pillow_misreads_planes, read_at_8_bits_only, to_float, upright,
+)
 from .archive.icc import ProfileError, convert_with_littlecms, is_srgb, parse_profile, to_srgb
 from .archive.metadata import ImageMetadata, read_metadata
 from .errors import ImageLoadError
@@ -109,9 +114,11 @@ def _colour_plan(icc: bytes | None, mode: str) -> tuple[str, object]:
     return "matrix", profile
 
 
-def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBImage:
+def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False, grey: bool = False) -> RGBImage:
+    """``grey``: a 16-bit grey + alpha file, which Pillow presents as RGBA; its colour is managed as grey."""
     metadata = read_metadata(img)
-    plan, profile = _colour_plan(metadata.icc, img.mode)
+    mode = "LA" if grey else img.mode
+    plan, profile = _colour_plan(metadata.icc, mode)
     img = ImageOps.exif_transpose(img)  # photos from phones are stored sideways with an orientation tag
     if plan == "littlecms":
         alpha_band = img.getchannel("A") if img.mode in ("RGBA", "LA") else None
@@ -119,7 +126,7 @@ def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBI
             img = img.convert("RGBA" if "transparency" in img.info else "RGB")
             alpha_band = img.getchannel("A") if img.mode == "RGBA" else None
         try:
-            img = convert_with_littlecms(img.convert("L") if img.mode == "LA" else img, metadata.icc)
+            img = convert_with_littlecms(img.convert("L") if mode == "LA" else img, metadata.icc)
             if alpha_band is not None:
                 img.putalpha(alpha_band)
             plan = "converted (LittleCMS)"
@@ -133,6 +140,50 @@ def _pil_to_rgb(img: Image.Image, source: str, keep_uint8: bool = False) -> RGBI
         plan = "converted"
     image.metadata = metadata.with_colour(plan)
     return image
+
+
+def _eight_bits(path: Path, why: str, remedy: str) -> None:
+    warnings.warn(f"{path}: read at 8 bits of its 16 ({why}); {remedy}", stacklevel=4)
+
+
+def _deep_to_rgb(img: Image.Image, fh: BinaryIO, stored: int, path: Path, grey: bool) -> RGBImage | None:
+    """A 16-bit-a-channel colour file at full depth (``colornet.archive.deep``), with the same metadata, orientation
+    and colour management as ``_pil_to_rgb``. ``img`` is loaded (Pillow's 8 bits, the check of FFmpeg's 16) from
+    ``fh``; ``stored``: the EXIF orientation of the pixels as stored; ``grey``: grey + alpha. None, with a warning
+    that says why and what to do, where the file is to be read at 8 bits: its profile needs LittleCMS (8-bit only),
+    or FFmpeg failed or disagreed with Pillow."""
+    metadata = read_metadata(img)
+    plan, profile = _colour_plan(metadata.icc, "LA" if grey else img.mode)
+    if plan == "littlecms":
+        try:  # one LittleCMS cannot use either is ignored by the 8-bit path too: then keep the 16 bits
+            convert_with_littlecms(Image.new("L" if grey or img.mode == "LA" else "RGB", (1, 1)), metadata.icc)
+        except ProfileError as err:
+            plan = f"ignored: {err}"
+        else:
+            _eight_bits(path, "its ICC profile is not a matrix/TRC one, and only LittleCMS converts such a profile, "
+                        "at 8 bits", "to keep 16 bits, convert the file to a matrix profile (Adobe RGB, ProPhoto, "
+                        "sRGB, ...) in an image editor first")
+            return None
+    try:
+        words = decode_words(fh, img.format, has_alpha=img.mode in ("RGBA", "LA"))
+    except ValueError as err:
+        remedy = ("re-save it with an image editor (FFmpeg rejects some damaged chunks Pillow skips, such as a "
+                  "corrupt EXIF block)" if img.format == "PNG" else
+                  "re-save it as a PNG or as an uncompressed or deflate TIFF (not BigTIFF)")
+        _eight_bits(path, f"FFmpeg could not decode them: {err}", f"to keep 16 bits, {remedy}")
+        return None
+    words = upright(words, stored)  # FFmpeg's pixels are as stored; Pillow turns a TIFF upright as it loads it
+    if not agrees_with_pillow(words, upright(np.asarray(img), orientation(img))):
+        _eight_bits(path, "FFmpeg's 16-bit decoding of it does not match Pillow's 8-bit one; FFmpeg misreads some "
+                    "TIFF layouts, such as tiles", "to keep 16 bits, re-save it as a PNG or as a TIFF in strips "
+                    "(e.g. tiffcp -s in.tif out.tif)")
+        return None
+    rgb, alpha = to_float(words)
+    del words
+    if plan == "matrix":
+        rgb = to_srgb(rgb, profile)
+        plan = "converted"
+    return RGBImage(np.ascontiguousarray(rgb, dtype=np.float32), alpha, 16, str(path), metadata.with_colour(plan))
 
 
 def _decode_pixels(img: Image.Image, source: str, keep_uint8: bool) -> RGBImage:
@@ -193,11 +244,23 @@ def load_image(
             old_limit = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = None  # the size is judged by check_size below, with a message naming the option
             try:
-                with Image.open(path) as img:
-                    lean = keep_uint8 and img.mode not in _WIDE_MODES
+                with open(path, "rb") as fh, _open(fh) as img:
+                    kind = deep_kind(img)  # 48/64-bit colour: Pillow would read 8 of its 16 bits
+                    deep, grey = kind is not None, kind == "LA"
+                    lean = keep_uint8 and img.mode not in _WIDE_MODES and not deep
                     check_size(img.width, img.height, max_megapixels, str(path), lean=lean)
-                    img.load()
-                    return _pil_to_rgb(img, str(path), keep_uint8)
+                    if (what := None if deep else read_at_8_bits_only(img)) is not None:
+                        warnings.warn(f"{path}: read at 8 bits of its 16 (colornet reads {what} at 8 bits only); to "
+                                      "keep 16 bits, convert it to 16-bit RGB (with unassociated alpha, if any) in an "
+                                      "image editor first", stacklevel=2)
+                    turns = deep and img.format == "TIFF"  # Pillow turns a TIFF upright as it loads it
+                    stored = orientation(img) if turns else 1  # so read it before (a PNG's: after, not to load it)
+                    img.load()  # Pillow decodes every file: its truncation and corruption checks hold for all
+                    if deep and decoder_available(str(path)):
+                        image = _deep_to_rgb(img, fh, stored if turns else orientation(img), path, grey)
+                        if image is not None:
+                            return image
+                    return _pil_to_rgb(img, str(path), keep_uint8, grey)
             finally:
                 Image.MAX_IMAGE_PIXELS = old_limit
     except ImageLoadError:
@@ -219,6 +282,14 @@ def load_image(
             f"{path}: could not decode the image ({type(err).__name__}: {err}); the file is probably corrupt - "
             "re-export it."
         ) from err
+
+
+def _open(fh: BinaryIO) -> Image.Image:
+    """Pillow's image of an open file (header only), by the reader that decodes it right."""
+    img = Image.open(fh)
+    if pillow_misreads_planes(img):  # a 16-bit "per channel" TIFF: Pillow's own reader returns noise
+        img = open_with_libtiff(fh)  # (not img.close(): that would close fh)
+    return img
 
 
 _WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")  # decoded to float32, not kept uint8

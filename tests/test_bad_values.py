@@ -3,21 +3,18 @@ library, and the CLI and the nodes inherit the same rule (``colornet.checks``)."
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import lively_model, load_pack
+from helpers import load_pack
 from PIL import Image
 
 from colornet import colorize
-from colornet.checkpoint import save_checkpoint
 from colornet.cli import EXIT_USAGE
 from colornet.cli import main as cli_main
 from colornet.errors import ColorNetError, InputError
 from colornet.images import load_image
-from colornet.model import compact_config
 from colornet.pipeline import Colorizer, select_device
 from cli_helpers import random_photo as _photo, run_err as _run_err, one_line as _one_line
 
@@ -27,22 +24,9 @@ from cli_helpers import random_photo as _photo, run_err as _run_err, one_line as
 torch.set_num_threads(1)
 
 
-CLASSES = ["beach", "forest", "street"]
-
-
-@pytest.fixture(scope="module")
-def net():
-    return lively_model(compact_config(CLASSES))
-
-
 @pytest.fixture(scope="module")
 def colorizer(net) -> Colorizer:
     return Colorizer(net, torch.device("cpu"), working_size=64)
-
-
-@pytest.fixture(scope="module")
-def weights(net, tmp_path_factory) -> Path:
-    return save_checkpoint(net, tmp_path_factory.mktemp("ckpt"))
 
 
 def _rgb(h=40, w=56, seed=0) -> torch.Tensor:

@@ -17,7 +17,6 @@ from PIL import Image
 
 import colornet
 from colornet import colorize
-from colornet.checkpoint import save_checkpoint
 from colornet.errors import ColorNetError, OutOfMemoryError
 from colornet.images import RGBImage
 from colornet.model import compact_config
@@ -157,19 +156,6 @@ def test_reprs_are_short(colorizer):
 
 
 # ------------------------------------------------------------------ what the API returns, packaging
-
-
-CLASSES = ["beach", "forest", "street"]
-
-
-@pytest.fixture(scope="module")
-def net():
-    return lively_model(compact_config(CLASSES))
-
-
-@pytest.fixture(scope="module")
-def weights(net, tmp_path_factory) -> Path:
-    return save_checkpoint(net, tmp_path_factory.mktemp("ckpt"))
 
 
 def test_public_errors_are_exported_from_colornet():

@@ -10,34 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import lively_model
 from PIL import Image
 from training_helpers import make_photo_folder
 
 from colornet import images
-from colornet.checkpoint import save_checkpoint
 from colornet.cli import EXIT_OK, EXIT_SOME_FAILED
 from colornet.cli import main as cli_main
 from colornet.errors import ImageLoadError
 from colornet.images import load_image
-from colornet.model import compact_config
 from training.data import load_photos
 from cli_helpers import random_photo as _photo, run_err as _run_err
 
 # ---------------------------------------------------------------------------------- library and CLI
-
-
-CLASSES = ["beach", "forest", "street"]
-
-
-@pytest.fixture(scope="module")
-def net():
-    return lively_model(compact_config(CLASSES))
-
-
-@pytest.fixture(scope="module")
-def weights(net, tmp_path_factory) -> Path:
-    return save_checkpoint(net, tmp_path_factory.mktemp("ckpt"))
 
 
 def _png_header_only(path: Path, width: int, height: int) -> Path:

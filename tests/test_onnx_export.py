@@ -92,8 +92,19 @@ def test_onnx_matches_torch_and_the_cli(name, odd_photo, tmp_path):
             full_l, ab_torch = colorizer.predict_ab_half(rgb, torch_prior, vividness=vividness)
             ab_onnx = net.predict_ab_half(colorizer._working_l(full_l), onnx_prior, vividness)
             assert ab_onnx.shape == ab_torch.shape
-            diff = float((ab_onnx - ab_torch).abs().max())
-            assert diff <= 0.5, f"{name} {path.name} vividness={vividness}: a*b* differ by {diff}"
+            off = (ab_onnx - ab_torch).abs()
+            where = f"{name} {path.name} vividness={vividness}"
+            if vividness is None:  # the decode as trained: smooth in the logits, so round-off stays round-off
+                assert float(off.max()) <= 0.5, f"{where}: a*b* differ by {float(off.max())}"
+            else:
+                # A chroma quantile climbs through a chroma level in proportion to 1 / that level's probability: where
+                # a level is nearly empty the quantile all but jumps to the next one, and the two runtimes' round-off
+                # (1e-6 in the CDF) can land a pixel on either side (seen: up to 2.8 units at 0.2 % of the values,
+                # different from run to run). Nearly every value must agree, and none may be off by more than one gap
+                # between neighbouring chroma levels (at most 10 on the grid-10 lattice).
+                share = float((off > 0.5).float().mean())
+                assert share <= 0.005, f"{where}: {share:.2%} of the a*b* values differ by more than 0.5"
+                assert float(off.max()) <= 10.0, f"{where}: a*b* differ by {float(off.max())}"
             if vividness is not None and vividness != 1.0:
                 continue  # the CLI's file for the default vividness and the mode (one CLI run each: CI time)
 
@@ -154,6 +165,30 @@ def test_exports_from_before_the_vividness_change_are_refused_and_the_web_cache_
     assert exported_model(name, echo=messages.append) == cached
     assert messages and model_json(cached)["format_version"] == FORMAT_VERSION > 1
     OnnxNetwork(cached)  # the fresh export runs
+
+
+def test_the_web_cache_re_exports_what_an_older_colornet_exported_and_hosts_still_run_it(tmp_path, monkeypatch):
+    """Same format, older exporter: the maths is the same (a host runs it), but a newer release may export faster
+    graphs (0.2.1: the local graph's softmax moved to the bins' own axis), so ``colornet web``'s cache exports again."""
+    import json
+    import shutil
+
+    from colornet.onnx.export import exporter, load_for_export
+    from colornet.web.assets import exported_model
+
+    name = _distribution_name()
+    monkeypatch.setenv("COLORNET_CACHE", str(tmp_path / "cache"))
+    cached = tmp_path / "cache" / "onnx" / load_for_export(name)[2][:16]
+    shutil.copytree(exported(name), cached)
+    doc = model_json(cached)
+    assert doc["exported_by"] == exporter()
+    assert exported_model(name, echo=pytest.fail) == cached  # current: served as it is
+    doc["exported_by"] = "colornet 0.2.0"
+    (cached / "model.json").write_text(json.dumps(doc))
+    OnnxNetwork(cached)  # an older exporter's files are still a valid export
+    messages = []
+    assert exported_model(name, echo=messages.append) == cached
+    assert messages and model_json(cached)["exported_by"] == exporter()
 
 
 @pytest.mark.parametrize("vividness", [1.5, -0.1, float("nan")])

@@ -107,3 +107,37 @@ def test_report_grid_shows_the_product_pipeline():
     assert torch.allclose(grey[0], grey[1], atol=1e-4)  # the input column is grey
     grey_only = grid_row({"c": colorizer}, rgb, side=200, truth=False)
     assert len(grey_only) == 2
+
+
+def test_grid_columns_at_chosen_vividness_and_the_sheet_keeps_every_cell(tmp_path):
+    """A column may carry its own vividness (the old-prints figure: one checkpoint at 0, its default and 1); the sheet
+    puts each cell, unscaled, in a column as wide as its widest cell."""
+    import dataclasses
+
+    import numpy as np
+    from helpers import lively_model
+    from PIL import Image
+
+    from colornet.pipeline import Colorizer
+    from training.metrics import colorfulness
+    from training.report import grid_row, grid_sheet
+
+    model = lively_model(dataclasses.replace(compact_config(["a", "b"]), head="distribution"))
+    colorizer = Colorizer(model, torch.device("cpu"), working_size=32)
+    rgb = torch.rand(3, 48, 64)
+    grey, low, default, high = grid_row({"0": (colorizer, 0.0), "default": colorizer, "1": (colorizer, 1.0)}, rgb,
+                                        side=200, truth=False)
+    assert torch.equal(low, colorizer.colorize_rgb(rgb[None], vividness=0.0)[0].clamp(0, 1))
+    assert torch.equal(default, colorizer.colorize_rgb(rgb[None])[0].clamp(0, 1))
+    assert colorfulness(low[None]) < colorfulness(default[None]) < colorfulness(high[None])
+
+    tall = torch.rand(3, 30, 10)
+    sheet = grid_sheet([[grey, low], [tall, high]], ["grey", "v0"], tmp_path / "sheet.png")
+    pixels = np.asarray(Image.open(sheet).convert("RGB"))
+    pad, head = 4, 18
+    assert pixels.shape == (head + (48 + pad) + (48 + pad) + pad, pad + 64 + pad + 64 + pad, 3)
+    cell = (low.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    assert np.array_equal(pixels[head + pad:head + pad + 48, 2 * pad + 64:2 * pad + 128], cell)
+    narrow = (tall.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    y, x = head + pad + 48 + pad + (48 - 30) // 2, pad + (64 - 10) // 2
+    assert np.array_equal(pixels[y:y + 30, x:x + 10], narrow)  # centred in its row and column

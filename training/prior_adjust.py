@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from colornet.checkpoint import load_checkpoint, read_document, save_checkpoint
-from colornet.colorbins import SOFT_SIGMA
+from colornet.colorbins import SOFT_SIGMA, smooth_over_ab
 from colornet.model import ColorNet
 
 
@@ -35,10 +35,7 @@ def colour_log_prior(counts: torch.Tensor, centres: torch.Tensor, sigma: float =
     ``hue_only``: log p(bin | its chroma ring) instead, i.e. the prior of the hue at that chroma. Removing the whole
     prior also removes its preference for grey (every pixel gets bolder); removing only this part rebalances hues
     within each ring and leaves how much chroma the network predicts alone."""
-    p = (counts.double() + 1.0) / (counts.sum() + counts.numel())
-    d2 = torch.cdist(centres.double(), centres.double()) ** 2
-    smooth = torch.exp(-d2 / (2 * sigma * sigma)) @ p
-    smooth = smooth / smooth.sum()
+    smooth = smooth_over_ab((counts.double() + 1.0) / (counts.sum() + counts.numel()), centres, sigma)
     if hue_only:
         ring = torch.floor(centres.double().norm(dim=1) / CHROMA_BAND).long()
         ring_mass = torch.zeros(int(ring.max()) + 1, dtype=smooth.dtype).index_add_(0, ring, smooth)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -138,15 +139,21 @@ def plot_hue_curves(records: list[dict], out_png: str | Path) -> Path | None:
     return out_png
 
 
-def grid_row(colorizers: dict[str, Colorizer], rgb: torch.Tensor, side: int, truth: bool) -> list[torch.Tensor]:
-    """``[3,H,W]`` photo -> [greyscale input, each colorizer's result, (ground truth)], shrunk to fit ``side``.
+def grid_row(columns: Mapping[str, Colorizer | tuple[Colorizer, float | None]], rgb: torch.Tensor, side: int,
+             truth: bool) -> list[torch.Tensor]:
+    """``[3,H,W]`` photo -> [greyscale input, each column's result, (ground truth)], shrunk to fit ``side``.
 
-    Results come from the product pipeline (``Colorizer``: working size, guided upsampling) on the photo at its own
-    size, so the grid shows what a user gets; only then is everything shrunk for the page.
+    A column is a ``Colorizer`` (at its checkpoint's vividness) or ``(Colorizer, vividness)``. Results come from the
+    product pipeline (working size, guided upsampling) on the photo at its own size, so the grid shows what a user
+    gets; only then is everything shrunk for the page.
     """
     lightness = rgb_to_lab(rgb[None])[:, :1]
     grey = lab_to_rgb(lab_from_l_ab(lightness, torch.zeros_like(rgb[None, :2])))
-    views = [grey] + [c.colorize_rgb(rgb[None]) for c in colorizers.values()] + ([rgb[None]] if truth else [])
+    results = []
+    for column in columns.values():
+        colorizer, vividness = column if isinstance(column, tuple) else (column, None)
+        results.append(colorizer.colorize_rgb(rgb[None], vividness=vividness))
+    views = [grey] + results + ([rgb[None]] if truth else [])
     h, w = rgb.shape[-2:]
     scale = min(1.0, side / max(h, w))
     size = (max(8, round(h * scale)), max(8, round(w * scale)))
@@ -157,38 +164,42 @@ def grid_row(colorizers: dict[str, Colorizer], rgb: torch.Tensor, side: int, tru
     return list(stacked.clamp(0, 1))
 
 
-def image_grid(colorizers: dict[str, Colorizer], photos: list[np.ndarray], out_png: str | Path, *, side: int = 160,
-               truth: bool = True) -> Path:
+def grid_sheet(rows: list[list[torch.Tensor]], labels: list[str], out: str | Path, *, quality: int = 90) -> Path:
+    """Rows of ``[3,h,w]`` cells in 0..1 under a line of column labels, as one picture (PNG, or JPEG by suffix).
+
+    Each row is as tall as its tallest cell and each column as wide as its widest (no letterboxing, no crop)."""
+    from PIL import Image, ImageDraw
+
+    pad, head = 4, 18
+    widths = [max(row[c].shape[-1] for row in rows) for c in range(len(labels))]
+    heights = [max(cell.shape[-2] for cell in row) for row in rows]
+    lefts = [pad + sum(widths[:c]) + pad * c for c in range(len(labels))]
+    canvas = Image.new("RGB", (lefts[-1] + widths[-1] + pad, head + sum(h + pad for h in heights) + pad), "white")
+    draw = ImageDraw.Draw(canvas)
+    for left, label in zip(lefts, labels):
+        draw.text((left + 4, 3), label, fill=(0, 0, 0))
+    y = head + pad
+    for row, h in zip(rows, heights):
+        for left, width, cell in zip(lefts, widths, row):
+            im = Image.fromarray((cell.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8))
+            canvas.paste(im, (left + (width - im.width) // 2, y + (h - im.height) // 2))
+        y += h + pad
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    jpeg = out.suffix.lower() in (".jpg", ".jpeg")
+    canvas.save(out, **({"quality": quality, "optimize": True} if jpeg else {}))
+    return out
+
+
+def image_grid(columns: Mapping[str, Colorizer | tuple[Colorizer, float | None]], photos: list[np.ndarray],
+               out_png: str | Path, *, side: int = 160, truth: bool = True) -> Path:
     """Rows of (greyscale input | one column per colorizer | ground truth) for float RGB [H,W,3] photos, as a PNG.
 
     ``truth=False`` for photos that have no colour original (old black-and-white prints).
     """
-    from PIL import Image, ImageDraw
-
-    tiles = []
-    for rgb in photos:
-        x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)
-        tiles.append(grid_row(colorizers, x, side, truth))
-    labels = ["greyscale input", *colorizers] + (["original"] if truth else [])
-    pad, head = 4, 18
-    heights = [row[0].shape[-2] for row in tiles]  # each row as tall as its photo (no letterboxing)
-    width = len(labels) * (side + pad) + pad
-    height = head + sum(h + pad for h in heights) + pad
-    canvas = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-    for c, label in enumerate(labels):
-        draw.text((pad + c * (side + pad) + 4, 3), label, fill=(0, 0, 0))
-    y = head + pad
-    for row, h in zip(tiles, heights):
-        for c, t in enumerate(row):
-            arr = (t.permute(1, 2, 0).numpy() * 255 + 0.5).clip(0, 255).astype(np.uint8)
-            im = Image.fromarray(arr)
-            canvas.paste(im, (pad + c * (side + pad) + (side - im.width) // 2, y))
-        y += h + pad
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(out_png)
-    return out_png
+    rows = [grid_row(columns, torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1), side,
+                     truth) for rgb in photos]
+    return grid_sheet(rows, ["greyscale input", *columns] + (["original"] if truth else []), out_png)
 
 
 def _newest_weights(run: Path) -> Path:

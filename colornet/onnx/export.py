@@ -106,6 +106,14 @@ def export_onnx(model: ColorNet, out_dir: str | os.PathLike, *, name: str = "", 
     return out / MODEL_JSON
 
 
+def exporter() -> str:
+    """Who wrote an export: a cache (``colornet web``) re-exports when the package changed, since a newer release may
+    compute the same maths faster (0.2.1: the local graph's softmax over the bins' own axis, 2-3x in the browser)."""
+    from .. import __version__
+
+    return f"colornet {__version__}"
+
+
 def model_document(model: ColorNet, *, name: str = "", sha256: str | None = None) -> dict[str, Any]:
     """What ``model.json`` says: how to feed the graphs and what to do around them."""
     config = model.config
@@ -115,6 +123,7 @@ def model_document(model: ColorNet, *, name: str = "", sha256: str | None = None
         "format_version": FORMAT_VERSION,
         "name": name or config.name,
         "checkpoint_sha256": sha256,
+        "exported_by": exporter(),
         "opset": OPSET,
         "dtype": "float32",
         "head": config.head,

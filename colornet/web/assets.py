@@ -85,15 +85,15 @@ def install_ort(echo=print) -> Path:
 
 def exported_model(weights: str | os.PathLike | None, echo=print) -> Path:
     """The export folder of ``weights`` (default: the default checkpoint), exported now unless already cached."""
-    from ..onnx.export import FORMAT_VERSION, MODEL_JSON, export_onnx, load_for_export
+    from ..onnx.export import FORMAT_VERSION, MODEL_JSON, export_onnx, exporter, load_for_export
 
     model, name, sha256 = load_for_export(weights)
     folder = cache_root() / "onnx" / sha256[:16]
     try:
         existing = json.loads((folder / MODEL_JSON).read_text())
-        if existing.get("checkpoint_sha256") == sha256 and existing.get("format_version") == FORMAT_VERSION and all(
-            (folder / f).is_file() for f in existing.get("files", {})
-        ):
+        current = (existing.get("checkpoint_sha256") == sha256 and existing.get("format_version") == FORMAT_VERSION
+                   and existing.get("exported_by") == exporter())  # a newer colornet may export faster graphs
+        if current and all((folder / f).is_file() for f in existing.get("files", {})):
             return folder
     except (OSError, ValueError):
         pass
