@@ -242,3 +242,23 @@ def test_polish_recipe_decays_to_its_floor_by_its_last_step():
     assert get_lr(config.max_iters, config) == pytest.approx(config.min_lr)
     lrs = [get_lr(i, config) for i in range(config.warmup_iters, config.max_iters + 1)]
     assert all(b <= a for a, b in zip(lrs, lrs[1:]))
+
+
+def test_hourly_means_average_each_cpu_hour_with_its_standard_error():
+    """``colornet-train-report``'s answer to "still rising or flat?": the evaluations of each CPU-hour, averaged."""
+    from training.report import hourly_means
+
+    def record(it, hours, psnr, green, other_green=None):
+        r = {"type": "eval", "iter": it, "cpu_hours": hours,
+             "model": {"psnr": psnr, "colorfulness": 30.0, "green_recall": green, "hue_js": 0.04}}
+        if other_green is not None:
+            r["other"] = {"model": {"psnr": 21.0, "colorfulness": 29.0, "green_recall": other_green, "hue_js": 0.06}}
+        return r
+
+    records = [record(0, 0.0, 23.0, 0.50, 0.20), record(10, 0.5, 24.0, 0.60, 0.30), {"type": "train", "iter": 11},
+               record(20, 1.2, 22.0, 0.40, 0.40), record(20, 1.2, 22.0, 0.40, 0.40)]  # a re-logged eval counts once
+    table = hourly_means(records).splitlines()
+    assert table[0].startswith("| CPU-hour | evaluations | PSNR |") and "other green" in table[0]
+    first, second = table[2].split(" | "), table[3].split(" | ")
+    assert first[:3] == ["| 0-1", "2", "23.50 ± 0.50"] and "0.550 ± 0.050" in first and "0.250 ± 0.050" in first
+    assert second[:3] == ["| 1-2", "1", "22.00"] and "0.400" in second  # one evaluation: no error to give

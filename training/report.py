@@ -139,6 +139,37 @@ def plot_hue_curves(records: list[dict], out_png: str | Path) -> Path | None:
     return out_png
 
 
+def hourly_means(records: list[dict]) -> str:
+    """The validation metrics averaged over each CPU-hour of training, as a markdown table: single evaluations of a
+    run at a constant learning rate scatter by a few hundredths of green recall, so "still rising or flat?" is
+    answered by the means of whole hours (with their standard errors) rather than by the last point."""
+    evals = {r["iter"]: r for r in records if r.get("type") == "eval" and "cpu_hours" in r}
+    hours: dict[int, list[dict]] = {}
+    for record in evals.values():
+        hours.setdefault(int(record["cpu_hours"]), []).append(record)
+    columns = [("model", "psnr", "PSNR", 2), ("model", "colorfulness", "CF", 1), ("model", "green_recall", "green", 3),
+               ("model", "hue_js", "hue JS", 3)]
+    if any("other" in r for r in evals.values()):
+        columns += [("other", key, f"other {label}", digits) for _, key, label, digits in columns]
+    lines = ["| CPU-hour | evaluations | " + " | ".join(label for *_, label, _ in columns) + " |",
+             "|---|---:|" + "---:|" * len(columns)]
+    for hour, group in sorted(hours.items()):
+        cells = []
+        for where, key, _, digits in columns:
+            values = np.array([(r["model"] if where == "model" else r.get("other", {}).get("model", {})).get(key, np.nan)
+                               for r in group], dtype=float)
+            values = values[np.isfinite(values)]
+            if not len(values):
+                cells.append("-")
+                continue
+            mean = f"{values.mean():.{digits}f}"
+            if len(values) > 1:
+                mean += f" ± {values.std(ddof=1) / np.sqrt(len(values)):.{digits}f}"
+            cells.append(mean)
+        lines.append(f"| {hour}-{hour + 1} | {len(group)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def grid_row(columns: Mapping[str, Colorizer | tuple[Colorizer, float | None]], rgb: torch.Tensor, side: int,
              truth: bool) -> list[torch.Tensor]:
     """``[3,H,W]`` photo -> [greyscale input, each column's result, (ground truth)], shrunk to fit ``side``.
@@ -247,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         hues = plot_hue_curves(records, out / "hue_curves.png")
         if hues is not None:
             print(f"wrote {hues}")
+            print(hourly_means(records))
     colorizers = {}
     for spec in args.weights or [str(_newest_weights(run))]:
         label, _, path = spec.rpartition("=") if "=" in spec else ("ColorNet", "", spec)
