@@ -49,7 +49,7 @@ def test_every_16_bit_sample_is_kept(tmp_path, suffix, channels):
     path = tmp_path / f"scan{suffix}"
     _write(path, words)
     with Image.open(path) as img:
-        assert deep.deep_colour(img)  # what Pillow would read at 8 bits
+        assert deep.deep_kind(img) is not None  # what Pillow would read at 8 bits
     image = load_image(path)
     assert image.bit_depth == 16 and image.rgb.dtype == np.float32 and image.rgb.shape == (23, 37, 3)
     assert np.abs(image.rgb * 65535 - words[..., :3]).max() < 0.02
@@ -64,7 +64,7 @@ def test_8_bit_and_16_bit_grey_files_are_not_sent_to_ffmpeg(tmp_path):
     Image.fromarray(_words(5, 6, 1)[..., 0]).save(tmp_path / "grey16.png")
     for name in ("rgb8.png", "grey16.png"):
         with Image.open(tmp_path / name) as img:
-            assert not deep.deep_colour(img)
+            assert deep.deep_kind(img) is None
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
@@ -234,7 +234,7 @@ def test_an_interlaced_deep_png_keeps_its_16_bits(tmp_path, channels):
     words = _words(37, 53, channels, seed=channels)
     _adam7_png(tmp_path / "adam7.png", words)
     with Image.open(tmp_path / "adam7.png") as img:
-        assert img.info.get("interlace") and deep.deep_colour(img)
+        assert img.info.get("interlace") and deep.deep_kind(img) is not None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         image = load_image(tmp_path / "adam7.png")
@@ -323,7 +323,7 @@ def test_a_fourth_sample_that_is_not_alpha_is_dropped_and_the_16_bits_kept(tmp_p
     words = _words(11, 13, 4, seed=5)
     tifffile.imwrite(tmp_path / "rgbi.tif", words, photometric="rgb", extrasamples=["unspecified"])
     with Image.open(tmp_path / "rgbi.tif") as img:
-        assert img.mode == "RGB" and deep.deep_colour(img)
+        assert img.mode == "RGB" and deep.deep_kind(img) is not None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         image = load_image(tmp_path / "rgbi.tif")

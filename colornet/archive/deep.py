@@ -26,16 +26,23 @@ _DEEP_RAWMODES = ("RGB", "RGBA", "LA", "RGBX")
 _warned_missing = False
 
 
-def deep_kind(img: Image.Image) -> str | None:
-    """"RGB", "RGBA", "RGBX" or "LA" for a PNG or TIFF that stores 16 bits per colour channel (Pillow would decode
-    it at 8), else None. Call before ``img.load()``: the answer comes from the tile Pillow planned from the header.
-    "LA": grey + alpha, which Pillow presents as RGBA (so its grey ICC profile would look misplaced)."""
+def _planned_sixteen_bit(img: Image.Image) -> str | None:
+    """The kind ("RGB", "CMYK", ...) of a PNG or TIFF whose tile, planned from the header, unpacks 16-bit samples
+    (Pillow's rawmode "<kind>;16..."), else None."""
     if img.format not in ("PNG", "TIFF") or not img.tile:
         return None
     args = img.tile[0].args
     rawmode = args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else "")
     kind, _, bits = rawmode.partition(";")
-    return kind if kind in _DEEP_RAWMODES and bits.startswith("16") else None
+    return kind if bits.startswith("16") else None
+
+
+def deep_kind(img: Image.Image) -> str | None:
+    """"RGB", "RGBA", "RGBX" or "LA" for a PNG or TIFF that stores 16 bits per colour channel (Pillow would decode
+    it at 8), else None. Call before ``img.load()``: the answer comes from the tile Pillow planned from the header.
+    "LA": grey + alpha, which Pillow presents as RGBA (so its grey ICC profile would look misplaced)."""
+    kind = _planned_sixteen_bit(img)
+    return kind if kind in _DEEP_RAWMODES else None
 
 
 # 16-bit kinds Pillow decodes (at 8 bits) that the 16-bit path does not take
@@ -45,17 +52,8 @@ _EIGHT_BIT_ONLY = {"CMYK": "16-bit CMYK", "RGBa": "16-bit colour with premultipl
 def read_at_8_bits_only(img: Image.Image) -> str | None:
     """What a file is that stores 16 bits a channel but is read at 8 all the same ("16-bit CMYK", ...), or None.
     Call before ``img.load()``, as ``deep_kind``: the loader says so rather than drop 8 bits silently."""
-    if img.format != "TIFF" or not img.tile:
-        return None
-    args = img.tile[0].args
-    rawmode = args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else "")
-    kind, _, bits = rawmode.partition(";")
-    return _EIGHT_BIT_ONLY.get(kind) if bits.startswith("16") else None
-
-
-def deep_colour(img: Image.Image) -> bool:
-    """True for a PNG or TIFF that stores 16 bits per colour channel (``deep_kind``). Call before ``img.load()``."""
-    return deep_kind(img) is not None
+    kind = _planned_sixteen_bit(img) if img.format == "TIFF" else None
+    return _EIGHT_BIT_ONLY.get(kind) if kind else None
 
 
 def pillow_misreads_planes(img: Image.Image) -> bool:
