@@ -262,3 +262,51 @@ def test_hourly_means_average_each_cpu_hour_with_its_standard_error():
     first, second = table[2].split(" | "), table[3].split(" | ")
     assert first[:3] == ["| 0-1", "2", "23.50 ± 0.50"] and "0.550 ± 0.050" in first and "0.250 ± 0.050" in first
     assert second[:3] == ["| 1-2", "1", "22.00"] and "0.400" in second  # one evaluation: no error to give
+
+
+def test_weight_averaging_means_the_weights_and_measures_batchnorm_afresh(photos, tmp_path, capsys):
+    """training.average: every weight of the result is the mean of the checkpoints' (read back from their files
+    with safetensors and averaged in numpy); every BatchNorm's running mean is the mean, over the same batches, of
+    what that layer sees in training mode (captured by hooks); checkpoints of other architectures are refused."""
+    import numpy as np
+    import torch
+    from safetensors.numpy import load_file
+
+    from colornet.checkpoint import load_checkpoint
+    from training.average import main as average_main, training_batches
+
+    run = tmp_path / "run"
+    assert main([f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={run}", "--max_iters=4", "--ckpt_interval=2",
+                 "--keep_last=2", "--optimizer=adam", "--learning_rate=0.01"]) == 0
+    ckpts = [str(c) for c in list_checkpoints(run)]
+    assert len(ckpts) == 2
+    out = tmp_path / "swa"
+    assert average_main([*ckpts, f"--data_dir={photos}", "--out", str(out), "--batches", "3", "--batch_size", "4",
+                         "--seed", "5"]) == 0
+    files = [load_file(str(Path(c) / "model.safetensors")) for c in ckpts]
+    averaged = load_file(str(out / "model.safetensors"))
+    weights = [k for k in averaged if k.endswith(".weight") or k.endswith(".bias")]
+    assert weights and any(not np.array_equal(files[0][k], files[1][k]) for k in weights)
+    for k in weights:
+        assert np.allclose(averaged[k], (files[0][k].astype(np.float64) + files[1][k]) / 2, atol=1e-6), k
+
+    model, document = load_checkpoint(out / "model.safetensors")
+    seen: dict[str, list[torch.Tensor]] = {}
+    norms = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+    for name, module in norms.items():
+        module.register_forward_hook(lambda m, inp, _o, name=name: seen.setdefault(name, []).append(
+            inp[0].transpose(0, 1).reshape(inp[0].shape[1], -1).mean(1)))
+    model.train()
+    with torch.no_grad():
+        for lightness, global_l in training_batches(model, document, str(photos), None, 3, 4, 5):
+            model.predict_head_half(lightness, model.encode_global(global_l))
+    assert set(seen) == set(norms)
+    for name in norms:
+        expected = torch.stack(seen[name]).mean(0).numpy()
+        assert np.allclose(averaged[f"{name}.running_mean"], expected, atol=1e-4), name
+
+    other = tmp_path / "wide"
+    assert main([f"--data_dir={photos}", *TINY_ARGS, "--width=0.25", f"--out_dir={other}", "--max_iters=1"]) == 0
+    assert average_main([ckpts[0], str(list_checkpoints(other)[-1]), f"--data_dir={photos}",
+                         "--out", str(tmp_path / "bad")]) == 2
+    assert "another architecture" in capsys.readouterr().err
