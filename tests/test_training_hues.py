@@ -310,3 +310,28 @@ def test_weight_averaging_means_the_weights_and_measures_batchnorm_afresh(photos
     assert average_main([ckpts[0], str(list_checkpoints(other)[-1]), f"--data_dir={photos}",
                          "--out", str(tmp_path / "bad")]) == 2
     assert "another architecture" in capsys.readouterr().err
+
+
+def test_a_config_file_can_start_from_another(tmp_path):
+    """``base = "other.py"``: the other file's values first, this one's over them, command-line overrides last; a
+    base that is missing, not a string, or that loops back is a ConfigError naming the files."""
+    (tmp_path / "a.py").write_text('batch_size = 8\nlearning_rate = 0.01\nmax_iters = 50\n')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.py").write_text('"""derived"""\nbase = "../a.py"\nlearning_rate = 0.002\n')
+    config = parse_args([str(tmp_path / "sub" / "b.py"), "--max_iters=7"])
+    assert (config.batch_size, config.learning_rate, config.max_iters) == (8, 0.002, 7)
+    (tmp_path / "c.py").write_text('base = "d.py"\n')
+    (tmp_path / "d.py").write_text('base = "c.py"\n')
+    with pytest.raises(ConfigError, match="loop"):
+        parse_args([str(tmp_path / "c.py")])
+    (tmp_path / "e.py").write_text('base = "nowhere.py"\n')
+    with pytest.raises(ConfigError, match="nowhere.py does not exist"):
+        parse_args([str(tmp_path / "e.py")])
+    (tmp_path / "f.py").write_text('base = 3\n')
+    with pytest.raises(ConfigError, match="must name a config file"):
+        parse_args([str(tmp_path / "f.py")])
+    polish = parse_args([str(REPO / "training" / "configs" / "hues_polish.py")])
+    long_run = parse_args([str(REPO / "training" / "configs" / "hues_long.py")])
+    assert (polish.crop_size, polish.rebalance, polish.degrade) == (long_run.crop_size, long_run.rebalance,
+                                                                    long_run.degrade)
+    assert polish.decay_lr and not long_run.decay_lr
