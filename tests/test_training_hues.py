@@ -335,3 +335,47 @@ def test_a_config_file_can_start_from_another(tmp_path):
     assert (polish.crop_size, polish.rebalance, polish.degrade) == (long_run.crop_size, long_run.rebalance,
                                                                     long_run.degrade)
     assert polish.decay_lr and not long_run.decay_lr
+
+
+def test_weight_averaging_refuses_in_one_line_and_never_writes_over_its_inputs(photos, tmp_path, capsys):
+    """training.average on hostile input: a batch of one (BatchNorm cannot train on it), photos with no training
+    split, an --out that is one of the averaged checkpoints (it would be replaced by the average) are each one line
+    and status 2, not a traceback; the run's cache is only read; a network without BatchNorm needs no photos."""
+    from training.average import main as average_main
+    from training.data import split_of
+
+    run = tmp_path / "run"
+    assert main([f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={run}", "--max_iters=2", "--ckpt_interval=1",
+                 "--keep_last=2"]) == 0
+    ckpts = [str(c) for c in list_checkpoints(run)]
+    common = [*ckpts, f"--data_dir={photos}", "--batches", "2", "--batch_size", "4"]
+
+    with pytest.raises(SystemExit) as exit_info:
+        average_main([*ckpts, f"--data_dir={photos}", "--batch_size", "1", "--out", str(tmp_path / "a")])
+    assert exit_info.value.code == 2 and "--batch_size: must be at least 2" in capsys.readouterr().err
+
+    valonly = tmp_path / "valonly"  # photos whose names all fall in the validation split (val_fraction 0.2)
+    valonly.mkdir()
+    names = [f"v{i}.jpg" for i in range(100) if split_of(f"v{i}.jpg", 0.2) == "val"][:2]
+    for name, source in zip(names, sorted(photos.rglob("*.jpg"))):
+        shutil.copy(source, valonly / name)
+    assert average_main([*ckpts, f"--data_dir={valonly}", "--out", str(tmp_path / "b")]) == 2
+    assert "no photo in the training split" in capsys.readouterr().err
+
+    before = (Path(ckpts[-1]) / "model.safetensors").read_bytes()
+    with pytest.raises(SystemExit):
+        average_main([*common, "--out", ckpts[-1]])
+    assert "one of the checkpoints averaged" in capsys.readouterr().err
+    assert (Path(ckpts[-1]) / "model.safetensors").read_bytes() == before
+
+    cache = tmp_path / "not_a_cache.npz"
+    cache.write_bytes(b"PK\x03\x04 truncated")
+    assert average_main([*common, "--cache", str(cache), "--out", str(tmp_path / "c")]) == 0
+    assert cache.read_bytes() == b"PK\x03\x04 truncated"
+
+    plain = tmp_path / "plain"
+    assert main([f"--data_dir={photos}", *TINY_ARGS, "--batch_norm=False", f"--out_dir={plain}", "--max_iters=1"]) == 0
+    capsys.readouterr()
+    assert average_main([str(list_checkpoints(plain)[-1]), f"--data_dir={tmp_path / 'nowhere'}",
+                         "--out", str(tmp_path / "d")]) == 0
+    assert "no BatchNorm layers to measure" in capsys.readouterr().out

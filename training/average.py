@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -82,17 +83,27 @@ def recalibrate_batchnorm(model: ColorNet, batches: Iterable[tuple[torch.Tensor,
             m.momentum = momentum
         model.eval()
     if used == 0:
-        raise AverageError("no batches to measure BatchNorm statistics on: the training split is empty")
+        raise AverageError("no usable training batch to measure BatchNorm statistics on (every photo drawn was "
+                           "unreadable or greyscale)")
     return used
 
 
 def training_batches(model: ColorNet, document: dict, data_dir: str, cache: str | None, n_batches: int,
                      batch_size: int, seed: int) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
-    """``n_batches`` random training batches augmented as the checkpoint's run was (its config in the document)."""
+    """``n_batches`` random training batches augmented as the checkpoint's run was (its config in the document).
+
+    The cache is only read (it is the run's own, and the run may be writing it); a streamed run's photos are streamed
+    here too, not all decoded into RAM."""
     cfg = document.get("training", {}).get("config", {})
-    photos = load_photos(data_dir, val_fraction=cfg.get("val_fraction", 0.05), store_side=cfg.get("store_side", 144),
-                         grey_chroma=cfg.get("grey_chroma", 3.0), cache_path=cache)
+    val_fraction = cfg.get("val_fraction", 0.05)
+    photos = load_photos(data_dir, val_fraction=val_fraction, store_side=cfg.get("store_side", 144),
+                         grey_chroma=cfg.get("grey_chroma", 3.0), cache_path=cache, preload=cfg.get("preload", True),
+                         write_cache=False)
     train_idx = photos.indices("train")
+    if not train_idx:
+        raise AverageError(f"{data_dir} has no photo in the training split (all {len(photos.paths)} fall in the "
+                           f"validation split at the run's val_fraction {val_fraction}): point --data_dir at the "
+                           f"photos the run was trained on")
     dataset = ColorizationDataset(photos, train_idx, crop=cfg.get("crop_size", 112),
                                   global_size=model.config.global_size, train=True,
                                   min_scale=cfg.get("crop_min_scale", 0.6), flip=cfg.get("flip", True),
@@ -111,25 +122,58 @@ def _weights_file(path: str) -> Path:
     return p / "model.safetensors" if p.is_dir() else p
 
 
+def _check_out(folder: Path) -> None:
+    """Create ``folder`` and prove a file can be written there before the work (not after 200 batches)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test."):
+            pass
+    except OSError as err:
+        raise AverageError(f"--out {folder}: cannot write there ({err.strerror or err}); choose another folder"
+                           ) from None
+
+
+def _at_least(low: int):
+    """An argparse type: a whole number of at least ``low`` (a batch of one cannot be batch-normalised in training
+    mode, and zero batches would measure nothing)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.average", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", nargs="+", help="model.safetensors files or checkpoint folders of one run")
     parser.add_argument("--data_dir", required=True, help="the run's photos (for the BatchNorm statistics)")
     parser.add_argument("--cache", default=None, help="the run's decoded-photo cache (data_cache.npz), if any")
     parser.add_argument("--out", required=True, help="folder for model.safetensors + config.json")
-    parser.add_argument("--batches", type=int, default=200, help="training batches for the BatchNorm statistics")
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--batches", type=_at_least(1), default=200,
+                        help="training batches for the BatchNorm statistics")
+    parser.add_argument("--batch_size", type=_at_least(2), default=32)
+    parser.add_argument("--seed", type=_at_least(0), default=0)
+    parser.add_argument("--threads", type=_at_least(0), default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     paths = [_weights_file(p) for p in args.checkpoints]
+    out_dir = Path(args.out)
+    sources = [p for p in paths if p.parent.resolve() == out_dir.resolve()]
+    if sources:  # it would replace a checkpoint of the pool (e.g. runs/swa_pool) with the average
+        parser.error(f"--out {out_dir} holds {sources[0]}, one of the checkpoints averaged: choose a new folder")
     try:
+        _check_out(out_dir)
         model, document = average_weights(paths)
-        batches = training_batches(model, document, args.data_dir, args.cache, args.batches, args.batch_size,
-                                   args.seed)
-        used = recalibrate_batchnorm(model, batches)
+        used = 0
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+            batches = training_batches(model, document, args.data_dir, args.cache, args.batches, args.batch_size,
+                                       args.seed)
+            used = recalibrate_batchnorm(model, batches)
     except ColorNetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -137,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     training["averaged_from"] = [str(p) for p in paths]
     training["batchnorm_batches"] = used
     out = save_checkpoint(model, args.out, training=training)
-    print(f"averaged {len(paths)} checkpoints, BatchNorm statistics from {used} batches: {out}")
+    measured = f"BatchNorm statistics from {used} batches" if used else "no BatchNorm layers to measure"
+    print(f"averaged {len(paths)} checkpoints, {measured}: {out}")
     return 0
 
 
