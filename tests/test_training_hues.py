@@ -4,6 +4,7 @@ continue_from restart, a CPU-time budget that stops a run, and the one-GPU recip
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -379,3 +380,34 @@ def test_weight_averaging_refuses_in_one_line_and_never_writes_over_its_inputs(p
     assert average_main([str(list_checkpoints(plain)[-1]), f"--data_dir={tmp_path / 'nowhere'}",
                          "--out", str(tmp_path / "d")]) == 0
     assert "no BatchNorm layers to measure" in capsys.readouterr().out
+
+
+def test_config_bases_that_cannot_be_used_name_the_file_at_fault(tmp_path, monkeypatch):
+    """A base that is broken JSON or Python, a folder, missing, or holds an unknown key: one ConfigError naming the
+    file at fault (not the one that names it as base, not a traceback); ``--base=`` on the command line says where
+    base belongs; a base is found relative to its file whatever the working folder."""
+    (tmp_path / "sub").mkdir()
+    cases = {"broken.json": ('{"base": "a.py"', "broken.json:1: not a valid config file"),
+             "broken.py": ("x = = 1\n", "broken.py:1: not a valid config file"),
+             "unknown.py": ("bogus_key = 1\n", "unknown config key 'bogus_key' in " + str(tmp_path / "unknown.py"))}
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        (tmp_path / "derived.py").write_text(f'base = "{name}"\nmax_iters = 3\n')
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            parse_args([str(tmp_path / "derived.py")])
+    (tmp_path / "derived.py").write_text('base = "sub"\n')
+    with pytest.raises(ConfigError, match=r"derived.py: its base .*sub is a folder"):
+        parse_args([str(tmp_path / "derived.py")])
+    (tmp_path / "derived.py").write_text('base = "gone.py"\n')
+    with pytest.raises(ConfigError, match=r"derived.py: its base .*gone.py does not exist"):
+        parse_args([str(tmp_path / "derived.py")])
+    with pytest.raises(ConfigError, match="base is set inside a config file, not on the command line"):
+        parse_args(["--base=derived.py", "--max_iters=3"])
+
+    (tmp_path / "a.py").write_text("batch_size = 8\n")
+    (tmp_path / "sub" / "b.py").write_text('base = "../a.py"\nmax_iters = 9\n')
+    monkeypatch.chdir(tmp_path / "sub")
+    here = parse_args(["b.py"])
+    monkeypatch.chdir(tmp_path.parent)
+    there = parse_args([f"{tmp_path.name}/sub/b.py"])
+    assert (here.batch_size, here.max_iters) == (there.batch_size, there.max_iters) == (8, 9)
