@@ -32,6 +32,15 @@ print(json.dumps({"base_kb": base, "peak_kb": resource.getrusage(resource.RUSAGE
 """
 
 
+MAKER = r"""
+import json, sys
+sys.path.insert(0, "benchmarks")
+from pathlib import Path
+from bench_memory import make_photo
+print(json.dumps(make_photo(Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]))))
+"""
+
+
 def make_photo(path: Path, kind: str, megapixels: float) -> tuple[int, int]:
     import numpy as np
     from PIL import Image
@@ -61,7 +70,11 @@ def main() -> None:
         for kind in args.kinds.split(","):
             for mp in (float(x) for x in args.megapixels.split(",")):
                 path = Path(tmp) / f"{kind}_{mp:g}.png"
-                w, h = make_photo(path, kind, mp)
+                # made in a child of its own: Linux carries a process's peak RSS across fork and exec, so a
+                # parent that had held the photo's pixels would lend its peak to the measuring child
+                made = subprocess.run([sys.executable, "-c", MAKER, str(path), kind, str(mp)], capture_output=True,
+                                      text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+                w, h = json.loads(made.stdout)
                 run = subprocess.run([sys.executable, "-c", CHILD, str(path), str(Path(tmp) / "out.png")],
                                      capture_output=True, text=True)
                 if run.returncode:

@@ -566,8 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--max-megapixels", type=library_check(check_max_megapixels, _megapixels),
                      default=DEFAULT_MAX_MEGAPIXELS, metavar="auto|MP",
                      help="memory budget, judged from each file's header before decoding (a file over it fails, the "
-                          "others go on): auto = what the memory available now allows (~13.5 bytes a pixel for 8-bit "
-                          "photos, ~29 for 16-bit), a number = that many megapixels, 0 = no limit")
+                          "others go on): auto = what the memory available now allows (~14 bytes a pixel for 8-bit "
+                          "photos, ~30 for 16-bit), a number = that many megapixels, 0 = no limit")
     col.add_argument("--batch-size", type=library_check(_positive_int, int), default=1,
                      help="same-size images per forward pass (helps on GPUs)")
     col.add_argument("--skip-existing", action="store_true",

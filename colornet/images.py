@@ -33,14 +33,14 @@ from .errors import ImageLoadError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".tga")
 # The memory budget. A file is judged from its header, before decoding: by default ("auto") it is refused when
 # colorizing it would need more than MEMORY_SHARE of the memory available right now, at the bytes per pixel measured
-# by benchmarks/bench_memory.py (peak RSS above the loaded model): an 8-bit photo ~13.5 bytes a pixel on the lean path
-# (uint8 in and out, L in float32), a 16-bit or float file ~29 (kept in float32). So a 108 MP archive scan (~1.5 GB)
+# by benchmarks/bench_memory.py (peak RSS above the loaded model): an 8-bit photo ~14 bytes a pixel on the lean path
+# (uint8 in and out, L in float32), a 16-bit or float file ~30 (kept in float32). So a 108 MP archive scan (~1.5 GB)
 # goes through on a machine with a few GB free, and is refused on one without, with a message that says what it
 # would take. A number is a fixed limit in megapixels; ``None`` (``--max-megapixels 0``) means no limit.
 AUTO = "auto"
 DEFAULT_MAX_MEGAPIXELS: float | str | None = AUTO
-BYTES_PER_PIXEL_LEAN = 13.5
-BYTES_PER_PIXEL_FLOAT = 29.0
+BYTES_PER_PIXEL_LEAN = 14.0
+BYTES_PER_PIXEL_FLOAT = 30.0
 MEMORY_SHARE = 0.6  # of MemAvailable: the reader decodes ahead and two CPU workers may run side by side
 FALLBACK_MEGAPIXELS = 75.0  # where the available memory cannot be read (not Linux, no psutil)
 

@@ -90,6 +90,24 @@ def test_cache_round_trip(tmp_path):
     assert first.paths == second.paths and all((a == b).all() for a, b in zip(first.images, second.images))
 
 
+def test_a_damaged_cache_is_decoded_again_not_a_traceback(tmp_path):
+    """A truncated or bit-flipped data_cache.npz (a zip: BadZipFile, not OSError) means decode again; and with
+    write_cache=False a cache that was handed in is read, never replaced."""
+    make_photo_folder(tmp_path / "d", per_class=3)
+    cache = tmp_path / "cache.npz"
+    first = load_photos(tmp_path / "d", cache_path=cache, **KW)
+    whole = cache.read_bytes()
+    damaged = [whole[: len(whole) // 2], whole[:100] + bytes([whole[100] ^ 0xFF]) + whole[101:]]
+    for data in damaged:
+        cache.write_bytes(data)
+        lines = []
+        again = load_photos(tmp_path / "d", cache_path=cache, **dict(KW, log=lines.append, write_cache=False))
+        assert not any("from cache" in line for line in lines) and again.paths == first.paths
+        assert cache.read_bytes() == data  # read-only: left as it was
+    load_photos(tmp_path / "d", cache_path=cache, **KW)
+    assert cache.read_bytes() != damaged[-1]  # a training run rewrites its own cache
+
+
 def test_augmentation_is_a_function_of_the_seed_and_global_sees_whole_photo(tmp_path):
     make_photo_folder(tmp_path, per_class=3)
     photos = load_photos(tmp_path, **KW)

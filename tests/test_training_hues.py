@@ -4,6 +4,7 @@ continue_from restart, a CPU-time budget that stops a run, and the one-GPU recip
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -262,3 +263,151 @@ def test_hourly_means_average_each_cpu_hour_with_its_standard_error():
     first, second = table[2].split(" | "), table[3].split(" | ")
     assert first[:3] == ["| 0-1", "2", "23.50 ± 0.50"] and "0.550 ± 0.050" in first and "0.250 ± 0.050" in first
     assert second[:3] == ["| 1-2", "1", "22.00"] and "0.400" in second  # one evaluation: no error to give
+
+
+def test_weight_averaging_means_the_weights_and_measures_batchnorm_afresh(photos, tmp_path, capsys):
+    """training.average: every weight of the result is the mean of the checkpoints' (read back from their files
+    with safetensors and averaged in numpy); every BatchNorm's running mean is the mean, over the same batches, of
+    what that layer sees in training mode (captured by hooks); checkpoints of other architectures are refused."""
+    import numpy as np
+    import torch
+    from safetensors.numpy import load_file
+
+    from colornet.checkpoint import load_checkpoint
+    from training.average import main as average_main, training_batches
+
+    run = tmp_path / "run"
+    assert main([f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={run}", "--max_iters=4", "--ckpt_interval=2",
+                 "--keep_last=2", "--optimizer=adam", "--learning_rate=0.01"]) == 0
+    ckpts = [str(c) for c in list_checkpoints(run)]
+    assert len(ckpts) == 2
+    out = tmp_path / "swa"
+    assert average_main([*ckpts, f"--data_dir={photos}", "--out", str(out), "--batches", "3", "--batch_size", "4",
+                         "--seed", "5"]) == 0
+    files = [load_file(str(Path(c) / "model.safetensors")) for c in ckpts]
+    averaged = load_file(str(out / "model.safetensors"))
+    weights = [k for k in averaged if k.endswith(".weight") or k.endswith(".bias")]
+    assert weights and any(not np.array_equal(files[0][k], files[1][k]) for k in weights)
+    for k in weights:
+        assert np.allclose(averaged[k], (files[0][k].astype(np.float64) + files[1][k]) / 2, atol=1e-6), k
+
+    model, document = load_checkpoint(out / "model.safetensors")
+    seen: dict[str, list[torch.Tensor]] = {}
+    norms = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)}
+    for name, module in norms.items():
+        module.register_forward_hook(lambda m, inp, _o, name=name: seen.setdefault(name, []).append(
+            inp[0].transpose(0, 1).reshape(inp[0].shape[1], -1).mean(1)))
+    model.train()
+    with torch.no_grad():
+        for lightness, global_l in training_batches(model, document, str(photos), None, 3, 4, 5):
+            model.predict_head_half(lightness, model.encode_global(global_l))
+    assert set(seen) == set(norms)
+    for name in norms:
+        expected = torch.stack(seen[name]).mean(0).numpy()
+        assert np.allclose(averaged[f"{name}.running_mean"], expected, atol=1e-4), name
+
+    other = tmp_path / "wide"
+    assert main([f"--data_dir={photos}", *TINY_ARGS, "--width=0.25", f"--out_dir={other}", "--max_iters=1"]) == 0
+    assert average_main([ckpts[0], str(list_checkpoints(other)[-1]), f"--data_dir={photos}",
+                         "--out", str(tmp_path / "bad")]) == 2
+    assert "another architecture" in capsys.readouterr().err
+
+
+def test_a_config_file_can_start_from_another(tmp_path):
+    """``base = "other.py"``: the other file's values first, this one's over them, command-line overrides last; a
+    base that is missing, not a string, or that loops back is a ConfigError naming the files."""
+    (tmp_path / "a.py").write_text('batch_size = 8\nlearning_rate = 0.01\nmax_iters = 50\n')
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.py").write_text('"""derived"""\nbase = "../a.py"\nlearning_rate = 0.002\n')
+    config = parse_args([str(tmp_path / "sub" / "b.py"), "--max_iters=7"])
+    assert (config.batch_size, config.learning_rate, config.max_iters) == (8, 0.002, 7)
+    (tmp_path / "c.py").write_text('base = "d.py"\n')
+    (tmp_path / "d.py").write_text('base = "c.py"\n')
+    with pytest.raises(ConfigError, match="loop"):
+        parse_args([str(tmp_path / "c.py")])
+    (tmp_path / "e.py").write_text('base = "nowhere.py"\n')
+    with pytest.raises(ConfigError, match="nowhere.py does not exist"):
+        parse_args([str(tmp_path / "e.py")])
+    (tmp_path / "f.py").write_text('base = 3\n')
+    with pytest.raises(ConfigError, match="must name a config file"):
+        parse_args([str(tmp_path / "f.py")])
+    polish = parse_args([str(REPO / "training" / "configs" / "hues_polish.py")])
+    long_run = parse_args([str(REPO / "training" / "configs" / "hues_long.py")])
+    assert (polish.crop_size, polish.rebalance, polish.degrade) == (long_run.crop_size, long_run.rebalance,
+                                                                    long_run.degrade)
+    assert polish.decay_lr and not long_run.decay_lr
+
+
+def test_weight_averaging_refuses_in_one_line_and_never_writes_over_its_inputs(photos, tmp_path, capsys):
+    """training.average on hostile input: a batch of one (BatchNorm cannot train on it), photos with no training
+    split, an --out that is one of the averaged checkpoints (it would be replaced by the average) are each one line
+    and status 2, not a traceback; the run's cache is only read; a network without BatchNorm needs no photos."""
+    from training.average import main as average_main
+    from training.data import split_of
+
+    run = tmp_path / "run"
+    assert main([f"--data_dir={photos}", *TINY_ARGS, f"--out_dir={run}", "--max_iters=2", "--ckpt_interval=1",
+                 "--keep_last=2"]) == 0
+    ckpts = [str(c) for c in list_checkpoints(run)]
+    common = [*ckpts, f"--data_dir={photos}", "--batches", "2", "--batch_size", "4"]
+
+    with pytest.raises(SystemExit) as exit_info:
+        average_main([*ckpts, f"--data_dir={photos}", "--batch_size", "1", "--out", str(tmp_path / "a")])
+    assert exit_info.value.code == 2 and "--batch_size: must be at least 2" in capsys.readouterr().err
+
+    valonly = tmp_path / "valonly"  # photos whose names all fall in the validation split (val_fraction 0.2)
+    valonly.mkdir()
+    names = [f"v{i}.jpg" for i in range(100) if split_of(f"v{i}.jpg", 0.2) == "val"][:2]
+    for name, source in zip(names, sorted(photos.rglob("*.jpg"))):
+        shutil.copy(source, valonly / name)
+    assert average_main([*ckpts, f"--data_dir={valonly}", "--out", str(tmp_path / "b")]) == 2
+    assert "no photo in the training split" in capsys.readouterr().err
+
+    before = (Path(ckpts[-1]) / "model.safetensors").read_bytes()
+    with pytest.raises(SystemExit):
+        average_main([*common, "--out", ckpts[-1]])
+    assert "one of the checkpoints averaged" in capsys.readouterr().err
+    assert (Path(ckpts[-1]) / "model.safetensors").read_bytes() == before
+
+    cache = tmp_path / "not_a_cache.npz"
+    cache.write_bytes(b"PK\x03\x04 truncated")
+    assert average_main([*common, "--cache", str(cache), "--out", str(tmp_path / "c")]) == 0
+    assert cache.read_bytes() == b"PK\x03\x04 truncated"
+
+    plain = tmp_path / "plain"
+    assert main([f"--data_dir={photos}", *TINY_ARGS, "--batch_norm=False", f"--out_dir={plain}", "--max_iters=1"]) == 0
+    capsys.readouterr()
+    assert average_main([str(list_checkpoints(plain)[-1]), f"--data_dir={tmp_path / 'nowhere'}",
+                         "--out", str(tmp_path / "d")]) == 0
+    assert "no BatchNorm layers to measure" in capsys.readouterr().out
+
+
+def test_config_bases_that_cannot_be_used_name_the_file_at_fault(tmp_path, monkeypatch):
+    """A base that is broken JSON or Python, a folder, missing, or holds an unknown key: one ConfigError naming the
+    file at fault (not the one that names it as base, not a traceback); ``--base=`` on the command line says where
+    base belongs; a base is found relative to its file whatever the working folder."""
+    (tmp_path / "sub").mkdir()
+    cases = {"broken.json": ('{"base": "a.py"', "broken.json:1: not a valid config file"),
+             "broken.py": ("x = = 1\n", "broken.py:1: not a valid config file"),
+             "unknown.py": ("bogus_key = 1\n", "unknown config key 'bogus_key' in " + str(tmp_path / "unknown.py"))}
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        (tmp_path / "derived.py").write_text(f'base = "{name}"\nmax_iters = 3\n')
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            parse_args([str(tmp_path / "derived.py")])
+    (tmp_path / "derived.py").write_text('base = "sub"\n')
+    with pytest.raises(ConfigError, match=r"derived.py: its base .*sub is a folder"):
+        parse_args([str(tmp_path / "derived.py")])
+    (tmp_path / "derived.py").write_text('base = "gone.py"\n')
+    with pytest.raises(ConfigError, match=r"derived.py: its base .*gone.py does not exist"):
+        parse_args([str(tmp_path / "derived.py")])
+    with pytest.raises(ConfigError, match="base is set inside a config file, not on the command line"):
+        parse_args(["--base=derived.py", "--max_iters=3"])
+
+    (tmp_path / "a.py").write_text("batch_size = 8\n")
+    (tmp_path / "sub" / "b.py").write_text('base = "../a.py"\nmax_iters = 9\n')
+    monkeypatch.chdir(tmp_path / "sub")
+    here = parse_args(["b.py"])
+    monkeypatch.chdir(tmp_path.parent)
+    there = parse_args([f"{tmp_path.name}/sub/b.py"])
+    assert (here.batch_size, here.max_iters) == (there.batch_size, there.max_iters) == (8, 9)

@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
 
     data = load_photos(args.data_dir, val_fraction=args.val_fraction, store_side=144, grey_chroma=3.0,
-                       cache_path=args.cache, log=lambda *a: None)
+                       cache_path=args.cache, write_cache=False, log=lambda *a: None)  # a run's cache: read only
     if args.photos:
         photos, labels = other_photos(Path(args.photos), args.max_photos)
     else:

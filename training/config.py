@@ -1,9 +1,10 @@
 """Training configuration: commented defaults, then a config file, then ``--key=value`` overrides (nanoGPT style).
 
 ``python -m training.train [config.py|config.json] [--key=value ...]``. A config file is either a Python file of plain
-assignments (``batch_size = 32``, as nanoGPT's ``config/*.py``) or a JSON object. Each override must name a known key
-and parse to the default's type, otherwise it is an error (a typo must not silently train with the default). The
-resolved config is printed, written to ``out_dir/config_resolved.json`` and stored in every checkpoint.
+assignments (``batch_size = 32``, as nanoGPT's ``config/*.py``) or a JSON object; ``base = "other.py"`` in it starts
+from another config file's values. Each override must name a known key and parse to the default's type, otherwise
+it is an error (a typo must not silently train with the default). The resolved config is printed, written to
+``out_dir/config_resolved.json`` and stored in every checkpoint.
 """
 
 from __future__ import annotations
@@ -150,27 +151,55 @@ def _parse_literal(text: str) -> Any:
         return text  # a bare string such as --optimizer=adam
 
 
-def _read_config_file(path: Path) -> dict[str, Any]:
+BASE_KEY = "base"  # in a config file: another config file (relative to this one) whose values this one changes
+
+
+def _read_config_file(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The values a config file sets; with ``base = "other.py"`` that file's values first, overlaid by this one's, so
+    a recipe derived from another says only what it changes."""
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+        raise ConfigError(f"config file {path} {'is a folder' if path.is_dir() else 'does not exist'}")
+    if path.resolve() in _seen:
+        chain = " -> ".join(str(p) for p in (*_seen, path.resolve()))
+        raise ConfigError(f"config files name each other as base in a loop: {chain}")
+    try:  # a broken file (perhaps met as another's base): its name and line, never a traceback
+        text = path.read_text()
+        parsed = json.loads(text) if path.suffix == ".json" else ast.parse(text, filename=str(path))
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {path} cannot be read ({err})") from None
+    except (json.JSONDecodeError, SyntaxError) as err:
+        raise ConfigError(f"{path}:{err.lineno}: not a valid config file ({err.msg})") from None
+    except ValueError as err:  # e.g. a NUL byte in a Python file
+        raise ConfigError(f"{path}: not a valid config file ({err})") from None
     if path.suffix == ".json":
-        data = json.loads(path.read_text())
+        data = parsed
         if not isinstance(data, dict):
             raise ConfigError(f"{path} must hold a JSON object")
+    else:
+        # A Python file of plain assignments (nanoGPT's configurator); only literal values are allowed.
+        data = {}
+        for node in parsed.body:
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                continue  # docstring
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+                raise ConfigError(f"{path}:{node.lineno}: only `name = literal` assignments are allowed in a config file")
+            try:
+                data[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError as err:
+                raise ConfigError(f"{path}:{node.lineno}: value is not a literal ({err})") from err
+    if BASE_KEY not in data:
         return data
-    # A Python file of plain assignments (nanoGPT's configurator); only literal values are allowed.
-    tree = ast.parse(path.read_text(), filename=str(path))
-    data: dict[str, Any] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            continue  # docstring
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            raise ConfigError(f"{path}:{node.lineno}: only `name = literal` assignments are allowed in a config file")
-        try:
-            data[node.targets[0].id] = ast.literal_eval(node.value)
-        except ValueError as err:
-            raise ConfigError(f"{path}:{node.lineno}: value is not a literal ({err})") from err
-    return data
+    base = data.pop(BASE_KEY)
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: {BASE_KEY} must name a config file (a path relative to {path.parent})")
+    base_path = path.parent / base
+    if not base_path.is_file():  # say which file names it: a chain of bases is otherwise hard to follow
+        state = "is a folder" if base_path.is_dir() else "does not exist"
+        raise ConfigError(f"{path}: its {BASE_KEY} {base_path} {state} ({BASE_KEY} is a path relative to the file "
+                          f"that names it)")
+    values = _read_config_file(base_path, (*_seen, path.resolve()))
+    apply_overrides(TrainConfig(), values, str(base_path))  # an unknown key: named in its own file
+    return {**values, **data}
 
 
 def apply_overrides(config: TrainConfig, values: dict[str, Any], source: str) -> TrainConfig:
@@ -195,6 +224,9 @@ def parse_args(argv: list[str]) -> TrainConfig:
                     continue
                 raise ConfigError(f"{arg}: overrides are written --key=value")
             key, text = arg[2:].split("=", 1)
+            if key == BASE_KEY:
+                raise ConfigError(f"{arg}: {BASE_KEY} is set inside a config file, not on the command line; give "
+                                  f"that file itself as the config file: colornet-train {text} --key=value ...")
             if key not in _FIELDS:
                 apply_overrides(config, {key: None}, arg)  # raises the unknown-key error
             default = getattr(TrainConfig(), key)

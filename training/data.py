@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,13 +189,15 @@ def _save_cache(path: Path, key: str, images, labels, paths, summary: ScanSummar
 
 
 def _load_cache(path: Path, key: str):
+    """The cached photos, or None when the cache is stale or damaged (a truncated or bit-flipped npz is a
+    ``BadZipFile``, neither OSError nor ValueError): the photos are then decoded again, never a traceback."""
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             if meta["key"] != key:
                 return None
             flat, shapes, labels = z["pixels"], z["shapes"], z["labels"]
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
     images, offset = [], 0
     for h, w in shapes:
@@ -224,11 +227,13 @@ def load_photos(
     log=print,
     progress: bool = False,
     preload: bool = True,
+    write_cache: bool = True,
 ) -> PhotoSet:
     """Scan, decode (or read the cache), skip unreadable/greyscale photos, and split.
 
     ``preload=False`` only lists the files (for datasets larger than RAM, e.g. Places365): photos are decoded by the
     DataLoader workers, and unreadable/greyscale ones are dropped from their batch and counted in the training log.
+    ``write_cache=False`` only reads ``cache_path``: a tool handed another run's cache must never overwrite it.
     """
     root = Path(data_dir)
     files, class_names = list_photos(root, log)
@@ -272,7 +277,7 @@ def load_photos(
             labels.append(ci)
             paths.append(rel)
         summary.kept = len(images)
-        if cache_path:
+        if cache_path and write_cache:
             Path(cache_path).parent.mkdir(parents=True, exist_ok=True)
             _save_cache(Path(cache_path), key, images, labels, paths, summary)
     labels = np.asarray(labels, dtype=np.int64)

@@ -12,6 +12,8 @@ steps only add noise. The first validation lands at 216 steps, the ablation's bu
 Why quarter width: widened to half width (variant H, ``training/widen.py``) it was level with G after 28 CPU-minutes
 each, at twice the cost per step and twice the inference time. Why 112 px crops: 64 px crops at this rate (variant I)
 saw 2.2x the samples and ended worse on hue.
+
+hues_polish.py and hues_ablation.py start from this file (``base``): a change here changes them too.
 """
 out_dir = "runs/long-hues"
 init_from = "colornet/weights/colornet-compact-vivid104/model.safetensors"

@@ -10,31 +10,16 @@ of a cosine decay; a candidate is compared with it on the same footing: 400 step
 0.2 CPU-hours), the long run's recipe otherwise. The result is judged by the rule of docs/VIVID.md
 (``training/compare.py``); the long run itself goes on from its own checkpoint.
 """
+base = "hues_long.py"  # the long run's recipe (model, data, augmentation, batch), with these changes:
 out_dir = "runs/polish"
-model = "compact"
-head = "distribution"
-vividness = 0.75
-rebalance = 0.8
-alpha = 0.3
-degrade = 0.5
-store_side = 144
-crop_size = 112
-val_crop_size = 112
-crop_min_scale = 0.6
-batch_size = 32
-optimizer = "adam"
+init_from = ""  # given on the command line: the long-run checkpoint to polish
 learning_rate = 1e-4
 min_lr = 5e-6
-head_lr_mult = 1.0
 decay_lr = True
 warmup_iters = 20
 max_iters = 400
 eval_interval = 200
-eval_max_photos = 400
 eval_at_start = False
 ckpt_interval = 100
 keep_last = 1
-log_interval = 20
 threads = 1
-progress = False
-val_fraction = 0.05
