@@ -311,6 +311,9 @@ def test_weight_averaging_means_the_weights_and_measures_batchnorm_afresh(photos
     assert average_main([ckpts[0], str(list_checkpoints(other)[-1]), f"--data_dir={photos}",
                          "--out", str(tmp_path / "bad")]) == 2
     assert "another architecture" in capsys.readouterr().err
+    twice = [ckpts[0], str(Path(ckpts[0]) / "model.safetensors")]  # one checkpoint, named two ways
+    assert average_main([*twice, f"--data_dir={photos}", "--out", str(tmp_path / "twice")]) == 2
+    assert "given twice" in capsys.readouterr().err
 
 
 def test_a_config_file_can_start_from_another(tmp_path):

@@ -42,6 +42,11 @@ def average_weights(paths: list[Path]) -> tuple[ColorNet, dict]:
     batch counters) are taken from the newest checkpoint."""
     if not paths:
         raise AverageError("no checkpoints to average: give one or more model.safetensors files or ckpt-* folders")
+    seen: dict[Path, Path] = {}
+    for p in paths:
+        if p.resolve() in seen:  # it would weigh twice in the mean, silently
+            raise AverageError(f"{p} is given twice (also as {seen[p.resolve()]}): name each checkpoint once")
+        seen[p.resolve()] = p
     loaded = [load_checkpoint(p) for p in paths]
     arch = loaded[0][1]["architecture"]
     for path, (_, doc) in zip(paths[1:], loaded[1:]):
