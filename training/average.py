@@ -51,8 +51,9 @@ def average_weights(paths: list[Path]) -> tuple[ColorNet, dict]:
     arch = loaded[0][1]["architecture"]
     for path, (_, doc) in zip(paths[1:], loaded[1:]):
         if doc["architecture"] != arch:
-            raise AverageError(f"{path} has another architecture than {paths[0]}: only checkpoints of one run "
-                               f"(the same network and colour head) can be averaged")
+            differ = sorted(k for k in {*arch, *doc["architecture"]} if arch.get(k) != doc["architecture"].get(k))
+            raise AverageError(f"{path} has another architecture than {paths[0]} ({', '.join(differ)} differ): only "
+                               f"checkpoints of one run (the same network and colour head) can be averaged")
     newest = max(range(len(loaded)), key=lambda i: loaded[i][1].get("training", {}).get("iter_num", -1))
     model, document = loaded[newest]
     states = [m.state_dict() for m, _ in loaded]
