@@ -331,6 +331,10 @@ def test_a_config_file_can_start_from_another(tmp_path):
     (tmp_path / "e.py").write_text('base = "nowhere.py"\n')
     with pytest.raises(ConfigError, match="nowhere.py does not exist"):
         parse_args([str(tmp_path / "e.py")])
+    (tmp_path / "g.py").write_text('batch_size = "big"\n')
+    (tmp_path / "h.py").write_text('base = "g.py"\n')
+    with pytest.raises(ConfigError, match=r"g\.py: batch_size must be an int"):
+        parse_args([str(tmp_path / "h.py")])
     (tmp_path / "f.py").write_text('base = 3\n')
     with pytest.raises(ConfigError, match="must name a config file"):
         parse_args([str(tmp_path / "f.py")])
