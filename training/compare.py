@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = evaluate_checkpoint(colorizer, photos, labels, data.summary.class_names, args.knob)
         results[name] = {
             "weights": path, "rows": rows, "train_images_per_s": training_speed(Path(path)),
-            "default_vividness": model.config.vividness if model.has_distribution_head else None,
+            "default_vividness": model.default_vividness,
             "seconds_512": inference_seconds(colorizer, (512, 512)),
             "seconds_4k": inference_seconds(colorizer, (2160, 3840)),
         }
