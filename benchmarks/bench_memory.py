@@ -73,7 +73,9 @@ def main() -> None:
                 # made in a child of its own: Linux carries a process's peak RSS across fork and exec, so a
                 # parent that had held the photo's pixels would lend its peak to the measuring child
                 made = subprocess.run([sys.executable, "-c", MAKER, str(path), kind, str(mp)], capture_output=True,
-                                      text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+                                      text=True, cwd=Path(__file__).resolve().parents[1])
+                if made.returncode:
+                    sys.exit(f"could not make the {kind} test photo of {mp:g} MP:\n{made.stderr.strip()}")
                 w, h = json.loads(made.stdout)
                 run = subprocess.run([sys.executable, "-c", CHILD, str(path), str(Path(tmp) / "out.png")],
                                      capture_output=True, text=True)

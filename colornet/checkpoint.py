@@ -129,9 +129,9 @@ def config_from_document(document: dict[str, Any], source: str) -> ColorNetConfi
     # vividness: the default decode (1 - vividness is the temperature; NaN or >1 would decode every pixel to NaN
     # or silently to the mode)
     checks = {"width": (1 / 64, 16.0, False), "global_size": (32, 4096, True), "global_dim": (1, 65536, True),
-              "vividness": (0.0, 1.0, False)}
+              "vividness": (0.0, 1.0, False), "default_vividness": (0.0, 1.0, False)}
     for key, (lo, hi, whole) in checks.items():
-        if key in arch:
+        if key in arch and not (key == "default_vividness" and arch[key] is None):  # None: the trained decode
             number(key, lo, hi, whole)
     if "batch_norm" in arch and not isinstance(arch["batch_norm"], bool):
         raise bad("batch_norm", "true or false")

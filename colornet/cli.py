@@ -459,7 +459,8 @@ def _default_vividness() -> str:
             size = int.from_bytes(fh.read(8), "little")
             header = json.loads(fh.read(min(size, 1 << 20)))
         architecture = json.loads(header["__metadata__"]["colornet_config"])["architecture"]
-        return f"{architecture['vividness']:g} for the default checkpoint {entry.name}"
+        default = architecture.get("default_vividness")
+        return f"{architecture['vividness'] if default is None else default:g} for the default checkpoint {entry.name}"
     except (OSError, ValueError, KeyError, TypeError, ColorNetError):
         return "see `colornet weights list`"
 

@@ -51,7 +51,10 @@ class ColorNetConfig:
     head: str = "regression"
     ab_grid: int = 10  # distribution head: lattice spacing of the ab bins
     ab_bins: int = 0  # distribution head: number of bins (0 = derive from ab_grid when the network is built)
-    vividness: float = 0.62  # distribution head: default vividness of a new config (a checkpoint stores its own)
+    vividness: float = 0.62  # distribution head: the decode it was trained for (temperature 1 - vividness: the hues)
+    # distribution head: the vividness a run takes when none is asked for; None = ``vividness`` (the prediction as
+    # trained). Set where another setting serves better, e.g. after a logit adjustment added chroma to the head.
+    default_vividness: float | None = None
 
     @property
     def n_classes(self) -> int:
@@ -294,6 +297,15 @@ class ColorNet(nn.Module):
         picks the distribution's mode, T = 1 its mean); ``vividness`` then moves only the chroma."""
         return 1.0 - float(self.config.vividness) if self.has_distribution_head else 1.0
 
+    @property
+    def default_vividness(self) -> float | None:
+        """The vividness a run takes when none is asked for (``config.default_vividness``, else the trained decode's
+        ``config.vividness``); None for the paper's regression head."""
+        if not self.has_distribution_head:
+            return None
+        chosen = self.config.default_vividness
+        return float(self.config.vividness if chosen is None else chosen)
+
     def resolve_vividness(self, vividness: float | None = None) -> float | None:
         """The vividness a run takes effect with: the value checked against [0, 1] and this head, or the checkpoint's
         default for None; None for the paper's regression head (nothing to set).
@@ -303,7 +315,7 @@ class ColorNet(nn.Module):
         checkpoint's at every setting, and colourfulness rises with the knob.
         """
         if vividness is None:
-            return float(self.config.vividness) if self.has_distribution_head else None
+            return self.default_vividness
         if not self.has_distribution_head:
             raise VividnessError(
                 f"vividness only applies to checkpoints with a colour-distribution head; {self.config.name!r} has "

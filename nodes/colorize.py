@@ -29,7 +29,7 @@ CONTROL_INPUTS = {  # optional artist controls (colornet.hints / colornet.maskin
 
 
 STEPS_PER_IMAGE = 100  # the progress bar's resolution within one image (tiles and strips report into it)
-VIVIDNESS_SLIDER_DEFAULT = 0.75  # where the slider starts (the default checkpoint's own value); used only when chosen
+VIVIDNESS_SLIDER_DEFAULT = 0.4  # where the slider starts (the default checkpoint's own value); used only when chosen
 LEGACY_VIVIDNESS_DEFAULT = -1.0  # what workflows saved before the vividness_from toggle hold for "checkpoint default"
 
 

@@ -151,7 +151,7 @@ def test_help_shows_the_default_checkpoints_own_vividness_and_each_default_once(
     for name in ("colorize", "video"):
         text = sub.choices[name].format_help()
         flat = " ".join(text.split())
-        assert f"the checkpoint's own: {model.config.vividness:g} for the default checkpoint" in flat, name
+        assert f"the checkpoint's own: {model.default_vividness:g} for the default checkpoint" in flat, name
         doubled = re.findall(r"\(default: ([^)]*)\)\s*\(default: \1\)", flat)
         assert not doubled, (name, doubled)
         for option in ("--prior-mode", "--temporal-smoothing", "--cut-threshold", "--crf" if name == "video" else

@@ -310,7 +310,10 @@ def test_weight_averaging_means_the_weights_and_measures_batchnorm_afresh(photos
     assert main([f"--data_dir={photos}", *TINY_ARGS, "--width=0.25", f"--out_dir={other}", "--max_iters=1"]) == 0
     assert average_main([ckpts[0], str(list_checkpoints(other)[-1]), f"--data_dir={photos}",
                          "--out", str(tmp_path / "bad")]) == 2
-    assert "another architecture" in capsys.readouterr().err
+    assert "another architecture" in (err := capsys.readouterr().err) and "(width differ)" in err
+    twice = [ckpts[0], str(Path(ckpts[0]) / "model.safetensors")]  # one checkpoint, named two ways
+    assert average_main([*twice, f"--data_dir={photos}", "--out", str(tmp_path / "twice")]) == 2
+    assert "given twice" in capsys.readouterr().err
 
 
 def test_a_config_file_can_start_from_another(tmp_path):
@@ -328,6 +331,10 @@ def test_a_config_file_can_start_from_another(tmp_path):
     (tmp_path / "e.py").write_text('base = "nowhere.py"\n')
     with pytest.raises(ConfigError, match="nowhere.py does not exist"):
         parse_args([str(tmp_path / "e.py")])
+    (tmp_path / "g.py").write_text('batch_size = "big"\n')
+    (tmp_path / "h.py").write_text('base = "g.py"\n')
+    with pytest.raises(ConfigError, match=r"g\.py: batch_size must be an int"):
+        parse_args([str(tmp_path / "h.py")])
     (tmp_path / "f.py").write_text('base = 3\n')
     with pytest.raises(ConfigError, match="must name a config file"):
         parse_args([str(tmp_path / "f.py")])
@@ -411,3 +418,28 @@ def test_config_bases_that_cannot_be_used_name_the_file_at_fault(tmp_path, monke
     monkeypatch.chdir(tmp_path.parent)
     there = parse_args([f"{tmp_path.name}/sub/b.py"])
     assert (here.batch_size, here.max_iters) == (there.batch_size, there.max_iters) == (8, 9)
+
+
+def test_compare_confirms_on_the_validation_photos_its_first_sample_left_out(photos, tmp_path):
+    """training.compare --rest_of N: exactly the validation photos that --max_photos N did not take, none twice; the
+    comparison runs on them through the product pipeline."""
+    from training.compare import main as compare_main, validation_sample
+
+    indices = list(range(100, 1223))  # 1,123 photos, as the real split
+    first, rest = validation_sample(indices, 400), validation_sample(indices, 400, rest_of=400)
+    assert len(first) == 400 and len(set(first)) == 400
+    assert not set(first) & set(rest) and sorted(first + rest) == indices
+    assert validation_sample(indices, 0) == indices and validation_sample(indices[:5], 400) == indices[:5]
+
+    bundled = REPO / "colornet" / "weights" / "colornet-compact-vivid104" / "model.safetensors"
+    outs = {}
+    for name, flag in (("first", "--max_photos=2"), ("rest", "--rest_of=2")):
+        assert compare_main([f"default={bundled}", f"--data_dir={photos}", flag, "--val_fraction=0.5", "--knob",
+                             "0.75", "--threads", "1", "--out", str(tmp_path / name)]) == 0
+        outs[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    from training.data import load_photos
+
+    n_val = len(load_photos(photos, val_fraction=0.5, store_side=144, grey_chroma=3.0, log=lambda *a: None)
+                .indices("val"))
+    assert (outs["first"]["photos"], outs["rest"]["photos"]) == (2, n_val - 2)
+    assert outs["first"]["results"] != outs["rest"]["results"]

@@ -78,7 +78,7 @@ def test_config_file_then_overrides_with_type_checks(tmp_path):
     assert TrainConfig().alpha == pytest.approx(1 / 300) and TrainConfig().optimizer == "adadelta"
     with pytest.raises(ConfigError, match="unknown"):
         parse_args(["--batchsize=3"])
-    with pytest.raises(ConfigError, match="must be a int"):
+    with pytest.raises(ConfigError, match="must be an int"):
         parse_args(["--batch_size=3.5"])
     with pytest.raises(ConfigError):
         parse_args(["--optimizer=sgd"])

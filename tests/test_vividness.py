@@ -118,7 +118,44 @@ def test_bundled_default_colourfulness_rises_with_vividness():
         cf = [float(colorfulness(colorizer.colorize_rgb(rgb, vividness=v))[0]) for v in (0, 0.25, 0.5, 0.75, 1)]
         assert all(b > a for a, b in zip(cf, cf[1:])), (path.name, cf)
         assert torch.equal(colorizer.colorize_rgb(rgb),
-                           colorizer.colorize_rgb(rgb, vividness=colorizer.model.config.vividness))
+                           colorizer.colorize_rgb(rgb, vividness=colorizer.model.default_vividness))
+
+
+def test_a_checkpoint_can_default_to_another_vividness_than_its_trained_decode(dist_model, tmp_path):
+    """``default_vividness``: what a run takes when none is asked (the shipped default: 0.4, its trained decode
+    0.75); the hues stay the trained decode's, so the default run equals asking for that vividness of the same
+    weights without it. It is saved, checked on load (0..1 or null) and is what every front end starts from."""
+    import json
+
+    from colornet.checkpoint import CheckpointError
+    from colornet.onnx.export import model_document
+    from nodes.colorize import VIVIDNESS_SLIDER_DEFAULT
+
+    lightness = torch.rand(1, 1, 40, 40) * 100
+    prior = dist_model.encode_global(lightness)
+    plain = load_checkpoint(save_checkpoint(dist_model, tmp_path / "plain"))[0]
+    assert plain.config.default_vividness is None and plain.default_vividness == plain.config.vividness
+    chosen = load_checkpoint(save_checkpoint(dist_model, tmp_path / "plain"))[0]
+    chosen.config.default_vividness = 0.2
+    chosen = load_checkpoint(save_checkpoint(chosen, tmp_path / "chosen"))[0]
+    assert chosen.config.default_vividness == 0.2 and chosen.resolve_vividness() == 0.2
+    assert torch.equal(chosen.predict_ab_half(lightness, prior), plain.predict_ab_half(lightness, prior, 0.2))
+    assert not torch.equal(chosen.predict_ab_half(lightness, prior), plain.predict_ab_half(lightness, prior))
+    assert model_document(chosen)["defaults"]["vividness"] == 0.2
+
+    config = json.loads((tmp_path / "chosen" / "config.json").read_text())
+    config["architecture"]["default_vividness"] = 1.5
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    from safetensors.torch import load_file, save_file
+
+    save_file(load_file(str(tmp_path / "chosen" / "model.safetensors")), str(bad / "model.safetensors"),
+              metadata={"colornet_config": json.dumps(config), "format": "pt"})
+    with pytest.raises(CheckpointError, match="default_vividness"):
+        load_checkpoint(bad / "model.safetensors")
+
+    shipped = Colorizer.from_pretrained(None).model
+    assert shipped.default_vividness == VIVIDNESS_SLIDER_DEFAULT == 0.4 and shipped.config.vividness == 0.75
 
 
 def test_checkpoint_round_trip_keeps_bins_and_output(dist_model, tmp_path):

@@ -42,12 +42,18 @@ def average_weights(paths: list[Path]) -> tuple[ColorNet, dict]:
     batch counters) are taken from the newest checkpoint."""
     if not paths:
         raise AverageError("no checkpoints to average: give one or more model.safetensors files or ckpt-* folders")
+    seen: dict[Path, Path] = {}
+    for p in paths:
+        if p.resolve() in seen:  # it would weigh twice in the mean, silently
+            raise AverageError(f"{p} is given twice (also as {seen[p.resolve()]}): name each checkpoint once")
+        seen[p.resolve()] = p
     loaded = [load_checkpoint(p) for p in paths]
     arch = loaded[0][1]["architecture"]
     for path, (_, doc) in zip(paths[1:], loaded[1:]):
         if doc["architecture"] != arch:
-            raise AverageError(f"{path} has another architecture than {paths[0]}: only checkpoints of one run "
-                               f"(the same network and colour head) can be averaged")
+            differ = sorted(k for k in {*arch, *doc["architecture"]} if arch.get(k) != doc["architecture"].get(k))
+            raise AverageError(f"{path} has another architecture than {paths[0]} ({', '.join(differ)} differ): only "
+                               f"checkpoints of one run (the same network and colour head) can be averaged")
     newest = max(range(len(loaded)), key=lambda i: loaded[i][1].get("training", {}).get("iter_num", -1))
     model, document = loaded[newest]
     states = [m.state_dict() for m, _ in loaded]

@@ -35,6 +35,18 @@ STRENGTHS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0)
 VIVIDNESS = (0.0, 0.25, 0.5, 0.62, 0.75, 0.9, 1.0)
 
 
+def validation_sample(indices: list[int], max_photos: int, *, rest_of: int = 0) -> list[int]:
+    """``max_photos`` of the validation photos, evenly spread (0: all); or, with ``rest_of=N``, every photo that
+    ``max_photos=N`` leaves out. A choice made by comparing on the first sample is confirmed on the second, which no
+    comparison has seen."""
+    if rest_of:
+        taken = set(validation_sample(indices, rest_of))
+        return [i for i in indices if i not in taken]
+    if not max_photos:
+        return list(indices)
+    return list(indices[:: max(1, len(indices) // max_photos)][:max_photos])
+
+
 def knob_settings(colorizer: Colorizer, only: list[float] | None = None) -> list[dict[str, float]]:
     """The knob sweep of a checkpoint: vividness for distribution heads, strength for regression ones."""
     if colorizer.model.has_distribution_head:
@@ -295,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=None, help="a training run's data_cache.npz (skips JPEG decoding)")
     parser.add_argument("--table", default=None, help="a run's mean_colour_table.json (else fitted on 3000 photos)")
     parser.add_argument("--max_photos", type=int, default=0, help="cap on validation photos (0 = all)")
+    parser.add_argument("--rest_of", type=int, default=0,
+                        help="instead, the validation photos that --max_photos N leaves out: a second, untouched set "
+                             "to confirm a choice made on the first")
     parser.add_argument("--val_fraction", type=float, default=0.05)
     parser.add_argument("--out", required=True, help="output prefix: <out>.json, <out>.md, <out>.png")
     parser.add_argument("--threads", type=int, default=0)
@@ -312,9 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.photos:
         photos, labels = other_photos(Path(args.photos), args.max_photos)
     else:
-        val_idx = data.indices("val")
-        if args.max_photos:
-            val_idx = val_idx[:: max(1, len(val_idx) // args.max_photos)][: args.max_photos]
+        val_idx = validation_sample(data.indices("val"), args.max_photos, rest_of=args.rest_of)
         photos = [torch.from_numpy(np.ascontiguousarray(data.image(i))).permute(2, 0, 1)[None].float() / 255.0
                   for i in val_idx]
         labels = [int(data.labels[i]) for i in val_idx]
@@ -339,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = evaluate_checkpoint(colorizer, photos, labels, data.summary.class_names, args.knob)
         results[name] = {
             "weights": path, "rows": rows, "train_images_per_s": training_speed(Path(path)),
-            "default_vividness": model.config.vividness if model.has_distribution_head else None,
+            "default_vividness": model.default_vividness,
             "seconds_512": inference_seconds(colorizer, (512, 512)),
             "seconds_4k": inference_seconds(colorizer, (2160, 3840)),
         }

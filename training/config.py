@@ -141,7 +141,8 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
     elif kind is str:
         if isinstance(value, str):
             return value
-    raise ConfigError(f"{key} must be a {kind.__name__} (like its default {default!r}), got {value!r}")
+    article = "an" if kind.__name__[0] in "aeiou" else "a"
+    raise ConfigError(f"{key} must be {article} {kind.__name__} (like its default {default!r}), got {value!r}")
 
 
 def _parse_literal(text: str) -> Any:
@@ -208,7 +209,10 @@ def apply_overrides(config: TrainConfig, values: dict[str, Any], source: str) ->
             close = [k for k in _FIELDS if k.startswith(key[:4])]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise ConfigError(f"unknown config key {key!r} in {source}{hint}")
-        setattr(config, key, _coerce(key, value, getattr(TrainConfig(), key)))
+        try:
+            setattr(config, key, _coerce(key, value, getattr(TrainConfig(), key)))
+        except ConfigError as err:
+            raise ConfigError(f"{source}: {err}") from None  # which file (or argument) holds the wrong value
     return config
 
 

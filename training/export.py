@@ -58,10 +58,13 @@ def _head_lines(arch: dict, config: dict) -> str:
     scene = (f"α·cross-entropy on the scene class (α = {alpha_text}, class-balanced: "
              f"{config.get('balance_classes', 'n/a')})")
     if arch.get("head") == "distribution":
+        chosen = arch.get("default_vividness")
+        default = (f"defaults to {arch.get('vividness')}, the prediction as trained" if chosen is None else
+                   f"defaults to {chosen} (the prediction as trained stands at {arch.get('vividness')})")
         return (f"- Output head: a colour distribution over {arch.get('ab_bins')} in-gamut a*b* bins (grid "
                 f"{arch.get('ab_grid')}), decoded by an annealed mean at temperature "
                 f"{1 - float(arch.get('vividness', 0)):.2f} (the hues); `vividness` (0 = muted, 1 = boldest: the "
-                f"chroma quantile each pixel reaches) defaults to {arch.get('vividness')}, the prediction as trained.\n"
+                f"chroma quantile each pixel reaches) {default}.\n"
                 f"- Loss: soft-encoded cross-entropy over the bins, weighted by colour rarity (rebalancing mix "
                 f"{config.get('rebalance', 'n/a')}) + {scene}.")
     return f"- Output head: a*b* regression (sigmoid, ±110), the paper's.\n- Loss: MSE on ab + {scene}."

@@ -435,7 +435,7 @@ class ColorNetPlugIn(Gimp.PlugIn):
                                        "Use the vividness the checkpoint was tuned for", True, rw)
         procedure.add_double_argument("vividness", "V_ividness", "How bold each pixel's colour is within what the "
                                       "network finds plausible there: 0 = muted, 1 = boldest; hues unchanged "
-                                      "(colour-distribution checkpoints)", 0.0, 1.0, 0.75, rw)
+                                      "(colour-distribution checkpoints)", 0.0, 1.0, 0.4, rw)
         procedure.add_int_argument("working-size", "_Working size", "Longer side in pixels the network sees; "
                                    "0 = the layer's full size (slower)", 0, 16384, 512, rw)
         procedure.add_string_argument("weights", "W_eights", "Checkpoint: a manifest name or a .safetensors file; "

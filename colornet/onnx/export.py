@@ -133,7 +133,7 @@ def model_document(model: ColorNet, *, name: str = "", sha256: str | None = None
         "defaults": {
             "working_size": DEFAULT_WORKING_SIZE,
             "strength": DEFAULT_STRENGTH,
-            "vividness": float(config.vividness) if distribution else None,
+            "vividness": model.default_vividness if distribution else None,
         },
         "ab_bins": model.colorization.ab_centres.tolist() if distribution else None,
         "mode_temperature": MODE_TEMPERATURE,
