@@ -101,8 +101,11 @@ def _all_finite(path: Path) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in load_file(str(path)).values() if t.is_floating_point())
 
 
+# Ctrl-C at a terminal: SIGINT handled as Python's default. Set here because a test suite started as a background
+# job inherits SIGINT *ignored*, and training rightly keeps an ignored signal ignored (as under nohup).
 INTERRUPTED_RUN = textwrap.dedent("""
-    import sys
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from training.train import main
     sys.exit(main(sys.argv[1:]))
 """)
