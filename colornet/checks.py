@@ -71,6 +71,15 @@ def check_strength(strength: float) -> float:
     return value
 
 
+def vividness_when_unset(head: str, vividness: float, default_vividness: float | None) -> float | None:
+    """The vividness a run takes when none is asked for, from a checkpoint's architecture fields: its
+    ``default_vividness``, else its trained decode's ``vividness``; None for the paper's regression head. Here,
+    torch-free, so the CLI's --help reads it from a file header by the same rule the network uses."""
+    if head != "distribution":
+        return None
+    return float(vividness if default_vividness is None else default_vividness)
+
+
 def check_vividness(vividness: float | None) -> float | None:
     """``vividness`` in [0, 1] (0 = the muted end of each pixel's predicted chroma, 1 = the bold end), or None for the
     checkpoint's own default. Whether a checkpoint can use it at all is ``ColorNet.resolve_vividness``'s question."""

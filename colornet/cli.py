@@ -458,9 +458,12 @@ def _default_vividness() -> str:
         with open(entry.bundled_path, "rb") as fh:  # type: ignore[arg-type]
             size = int.from_bytes(fh.read(8), "little")
             header = json.loads(fh.read(min(size, 1 << 20)))
+        from .checks import vividness_when_unset
+
         architecture = json.loads(header["__metadata__"]["colornet_config"])["architecture"]
-        default = architecture.get("default_vividness")
-        return f"{architecture['vividness'] if default is None else default:g} for the default checkpoint {entry.name}"
+        default = vividness_when_unset(architecture.get("head", ""), architecture.get("vividness", 0.0),
+                                       architecture.get("default_vividness"))
+        return f"{default:g} for the default checkpoint {entry.name}"
     except (OSError, ValueError, KeyError, TypeError, ColorNetError):
         return "see `colornet weights list`"
 

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .colorbins import decode_annealed_mean, decode_features, gamut_bins, vivid_levels
-from .checks import check_vividness
+from .checks import check_vividness, vividness_when_unset
 from .errors import VividnessError
 from .lab import normalize_l, unnormalize_ab
 from .prior import GlobalPrior
@@ -301,10 +301,7 @@ class ColorNet(nn.Module):
     def default_vividness(self) -> float | None:
         """The vividness a run takes when none is asked for (``config.default_vividness``, else the trained decode's
         ``config.vividness``); None for the paper's regression head."""
-        if not self.has_distribution_head:
-            return None
-        chosen = self.config.default_vividness
-        return float(self.config.vividness if chosen is None else chosen)
+        return vividness_when_unset(self.config.head, self.config.vividness, self.config.default_vividness)
 
     def resolve_vividness(self, vividness: float | None = None) -> float | None:
         """The vividness a run takes effect with: the value checked against [0, 1] and this head, or the checkpoint's

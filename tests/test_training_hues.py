@@ -376,6 +376,11 @@ def test_weight_averaging_refuses_in_one_line_and_never_writes_over_its_inputs(p
     assert "one of the checkpoints averaged" in capsys.readouterr().err
     assert (Path(ckpts[-1]) / "model.safetensors").read_bytes() == before
 
+    blocker = tmp_path / "a_file"  # --out below a file: no folder can be made there, even as root
+    blocker.write_text("x")
+    assert average_main([*common, "--out", str(blocker / "out")]) == 2
+    assert f"out {blocker / 'out'}: cannot write there" in capsys.readouterr().err
+
     cache = tmp_path / "not_a_cache.npz"
     cache.write_bytes(b"PK\x03\x04 truncated")
     assert average_main([*common, "--cache", str(cache), "--out", str(tmp_path / "c")]) == 0

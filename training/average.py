@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -28,6 +27,7 @@ from colornet.checkpoint import load_checkpoint, save_checkpoint
 from colornet.errors import ColorNetError
 from colornet.model import ColorNet
 
+from .config import ConfigError, check_out_dir
 from .data import ColorizationDataset, collate_skipping, load_photos
 
 
@@ -128,17 +128,6 @@ def _weights_file(path: str) -> Path:
     return p / "model.safetensors" if p.is_dir() else p
 
 
-def _check_out(folder: Path) -> None:
-    """Create ``folder`` and prove a file can be written there before the work (not after 200 batches)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test."):
-            pass
-    except OSError as err:
-        raise AverageError(f"--out {folder}: cannot write there ({err.strerror or err}); choose another folder"
-                           ) from None
-
-
 def _at_least(low: int):
     """An argparse type: a whole number of at least ``low`` (a batch of one cannot be batch-normalised in training
     mode, and zero batches would measure nothing)."""
@@ -173,14 +162,14 @@ def main(argv: list[str] | None = None) -> int:
     if sources:  # it would replace a checkpoint of the pool (e.g. runs/swa_pool) with the average
         parser.error(f"--out {out_dir} holds {sources[0]}, one of the checkpoints averaged: choose a new folder")
     try:
-        _check_out(out_dir)
+        check_out_dir(out_dir, "out")
         model, document = average_weights(paths)
         used = 0
         if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
             batches = training_batches(model, document, args.data_dir, args.cache, args.batches, args.batch_size,
                                        args.seed)
             used = recalibrate_batchnorm(model, batches)
-    except ColorNetError as exc:
+    except (ColorNetError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     training = dict(document.get("training", {}))

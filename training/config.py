@@ -326,9 +326,9 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("data_dir is empty: point --data_dir at a folder of photos")
 
 
-def check_out_dir(out_dir: Path) -> None:
-    """Create ``out_dir`` and prove a file can be written there, or a ``ConfigError`` naming why (before training:
-    a run must not train for an hour and then fail at its first checkpoint)."""
+def check_out_dir(out_dir: Path, option: str = "out_dir") -> None:
+    """Create ``out_dir`` and prove a file can be written there, or a ``ConfigError`` naming why and the ``option``
+    that chose it (before the work: a run must not train for an hour and then fail at its first checkpoint)."""
     import tempfile
 
     try:
@@ -336,5 +336,5 @@ def check_out_dir(out_dir: Path) -> None:
         with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test."):
             pass
     except OSError as err:
-        raise ConfigError(f"out_dir {out_dir}: cannot write there ({err.strerror or err}); choose another --out_dir"
-                          ) from None
+        raise ConfigError(f"{option} {out_dir}: cannot write there ({err.strerror or err}); choose another "
+                          f"--{option}") from None
